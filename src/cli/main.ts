@@ -1,0 +1,80 @@
+/**
+ * The asa-bench command line. The only layer that prints or decides exit
+ * codes: everything below returns values or throws typed errors, and one
+ * top-level handler turns those into a message, a hint and an exit code.
+ * stdout carries data (tables, JSON, YAML); stderr carries progress and logs.
+ */
+import yargs, { type Argv } from 'yargs';
+import { AsaError, ExitCode } from '../types/errors.js';
+import { DEFAULT_SERVER_VERSION } from '../controlplane/paths.js';
+import { serverCommands } from './server.js';
+import { runCommand } from './run.js';
+import { validateCommand, planCommand } from './validate.js';
+import { generateCommand } from './generate.js';
+import { cleanupCommand } from './cleanup.js';
+import { reportCommand } from './report.js';
+import { TOOL_VERSION } from './version.js';
+import { Output } from './output.js';
+
+const EXIT_CODES = `Exit codes:
+  0    success
+  1    an SLO was missed (run) or a regression was found (compare)
+  2    bad input: scenario file, flags or arguments (nothing touched a server)
+  3    target problem: kubeconfig, credentials, TLS, unreachable server, safety refusal
+  4    the run failed or ended partial
+  5    the local control plane could not be built or started
+  70   internal error (a bug: please report it)
+  130  interrupted (Ctrl-C / SIGTERM)`;
+
+export async function main(argv: string[], out: Output = new Output()): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  const parser: Argv = yargs(argv)
+    .scriptName('asa-bench')
+    .usage('$0 <command> [options]\n\nCRD-scale load testing for the Kubernetes API server.')
+    .option('server-version', {
+      type: 'string',
+      default: DEFAULT_SERVER_VERSION,
+      describe: 'kube-apiserver version for the embedded local control plane',
+      global: true,
+    })
+    .command(runCommand(out, setExit))
+    .command(validateCommand(out, setExit))
+    .command(planCommand(out, setExit))
+    .command(generateCommand(out, setExit))
+    .command(cleanupCommand(out, setExit))
+    .command(reportCommand(out, setExit))
+    .command(serverCommands(out, setExit))
+    .demandCommand(1, 'name a command (see --help)')
+    .strict()
+    .recommendCommands()
+    .epilogue(EXIT_CODES)
+    .version(TOOL_VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new AsaError(message ?? 'invalid arguments', ExitCode.usage, 'see asa-bench --help');
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    return handleError(err, out);
+  }
+  return exitCode;
+}
+
+function handleError(err: unknown, out: Output): number {
+  if (err instanceof AsaError) {
+    out.error(`asa-bench: ${err.message}`);
+    if (err.hint) out.error(`hint: ${err.hint}`);
+    return err.exitCode;
+  }
+  out.error(`asa-bench: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  out.error('This is a bug in asa-bench; please report it with the command you ran.');
+  return ExitCode.internal;
+}

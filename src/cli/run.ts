@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { evaluateSlos } from '../compare/slo.js';
+import { executePlan, type RunEvent } from '../engine/run.js';
+import { newRunId } from '../generators/labels.js';
+import { renderPhaseTable } from '../reporters/table.js';
+import { defaultRunDir, ResultStore } from '../results/store.js';
+import { loadScenarioFile } from '../scenarios/load.js';
+import { compilePlan, estimatePlan } from '../scenarios/plan.js';
+import { ExitCode } from '../types/errors.js';
+import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo } from '../types/results.js';
+import type { Output } from './output.js';
+import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
+import { TOOL_VERSION } from './version.js';
+
+interface RunArgs extends TargetArgs {
+  scenario: string;
+  out?: string;
+  keep: boolean;
+  'allow-huge': boolean;
+  'dry-run': boolean;
+  json: boolean;
+}
+
+export function runCommand(out: Output, setExit: (code: number) => void): CommandModule {
+  return {
+    command: 'run <scenario>',
+    describe: 'Run a scenario against the embedded local control plane (default) or a kubeconfig target',
+    builder: (y) =>
+      y
+        .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario file (YAML), e.g. scenarios/smoke.yaml' })
+        .options(TARGET_OPTIONS)
+        .option('out', { type: 'string', describe: 'results directory (default: results/<timestamp>-<scenario>)' })
+        .option('keep', { type: 'boolean', default: false, describe: 'keep what the run created (skip cleanup)' })
+        .option('allow-huge', { type: 'boolean', default: false, describe: 'lift the safety ceilings on counts and rates' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and touch nothing' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout instead of a table' })
+        .example('$0 run scenarios/smoke.yaml', 'smoke test on the embedded control plane')
+        .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
+        .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster'),
+    handler: async (argv) => {
+      setExit(await run(argv as unknown as RunArgs, out));
+    },
+  };
+}
+
+async function run(args: RunArgs, out: Output): Promise<number> {
+  const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
+  const plan = compilePlan(loaded.doc);
+  const estimate = estimatePlan(plan);
+  if (args['dry-run']) {
+    const { renderPlan } = await import('./validate.js');
+    out.data(renderPlan(plan, estimate));
+    return ExitCode.ok;
+  }
+
+  const runId = newRunId();
+  const startedAt = new Date();
+  const interrupt = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      out.error(`\n${signal}: stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)`);
+      interrupt.abort(signal);
+    } else {
+      out.error(`${signal} again: skipping cleanup; remove leftovers later with: asa-bench cleanup --run ${runId}`);
+      process.exit(ExitCode.interrupted);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const target = await resolveTarget(args, out, { writes: true }).catch((err) => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    throw err;
+  });
+  try {
+    out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}`);
+    out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${runId}`);
+
+    const store = new ResultStore(args.out ?? defaultRunDir(path.resolve('results'), loaded.doc.name, startedAt));
+    await store.init();
+    const info: RunInfo = {
+      formatVersion: RESULT_FORMAT_VERSION,
+      runId,
+      tool: { name: 'asa-bench', version: TOOL_VERSION, node: process.version },
+      scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
+      target: target.info,
+      machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
+      flags: { connections: args.connections, http2: args.http2, keep: args.keep, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'] },
+      startedAt: startedAt.toISOString(),
+      status: 'partial',
+      reason: 'running',
+    };
+    await store.writeRun(info);
+
+    const phases: PhaseResult[] = [];
+    const onEvent = (event: RunEvent) => {
+      switch (event.type) {
+        case 'phase-start':
+          out.progress(`step ${event.step.index} (${event.step.level} CRDs) ▸ ${event.phase}${event.total !== undefined ? `: ${event.total} iterations` : ''}`);
+          break;
+        case 'phase-progress':
+          out.progress(`  ${event.phase}: ${event.done}${event.total !== undefined ? `/${event.total}` : ''} done, ${event.errors} errors`);
+          break;
+        case 'phase-end':
+          phases.push(event.result);
+          // Summaries are rewritten after every phase, so an interrupted run keeps what it measured.
+          store.writeSummary({ formatVersion: RESULT_FORMAT_VERSION, runId, phases }).catch((err: Error) => out.error(`cannot write summary: ${err.message}`));
+          break;
+        case 'message':
+          out.progress(event.message);
+      }
+    };
+    const result = await executePlan(plan, { client: target.client, runId, local: target.info.local, signal: interrupt.signal, onEvent, keep: args.keep });
+    const finished: RunInfo = { ...info, endedAt: new Date().toISOString(), status: result.status, reason: result.reason, cleanup: result.cleanup && { deleted: result.cleanup.crds + result.cleanup.namespaces, leftover: result.cleanup.leftover, skipped: result.cleanup.skipped } };
+    const slo = evaluateSlos(loaded.doc.slo ?? {}, result.phases);
+    await store.writeSummary({ formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases });
+    await store.writeRun(finished);
+
+    if (args.json) out.data(JSON.stringify({ run: { ...finished, scenario: { ...finished.scenario, text: undefined } }, phases: result.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })) }, null, 2));
+    else out.data(renderPhaseTable(result.phases));
+    for (const line of slo.lines) out.progress(line);
+    out.progress(`results: ${store.dir}`);
+    if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: asa-bench cleanup --run ${runId}`);
+
+    if (interrupt.signal.aborted) return ExitCode.interrupted;
+    if (result.status !== 'complete') {
+      out.error(`asa-bench: run ${result.status}: ${result.reason ?? ''}`);
+      return ExitCode.runFailed;
+    }
+    return slo.passed ? ExitCode.ok : ExitCode.regression;
+  } finally {
+    await target.release();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Choosing and checking the target for commands that talk to a server:
+ * a kubeconfig context, or the embedded local control plane. The safety
+ * guard runs before any connection is made.
+ */
+import { acquireLocalTarget } from '../controlplane/server.js';
+import { KubeClient, RequestError } from '../kube/client.js';
+import { connectionFromKubeconfig, isLoopback, type Connection } from '../kube/target.js';
+import { TargetError } from '../types/errors.js';
+import type { TargetInfo } from '../types/results.js';
+import type { Output } from './output.js';
+
+export interface TargetArgs {
+  kubeconfig?: string;
+  context?: string;
+  'server-version': string;
+  yes?: boolean;
+  http2?: boolean;
+  connections?: number;
+  'apiserver-arg'?: string[];
+}
+
+export const TARGET_OPTIONS = {
+  kubeconfig: { type: 'string', describe: 'kubeconfig of a remote target (default: the embedded local control plane)' },
+  context: { type: 'string', describe: 'kubeconfig context to use' },
+  yes: { type: 'boolean', default: false, describe: 'allow writes to a non-local target (also: ASA_BENCH_ALLOW_CONTEXTS=ctx1,ctx2)' },
+  connections: { type: 'number', default: 32, describe: 'HTTP connections to the API server (apart from concurrency)' },
+  http2: { type: 'boolean', default: false, describe: 'use HTTP/2 (multiplexed streams, as client-go does) instead of HTTP/1.1' },
+  'apiserver-arg': { type: 'string', array: true, describe: 'extra kube-apiserver flag for the local control plane (repeatable)' },
+} as const;
+
+export interface ResolvedTarget {
+  connection: Connection;
+  client: KubeClient;
+  info: TargetInfo;
+  release(): Promise<void>;
+}
+
+/**
+ * Writes go only to the local control plane, a loopback server, or a context
+ * the user allowed: refused before any connection is attempted.
+ */
+export function checkWriteAllowed(connection: Connection, yes: boolean): void {
+  if (connection.local || isLoopback(connection.server) || yes) return;
+  const allowed = (process.env.ASA_BENCH_ALLOW_CONTEXTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (allowed.includes(connection.context)) return;
+  throw new TargetError(
+    `refusing to create load on ${connection.server.origin} (context "${connection.context}"): it is not the local control plane or a loopback server`,
+    `if you mean it, pass --yes or set ASA_BENCH_ALLOW_CONTEXTS=${connection.context}`,
+  );
+}
+
+export async function resolveTarget(args: TargetArgs, out: Output, options: { writes: boolean }): Promise<ResolvedTarget> {
+  let connection: Connection;
+  let release: () => Promise<void> = async () => {};
+  if (args.kubeconfig !== undefined || args.context !== undefined) {
+    const kubeconfig = args.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? `${process.env.HOME}/.kube/config`;
+    connection = await connectionFromKubeconfig({ kubeconfig, context: args.context });
+    if (options.writes) checkWriteAllowed(connection, args.yes ?? false);
+  } else {
+    const local = await acquireLocalTarget(args['server-version'], (m) => out.progress(m), { apiserverArgs: args['apiserver-arg'] ?? [] });
+    release = local.release;
+    try {
+      connection = await connectionFromKubeconfig({ kubeconfig: local.kubeconfig, local: true });
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  }
+  const client = new KubeClient(connection, { connections: args.connections ?? 32, http2: args.http2 ?? false });
+  const releaseAll = async () => {
+    await client.close();
+    await release();
+  };
+  try {
+    const version = await client.getJson<TargetInfo['version']>('/version');
+    return {
+      connection,
+      client,
+      info: { server: connection.server.origin, context: connection.context, local: connection.local, version },
+      release: releaseAll,
+    };
+  } catch (err) {
+    await releaseAll();
+    throw targetProblem(connection, err);
+  }
+}
+
+/** One clear line for the usual ways a target fails before load starts. */
+function targetProblem(connection: Connection, err: unknown): TargetError {
+  const where = connection.server.origin;
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? '';
+  if (err instanceof RequestError && err.status === 401) {
+    return new TargetError(`${where} rejected the credentials of context "${connection.context}" (401 Unauthorized)`, 'the token or client certificate may have expired; refresh your kubeconfig');
+  }
+  if (err instanceof RequestError && err.status === 403) {
+    return new TargetError(`${where} denied GET /version to context "${connection.context}" (403 Forbidden)`, 'the user needs at least read access to /version and the resources in the scenario');
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+    return new TargetError(`TLS verification of ${where} failed (${code})`, "the kubeconfig's certificate-authority does not match the server's certificate");
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new TargetError(`cannot resolve the host of ${where}`, 'check the server URL in the kubeconfig');
+  }
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+    return new TargetError(`cannot connect to ${where} (${code})`, 'is the API server running and reachable from here?');
+  }
+  return new TargetError(`cannot query ${where}/version: ${(err as Error).message}`);
+}

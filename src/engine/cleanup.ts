@@ -1,0 +1,97 @@
+/**
+ * Removing what runs created, found by the run label alone (so it works for
+ * a crashed run, or from another machine): CRDs first (the API server's
+ * finalizer deletes their custom objects), then namespaces.
+ */
+import { LABEL_RUN } from '../generators/labels.js';
+import { JSON_HEADERS, type KubeClient } from '../kube/client.js';
+import { CRD_PATH, NAMESPACES_PATH, withQuery } from '../kube/paths.js';
+
+export interface CleanupOptions {
+  /** One run's id, or every asa-bench run when undefined. */
+  runId?: string;
+  /**
+   * The embedded control plane runs no kube-controller-manager, so no namespace
+   * controller empties and finalizes deleted namespaces; asa-bench finalizes its
+   * own (already empty) namespaces there. Never done on other targets.
+   */
+  finalizeNamespaces: boolean;
+  progress?: (message: string) => void;
+  signal?: AbortSignal;
+  /** How long to wait for CRD finalizers to finish. */
+  timeoutMs?: number;
+}
+
+export interface CleanupResult {
+  crds: number;
+  namespaces: number;
+  /** Labelled objects still present when cleanup gave up waiting. */
+  leftover: number;
+}
+
+interface Named {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+}
+
+export function runSelector(runId: string | undefined): string {
+  return runId ? `${LABEL_RUN}=${runId}` : LABEL_RUN;
+}
+
+export async function listLabelled(client: KubeClient, path: string, runId: string | undefined): Promise<Named[]> {
+  const list = await client.getJson<{ items: Named[] }>(withQuery(path, { labelSelector: runSelector(runId) }));
+  return list.items;
+}
+
+/** Labelled CRDs and namespaces that still exist (terminating ones included). */
+export async function countLeftovers(client: KubeClient, runId?: string): Promise<number> {
+  const [crds, namespaces] = await Promise.all([listLabelled(client, CRD_PATH, runId), listLabelled(client, NAMESPACES_PATH, runId)]);
+  return crds.length + namespaces.length;
+}
+
+export async function cleanup(client: KubeClient, options: CleanupOptions): Promise<CleanupResult> {
+  const progress = options.progress ?? (() => {});
+  const headers = client.headers(JSON_HEADERS);
+  const crds = await listLabelled(client, CRD_PATH, options.runId);
+  progress(`deleting ${crds.length} CRDs (their custom objects go with them)`);
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < crds.length && !options.signal?.aborted) {
+      const crd = crds[next++]!;
+      const res = await client.send({ method: 'DELETE', path: `${CRD_PATH}/${crd.metadata.name}`, headers });
+      if (res.status >= 300 && res.status !== 404) throw new Error(`DELETE CRD ${crd.metadata.name}: HTTP ${res.status}`);
+      if (++done % 500 === 0) progress(`deleted ${done}/${crds.length} CRDs`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(20, crds.length) }, worker));
+
+  const namespaces = await listLabelled(client, NAMESPACES_PATH, options.runId);
+  if (namespaces.length > 0) progress(`deleting ${namespaces.length} namespaces`);
+  for (const ns of namespaces) {
+    const res = await client.send({ method: 'DELETE', path: `${NAMESPACES_PATH}/${ns.metadata.name}`, headers });
+    if (res.status >= 300 && res.status !== 404 && res.status !== 409) throw new Error(`DELETE namespace ${ns.metadata.name}: HTTP ${res.status}`);
+  }
+
+  // Wait for CRD finalizers (custom objects removed) and, on the local control plane, finalize namespaces.
+  const deadline = performance.now() + (options.timeoutMs ?? 180_000);
+  let leftover = 0;
+  for (;;) {
+    const remainingCrds = await listLabelled(client, CRD_PATH, options.runId);
+    const remainingNs = await listLabelled(client, NAMESPACES_PATH, options.runId);
+    if (options.finalizeNamespaces && remainingCrds.length === 0) {
+      for (const ns of remainingNs) {
+        await client.send({
+          method: 'PUT',
+          path: `${NAMESPACES_PATH}/${ns.metadata.name}/finalize`,
+          headers,
+          body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.metadata.name }, spec: { finalizers: [] } }),
+        });
+      }
+    }
+    leftover = remainingCrds.length + remainingNs.length;
+    if (leftover === 0 || performance.now() > deadline || options.signal?.aborted) break;
+    if (remainingCrds.length > 0) progress(`waiting for ${remainingCrds.length} CRDs to finish deleting`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { crds: crds.length, namespaces: namespaces.length, leftover };
+}

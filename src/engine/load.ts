@@ -1,0 +1,102 @@
+/**
+ * The two load models, as separate runners (k6's split):
+ *
+ * - closed: N workers, each starting its next iteration when the last ends.
+ *   Latency is measured from the iteration's actual start.
+ * - open: iterations start on a schedule (constant arrival rate), whatever
+ *   the server does. Latency is measured from the *scheduled* start, so a
+ *   slow server cannot hide its queueing (no coordinated omission); an
+ *   arrival that finds `maxInFlight` iterations running is dropped and counted.
+ */
+
+/** One iteration; resolves with its outcome, never rejects for a failed request. */
+export type Iteration = (index: number, signal: AbortSignal) => Promise<IterationOutcome>;
+
+export interface IterationOutcome {
+  /** Error class if the iteration failed (see metrics/errors.ts). */
+  error?: string;
+  bytes?: number;
+}
+
+export interface Sink {
+  /** Called once per finished (or dropped) iteration with its latency in µs. */
+  (latencyUs: number, outcome: IterationOutcome): void;
+}
+
+export interface Limits {
+  /** Stop after this many iterations. */
+  total?: number;
+  /** Stop starting iterations after this many ms. */
+  durationMs?: number;
+  /** Stop starting when aborted (phase end, onError policy, Ctrl-C). */
+  signal: AbortSignal;
+}
+
+export async function runClosed(concurrency: number, limits: Limits, iteration: Iteration, sink: Sink): Promise<number> {
+  const deadline = limits.durationMs !== undefined ? performance.now() + limits.durationMs : Infinity;
+  const total = limits.total ?? Infinity;
+  let next = 0;
+  const worker = async () => {
+    while (!limits.signal.aborted && next < total && performance.now() < deadline) {
+      const index = next++;
+      const start = performance.now();
+      const outcome = await iteration(index, limits.signal);
+      sink((performance.now() - start) * 1000, outcome);
+    }
+  };
+  const workers = Math.max(1, Math.min(concurrency, total));
+  await Promise.all(Array.from({ length: workers }, worker));
+  return next;
+}
+
+export interface OpenModel {
+  ratePerSecond: number;
+  maxInFlight: number;
+}
+
+export interface OpenStats {
+  started: number;
+  dropped: number;
+  /** How late the scheduler started iterations, for the harness's own health. */
+  maxLagMs: number;
+}
+
+export async function runOpen(model: OpenModel, limits: Limits, iteration: Iteration, sink: Sink): Promise<OpenStats> {
+  const intervalMs = 1000 / model.ratePerSecond;
+  const t0 = performance.now();
+  const deadline = limits.durationMs !== undefined ? t0 + limits.durationMs : Infinity;
+  const total = limits.total ?? Infinity;
+  let scheduled = 0;
+  let inFlight = 0;
+  const stats: OpenStats = { started: 0, dropped: 0, maxLagMs: 0 };
+  const running = new Set<Promise<void>>();
+
+  while (!limits.signal.aborted && scheduled < total) {
+    const due = t0 + scheduled * intervalMs;
+    if (due >= deadline) break;
+    const now = performance.now();
+    if (due > now) {
+      // Sleep until the next arrival (timers are ms-grained; late arrivals are caught up below).
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, due - now - 0.5)));
+      continue;
+    }
+    // Start every arrival that is due now; each keeps its own scheduled time.
+    const index = scheduled++;
+    stats.maxLagMs = Math.max(stats.maxLagMs, now - due);
+    if (inFlight >= model.maxInFlight) {
+      stats.dropped++;
+      sink(0, { error: 'dropped' });
+      continue;
+    }
+    inFlight++;
+    stats.started++;
+    const p = iteration(index, limits.signal).then((outcome) => {
+      inFlight--;
+      sink((performance.now() - due) * 1000, outcome);
+    });
+    running.add(p);
+    void p.finally(() => running.delete(p));
+  }
+  await Promise.all(running);
+  return stats;
+}

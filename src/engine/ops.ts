@@ -1,0 +1,371 @@
+/**
+ * Operations that speak API server. Each phase kind compiles to an Operation:
+ * a key for its histogram, the number of iterations it needs (when the
+ * generators define it), and one iteration function. Paths and headers are
+ * built here, once per phase; per iteration only a name or index changes.
+ */
+import { crdManifest } from '../generators/crds.js';
+import { objectManifest, objectNamespaces, objectRef } from '../generators/objects.js';
+import { LABEL_RUN, LABEL_SHARD } from '../generators/labels.js';
+import { JSON_HEADERS, RequestError } from '../kube/client.js';
+import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath, withQuery } from '../kube/paths.js';
+import { classifyError, classifyStatus } from '../metrics/errors.js';
+import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
+import { RunFailedError } from '../types/errors.js';
+import { baseObjectAt, baseObjectCount, crdAt, type OpContext } from './context.js';
+import type { Iteration, IterationOutcome } from './load.js';
+import { watchOperation } from './watch.js';
+
+export interface Operation {
+  /** Histogram key for whole iterations, e.g. `create.crds`, `list.quorum`. */
+  key: string;
+  /** Iterations when the work is defined by the generators (create, delete); else the phase's limits apply. */
+  total?: number;
+  iteration: Iteration;
+  /** Runs before the first iteration (unmeasured setup, e.g. namespaces). */
+  before?: () => Promise<void>;
+  /** Resolves when the operation is in place (all watches established); hosts wait for it. */
+  ready?: Promise<void>;
+  /** Updates the run state after the phase. */
+  after?: (iterations: number) => void;
+}
+
+/** Annotation carrying the client's send time (epoch µs), for watch event latency. */
+export const ANNOTATION_SENT_AT = 'asa-bench.io/sent-at-us';
+
+export function epochMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** Runs one request and turns its result into an outcome; never throws for HTTP or transport failures. */
+async function attempt(fn: () => Promise<number>): Promise<IterationOutcome> {
+  try {
+    return { bytes: await fn() };
+  } catch (err) {
+    if (err instanceof RequestError) return { error: err.errorClass };
+    if ((err as Error).name === 'AbortError') return { error: 'timeout' };
+    throw err;
+  }
+}
+
+/** Records one sub-request (e.g. a page or a group-version) under its own key. */
+async function timed(ctx: OpContext, key: string, fn: () => Promise<number>): Promise<number> {
+  const start = performance.now();
+  try {
+    const bytes = await fn();
+    ctx.recorder.record(key, (performance.now() - start) * 1000, undefined, bytes);
+    return bytes;
+  } catch (err) {
+    ctx.recorder.record(key, (performance.now() - start) * 1000, err instanceof RequestError ? err.errorClass : classifyError(err));
+    throw err;
+  }
+}
+
+export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: PlannedStep, hostSignal?: AbortSignal): Operation {
+  const doc = phase.doc;
+  const client = ctx.client;
+  const jsonHeaders = client.headers(JSON_HEADERS);
+  switch (doc.op) {
+    case 'create':
+      return doc.of === 'crds' ? createCrds(ctx, phase, step) : createObjects(ctx, phase);
+    case 'patch': {
+      requireObjects(ctx, phase);
+      const headers = client.headers({ accept: 'application/json', 'content-type': 'application/merge-patch+json' });
+      return {
+        key: 'patch.objects',
+        iteration: (i, signal) =>
+          attempt(async () => {
+            const ref = baseObjectAt(ctx, i)!;
+            const body = JSON.stringify({ metadata: { annotations: { [ANNOTATION_SENT_AT]: String(epochMicros()) } }, spec: { replicas: i % 1000 } });
+            const res = await client.expectOk({ method: 'PATCH', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, body, signal });
+            return res.body.length;
+          }),
+      };
+    }
+    case 'delete':
+      return doc.of === 'crds' ? deleteCrds(ctx) : deleteObjects(ctx);
+    case 'get': {
+      requireObjects(ctx, phase);
+      const query = doc.consistency === 'cache' ? { resourceVersion: '0' } : {};
+      return {
+        key: `get.${doc.consistency}`,
+        iteration: (i, signal) =>
+          attempt(async () => {
+            const ref = baseObjectAt(ctx, i)!;
+            const res = await client.expectOk({ method: 'GET', path: withQuery(objectPath(gv(ref.crd), ref.namespace, ref.name), query), headers: jsonHeaders, signal });
+            return res.body.length;
+          }),
+      };
+    }
+    case 'list': {
+      if (ctx.state.installed === 0) throw new RunFailedError(`phase ${phase.name}: nothing to list: no CRDs are installed at step ${step.index}`);
+      const namespaces = ctx.objects ? objectNamespaces(ctx.objects) : [];
+      const labelValues = ctx.objects?.objects.labelValues ?? 1;
+      return {
+        key: `list.${doc.consistency}`,
+        iteration: (i, signal) =>
+          attempt(async () => {
+            const crd = crdAt(ctx, i % ctx.state.installed);
+            const namespace = doc.scope === 'namespace' ? namespaces[i % Math.max(1, namespaces.length)] : undefined;
+            const base = collectionPath(gv(crd), namespace);
+            const selector = doc.labelSelector ? `${LABEL_RUN}=${ctx.runId},${LABEL_SHARD}=s${i % labelValues}` : undefined;
+            let bytes = 0;
+            let continueToken: string | undefined;
+            let pages = 0;
+            do {
+              // resourceVersion=0 serves from the watch cache; unset is a quorum read from etcd.
+              // With a continue token the server ignores resourceVersion, so it is sent only on the first page.
+              const path = withQuery(base, {
+                limit: doc.pageSize,
+                continue: continueToken,
+                resourceVersion: doc.consistency === 'cache' && continueToken === undefined ? '0' : undefined,
+                labelSelector: selector,
+              });
+              const res = await client.expectOk({ method: 'GET', path, headers: jsonHeaders, signal });
+              bytes += res.body.length;
+              pages++;
+              continueToken = doc.pageSize ? readContinue(res.body) : undefined;
+            } while (continueToken);
+            if (doc.pageSize) ctx.recorder.count('list.pages', pages);
+            return bytes;
+          }),
+      };
+    }
+    case 'discovery': {
+      if (doc.mode === 'aggregated') {
+        const headers = client.headers({ accept: AGGREGATED_DISCOVERY_ACCEPT });
+        return {
+          key: 'discovery.aggregated',
+          iteration: (_i, signal) =>
+            attempt(async () => {
+              // Aggregated discovery: two documents hold every group, version and resource.
+              const core = await client.expectOk({ method: 'GET', path: '/api', headers, signal });
+              const groups = await client.expectOk({ method: 'GET', path: '/apis', headers, signal });
+              return core.body.length + groups.body.length;
+            }),
+        };
+      }
+      return {
+        key: 'discovery.legacy-fanout',
+        iteration: (_i, signal) =>
+          attempt(async () => {
+            // What a cold-cache kubectl does without aggregated discovery: /api, /apis, then every group-version.
+            let bytes = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: '/api', headers: jsonHeaders, signal })).body.length);
+            const apis = await client.expectOk({ method: 'GET', path: '/apis', headers: jsonHeaders, signal });
+            bytes += apis.body.length;
+            const list = JSON.parse(apis.body.toString('utf8')) as { groups: { versions: { groupVersion: string }[] }[] };
+            const paths = ['/api/v1', ...list.groups.flatMap((g) => g.versions.map((v) => `/apis/${v.groupVersion}`))];
+            let next = 0;
+            // The fan-out is parallel, as kubectl's discovery client is.
+            const worker = async () => {
+              while (next < paths.length) {
+                const p = paths[next++]!;
+                bytes += await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: p, headers: jsonHeaders, signal })).body.length);
+              }
+            };
+            await Promise.all(Array.from({ length: Math.min(10, paths.length) }, worker));
+            ctx.recorder.count('discovery.legacy.group-versions', paths.length);
+            return bytes;
+          }),
+      };
+    }
+    case 'openapi': {
+      const headers = client.headers({ accept: 'application/json' });
+      if (doc.version === 'v2') {
+        return {
+          key: 'openapi.v2',
+          iteration: (_i, signal) => attempt(async () => (await client.expectOk({ method: 'GET', path: '/openapi/v2', headers, signal })).body.length),
+        };
+      }
+      return {
+        key: `openapi.${doc.version}`,
+        iteration: (_i, signal) =>
+          attempt(async () => {
+            const index = await client.expectOk({ method: 'GET', path: '/openapi/v3', headers, signal });
+            if (doc.version === 'v3') return index.body.length;
+            const paths = JSON.parse(index.body.toString('utf8')) as { paths: Record<string, { serverRelativeURL: string }> };
+            let bytes = index.body.length;
+            for (const entry of Object.values(paths.paths)) {
+              bytes += await timed(ctx, 'openapi.v3.group-version', async () => (await client.expectOk({ method: 'GET', path: entry.serverRelativeURL, headers, signal })).body.length);
+            }
+            return bytes;
+          }),
+      };
+    }
+    case 'watch':
+      return watchOperation(ctx, phase, hostSignal);
+  }
+}
+
+function gv(crd: { group: string; versions: string[]; plural: string; namespaced: boolean }) {
+  return { group: crd.group, version: crd.versions[0]!, plural: crd.plural, namespaced: crd.namespaced };
+}
+
+function requireObjects(ctx: OpContext, phase: PlannedPhase): void {
+  if (baseObjectCount(ctx) === 0) throw new RunFailedError(`phase ${phase.name}: no objects exist yet; put a \`create of: objects\` phase before it`);
+}
+
+/** Reads `metadata.continue` without parsing the items: it sits near the start of a list body. */
+export function readContinue(body: Buffer): string | undefined {
+  const head = body.subarray(0, 4096).toString('utf8');
+  const m = /"continue":"([^"]*)"/.exec(head);
+  return m && m[1] ? m[1] : undefined;
+}
+
+function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Operation {
+  const doc = phase.doc as Extract<PlannedPhase['doc'], { op: 'create' }>;
+  const from = ctx.state.installed;
+  const total = Math.max(0, step.level - from);
+  const headers = ctx.client.headers(JSON_HEADERS);
+  return {
+    key: 'create.crds',
+    total,
+    iteration: (i, signal) =>
+      attempt(async () => {
+        const manifest = crdManifest(ctx.crds, from + i);
+        const ref = crdAt(ctx, from + i);
+        const res = await ctx.client.expectOk({ method: 'POST', path: CRD_PATH, headers, body: JSON.stringify(manifest), signal });
+        const acked = performance.now();
+        if (doc.waitFor !== undefined) {
+          await timed(ctx, 'crd.established', () => waitEstablished(ctx, ref.name, signal));
+          ctx.recorder.record('crd.create-to-established', (performance.now() - acked) * 1000);
+        }
+        if (doc.waitFor === 'discovery') {
+          await waitDiscoverable(ctx, ref.group, ref.versions[0]!, ref.plural, signal);
+          ctx.recorder.record('crd.create-to-discovery', (performance.now() - acked) * 1000);
+        }
+        return res.body.length;
+      }),
+    after: (iterations) => {
+      ctx.state.installed = from + iterations;
+    },
+  };
+}
+
+async function waitEstablished(ctx: OpContext, name: string, signal: AbortSignal): Promise<number> {
+  const path = `${CRD_PATH}/${name}`;
+  const headers = ctx.client.headers(JSON_HEADERS);
+  const deadline = performance.now() + 120_000;
+  while (performance.now() < deadline && !signal.aborted) {
+    const res = await ctx.client.expectOk({ method: 'GET', path, headers, signal });
+    const crd = JSON.parse(res.body.toString('utf8')) as { status?: { conditions?: { type: string; status: string }[] } };
+    if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new RequestError(`CRD ${name} not Established within 120s`, 'timeout');
+}
+
+async function waitDiscoverable(ctx: OpContext, group: string, version: string, plural: string, signal: AbortSignal): Promise<void> {
+  const headers = ctx.client.headers(JSON_HEADERS);
+  const deadline = performance.now() + 120_000;
+  while (performance.now() < deadline && !signal.aborted) {
+    const res = await ctx.client.send({ method: 'GET', path: `/apis/${group}/${version}`, headers, signal });
+    if (res.status === 200 && res.body.includes(`"name":"${plural}"`)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new RequestError(`${plural}.${group} not in discovery within 120s`, 'timeout');
+}
+
+export async function ensureNamespaces(ctx: OpContext | (Omit<OpContext, 'recorder'> & { recorder?: undefined })): Promise<void> {
+  if (ctx.state.namespacesReady || !ctx.objects || !ctx.crds.crds.scope || ctx.crds.crds.scope !== 'Namespaced') return;
+  for (const name of objectNamespaces(ctx.objects)) {
+    const res = await ctx.client.send({
+      method: 'POST',
+      path: NAMESPACES_PATH,
+      headers: ctx.client.headers(JSON_HEADERS),
+      body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [LABEL_RUN]: ctx.runId } } }),
+    });
+    if (res.status !== 201 && res.status !== 409) {
+      throw new RequestError(`creating namespace ${name}: HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`, classifyStatus(res.status)!, res.status);
+    }
+  }
+  ctx.state.namespacesReady = true;
+}
+
+function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
+  const objects = ctx.objects!;
+  const perCrd = objects.objects.perCRD;
+  const headers = ctx.client.headers(JSON_HEADERS);
+  const timedPhase = phase.repeat !== undefined || phase.durationMs !== undefined;
+  const installed = ctx.state.installed;
+  const from = ctx.state.withObjects;
+  const extraFrom = ctx.state.extraObjects;
+  const post = async (manifest: Record<string, unknown>, ref: ReturnType<typeof objectRef>, signal: AbortSignal) => {
+    const metadata = manifest.metadata as { annotations?: Record<string, string> };
+    metadata.annotations = { [ANNOTATION_SENT_AT]: String(epochMicros()) };
+    const res = await ctx.client.expectOk({ method: 'POST', path: collectionPath(gv(ref.crd), ref.namespace), headers, body: JSON.stringify(manifest), signal });
+    return res.body.length;
+  };
+  if (installed === 0) throw new RunFailedError(`phase ${phase.name}: no CRDs are installed to create objects of`);
+  if (!timedPhase) {
+    // Base objects: perCRD for every installed CRD that has none yet.
+    return {
+      key: 'create.objects',
+      total: (installed - from) * perCrd,
+      before: () => ensureNamespaces(ctx),
+      iteration: (i, signal) =>
+        attempt(async () => {
+          const ref = objectRef(objects, crdAt(ctx, from + Math.floor(i / perCrd)), i % perCrd);
+          return post(objectManifest(objects, ref), ref, signal);
+        }),
+      after: (iterations) => {
+        ctx.state.withObjects = from + Math.floor(iterations / Math.max(1, perCrd));
+      },
+    };
+  }
+  // Extra objects for a timed or repeated phase, numbered after the base objects so names never collide.
+  return {
+    key: 'create.objects',
+    before: () => ensureNamespaces(ctx),
+    iteration: (i, signal) =>
+      attempt(async () => {
+        const k = extraFrom + i;
+        const ref = objectRef(objects, crdAt(ctx, k % installed), perCrd + Math.floor(k / installed));
+        return post(objectManifest(objects, ref), ref, signal);
+      }),
+    after: (iterations) => {
+      ctx.state.extraObjects = extraFrom + iterations;
+    },
+  };
+}
+
+function deleteObjects(ctx: OpContext): Operation {
+  const total = baseObjectCount(ctx);
+  const headers = ctx.client.headers(JSON_HEADERS);
+  return {
+    key: 'delete.objects',
+    total,
+    iteration: (i, signal) =>
+      attempt(async () => {
+        const ref = baseObjectAt(ctx, i)!;
+        const res = await ctx.client.send({ method: 'DELETE', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, signal });
+        // 404: already gone (a retried delete); not a failure of the server.
+        if (res.status !== 404 && classifyStatus(res.status)) throw new RequestError(`DELETE: HTTP ${res.status}`, classifyStatus(res.status)!, res.status);
+        return res.body.length;
+      }),
+    after: () => {
+      ctx.state.withObjects = 0;
+    },
+  };
+}
+
+function deleteCrds(ctx: OpContext): Operation {
+  const total = ctx.state.installed;
+  const headers = ctx.client.headers(JSON_HEADERS);
+  return {
+    key: 'delete.crds',
+    total,
+    iteration: (i, signal) =>
+      attempt(async () => {
+        const ref = crdAt(ctx, i);
+        const res = await ctx.client.send({ method: 'DELETE', path: `${CRD_PATH}/${ref.name}`, headers, signal });
+        if (res.status !== 404 && classifyStatus(res.status)) throw new RequestError(`DELETE: HTTP ${res.status}`, classifyStatus(res.status)!, res.status);
+        return res.body.length;
+      }),
+    after: () => {
+      ctx.state.installed = 0;
+      ctx.state.withObjects = 0;
+      ctx.state.extraObjects = 0;
+    },
+  };
+}

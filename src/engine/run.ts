@@ -1,0 +1,208 @@
+/**
+ * Executes a Plan against a target: steps ▸ phases, each phase with its load
+ * model, companions (`during`) alongside their host, the scenario's onError
+ * policy, and cleanup of everything the run created. Reports through events;
+ * never prints.
+ */
+import type { KubeClient } from '../kube/client.js';
+import { PhaseRecorder } from '../metrics/recorder.js';
+import { generatorInputs, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
+import type { PhaseResult, RunStatus } from '../types/results.js';
+import { cleanup, type CleanupResult } from './cleanup.js';
+import type { EngineContext, RunState } from './context.js';
+import { runClosed, runOpen, type Limits } from './load.js';
+import { buildOperation, type Operation } from './ops.js';
+
+export type RunEvent =
+  | { type: 'phase-start'; step: PlannedStep; phase: string; total?: number }
+  | { type: 'phase-progress'; step: PlannedStep; phase: string; done: number; total?: number; errors: number }
+  | { type: 'phase-end'; result: PhaseResult }
+  | { type: 'message'; message: string };
+
+export interface ExecuteOptions {
+  client: KubeClient;
+  runId: string;
+  /** Target is the embedded control plane (see cleanup.ts on namespaces). */
+  local: boolean;
+  signal: AbortSignal;
+  onEvent: (event: RunEvent) => void;
+  /** Keep what the run created (`--keep`), overriding the scenario's cleanup. */
+  keep?: boolean;
+  progressIntervalMs?: number;
+}
+
+export interface ExecuteResult {
+  phases: PhaseResult[];
+  status: RunStatus;
+  reason?: string;
+  cleanup?: CleanupResult & { skipped?: boolean };
+}
+
+export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
+  const inputs = generatorInputs(plan.scenario, options.runId);
+  const state: RunState = { installed: 0, withObjects: 0, extraObjects: 0, namespacesReady: false };
+  const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state };
+  const runAbort = new AbortController();
+  const signal = AbortSignal.any([options.signal, runAbort.signal]);
+  const phases: PhaseResult[] = [];
+  let status: RunStatus = 'complete';
+  let reason: string | undefined;
+
+  try {
+    outer: for (const step of plan.steps) {
+      for (const phase of plan.phases) {
+        if (signal.aborted) break outer;
+        const results = await runPhaseGroup(ctx, plan, phase, step, signal, runAbort, options);
+        for (const r of results) {
+          phases.push(r);
+          options.onEvent({ type: 'phase-end', result: r });
+        }
+      }
+    }
+    if (options.signal.aborted) {
+      status = 'partial';
+      reason = 'interrupted';
+    } else if (runAbort.signal.aborted) {
+      status = 'failed';
+      reason = String(runAbort.signal.reason ?? 'aborted by onError: abort-run');
+    }
+  } catch (err) {
+    status = phases.length > 0 ? 'partial' : 'failed';
+    reason = (err as Error).message;
+    options.onEvent({ type: 'message', message: `run stopped: ${reason}` });
+  }
+
+  let cleanupResult: ExecuteResult['cleanup'];
+  if (plan.scenario.cleanup && !options.keep) {
+    options.onEvent({ type: 'message', message: 'cleaning up what this run created' });
+    try {
+      cleanupResult = await cleanup(options.client, {
+        runId: options.runId,
+        finalizeNamespaces: options.local,
+        progress: (message) => options.onEvent({ type: 'message', message }),
+      });
+    } catch (err) {
+      options.onEvent({ type: 'message', message: `cleanup failed: ${(err as Error).message}; run \`asa-bench cleanup --run ${options.runId}\`` });
+      cleanupResult = { crds: 0, namespaces: 0, leftover: -1 };
+    }
+  } else {
+    cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
+  }
+  return { phases, status, reason, cleanup: cleanupResult };
+}
+
+async function runPhaseGroup(
+  ctx: EngineContext,
+  plan: Plan,
+  host: PlannedPhase,
+  step: PlannedStep,
+  runSignal: AbortSignal,
+  runAbort: AbortController,
+  options: ExecuteOptions,
+): Promise<PhaseResult[]> {
+  const hostDone = new AbortController();
+  const companions = host.companions.map((c) => startPhase(ctx, plan, c, step, runSignal, runAbort, options, hostDone.signal));
+  // Give companions (watchers) a moment to open before the host's writes start.
+  if (companions.length > 0) await Promise.race([Promise.all(companions.map((c) => c.ready)), new Promise((r) => setTimeout(r, 5_000))]);
+  const hostRun = startPhase(ctx, plan, host, step, runSignal, runAbort, options, undefined);
+  let hostResult: PhaseResult;
+  try {
+    hostResult = await hostRun.done;
+  } finally {
+    hostDone.abort('host phase ended');
+  }
+  const companionResults = await Promise.all(companions.map((c) => c.done));
+  return [hostResult, ...companionResults];
+}
+
+interface StartedPhase {
+  ready: Promise<void>;
+  done: Promise<PhaseResult>;
+}
+
+function startPhase(
+  ctx: EngineContext,
+  plan: Plan,
+  phase: PlannedPhase,
+  step: PlannedStep,
+  runSignal: AbortSignal,
+  runAbort: AbortController,
+  options: ExecuteOptions,
+  hostSignal: AbortSignal | undefined,
+): StartedPhase {
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((r) => (markReady = r));
+  const done = (async (): Promise<PhaseResult> => {
+    const recorder = new PhaseRecorder();
+    const opCtx = { ...ctx, recorder };
+    const phaseAbort = new AbortController();
+    const startedAt = new Date();
+    let operation: Operation;
+    try {
+      operation = buildOperation(opCtx, phase, step, hostSignal);
+      await operation.before?.();
+    } catch (err) {
+      markReady();
+      throw err;
+    }
+    if (operation.ready) void operation.ready.then(markReady);
+    else markReady();
+    const signals = [runSignal, phaseAbort.signal];
+    if (hostSignal) signals.push(hostSignal);
+    let durationTimer: NodeJS.Timeout | undefined;
+    if (phase.doc.op === 'watch' && phase.durationMs !== undefined) {
+      // Watches end when their time is up, not only when they stop starting.
+      durationTimer = setTimeout(() => phaseAbort.abort('duration elapsed'), phase.durationMs);
+    }
+    const signal = AbortSignal.any(signals);
+    const total = operation.total ?? phase.repeat ?? (phase.durationMs === undefined && hostSignal === undefined ? 1 : undefined);
+    const limits: Limits = { total, durationMs: phase.doc.op === 'watch' ? undefined : phase.durationMs, signal };
+    options.onEvent({ type: 'phase-start', step, phase: phase.name, total });
+    let done = 0;
+    const policy = plan.scenario.onError;
+    let aborted: string | undefined;
+    const sink = (latencyUs: number, outcome: { error?: string; bytes?: number }) => {
+      done++;
+      recorder.record(operation.key, latencyUs, outcome.error as never, outcome.bytes);
+      if (outcome.error && outcome.error !== 'http-429' && outcome.error !== 'dropped') {
+        if (policy === 'abort-phase' && !phaseAbort.signal.aborted) {
+          aborted = `onError abort-phase: ${outcome.error}`;
+          phaseAbort.abort(aborted);
+        } else if (policy === 'abort-run' && !runAbort.signal.aborted) {
+          aborted = `onError abort-run: ${outcome.error}`;
+          runAbort.abort(`phase ${phase.name} step ${step.index}: ${outcome.error}`);
+        }
+      }
+    };
+    const ticker = setInterval(
+      () => options.onEvent({ type: 'phase-progress', step, phase: phase.name, done, total, errors: recorder.errorCount() }),
+      options.progressIntervalMs ?? 2000,
+    );
+    let iterations: number;
+    try {
+      if (phase.load.model === 'open') {
+        const stats = await runOpen(phase.load, limits, operation.iteration, sink);
+        iterations = stats.started;
+      } else {
+        iterations = await runClosed(phase.load.concurrency, limits, operation.iteration, sink);
+      }
+    } finally {
+      clearInterval(ticker);
+      if (durationTimer) clearTimeout(durationTimer);
+    }
+    operation.after?.(Math.min(iterations, done));
+    recorder.finish();
+    return {
+      step: step.index,
+      level: step.level,
+      phase: phase.name,
+      kind: phase.doc.op,
+      primary: operation.key,
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round((recorder.endedAt! - recorder.startedAt) * 10) / 10,
+      ops: recorder.summaries(),
+      ...(aborted ? { aborted } : {}),
+    };
+  })();
+  return { ready, done };
+}

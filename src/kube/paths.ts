@@ -1,0 +1,35 @@
+/**
+ * REST paths of the resources asa-bench touches. Built once per CRD when a
+ * plan is compiled; per request only a name (or a query) changes.
+ */
+
+export const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+export const NAMESPACES_PATH = '/api/v1/namespaces';
+
+/** Media type of aggregated discovery (KEP-3352), GA since Kubernetes 1.30. */
+export const AGGREGATED_DISCOVERY_ACCEPT =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
+
+export interface ResourceAddress {
+  group: string;
+  version: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+/** Collection path in one namespace (or cluster-wide for cluster-scoped resources / `namespace` undefined). */
+export function collectionPath(r: ResourceAddress, namespace: string | undefined): string {
+  const base = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+  return r.namespaced && namespace !== undefined ? `${base}/namespaces/${namespace}/${r.plural}` : `${base}/${r.plural}`;
+}
+
+export function objectPath(r: ResourceAddress, namespace: string | undefined, name: string): string {
+  return `${collectionPath(r, namespace)}/${encodeURIComponent(name)}`;
+}
+
+export function withQuery(path: string, query: Record<string, string | number | boolean | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  const q = params.toString();
+  return q ? `${path}?${q}` : path;
+}

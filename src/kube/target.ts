@@ -1,0 +1,85 @@
+/**
+ * Resolving a target: where the API server is and how to authenticate.
+ * Credentials come from @kubernetes/client-node's KubeConfig (client certs,
+ * tokens, exec plugins, OIDC), applied once to build the connection, never
+ * per request.
+ */
+import { existsSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { TargetError } from '../types/errors.js';
+
+export interface Connection {
+  /** Origin of the API server, e.g. https://127.0.0.1:6443 */
+  server: URL;
+  /** Name of the kubeconfig context, or `local` for the embedded control plane. */
+  context: string;
+  local: boolean;
+  tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized: boolean; servername?: string };
+  /** Headers every request carries (Authorization from tokens or exec plugins). */
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface KubeconfigTargetOptions {
+  kubeconfig: string;
+  context?: string;
+  /** Set for the kubeconfig written by the embedded control plane. */
+  local?: boolean;
+}
+
+export async function connectionFromKubeconfig(options: KubeconfigTargetOptions): Promise<Connection> {
+  const { kubeconfig, context } = options;
+  if (!existsSync(kubeconfig)) {
+    throw new TargetError(`kubeconfig ${kubeconfig} does not exist`, 'pass --kubeconfig PATH, set KUBECONFIG, or omit both to use the embedded local control plane');
+  }
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(kubeconfig);
+  } catch (err) {
+    throw new TargetError(`kubeconfig ${kubeconfig} cannot be read: ${(err as Error).message}`, 'check that it is a valid kubeconfig YAML file', { cause: err });
+  }
+  if (context !== undefined) {
+    if (!kc.getContextObject(context)) {
+      const known = kc.getContexts().map((c) => c.name);
+      throw new TargetError(`context "${context}" is not in ${kubeconfig}`, known.length > 0 ? `known contexts: ${known.join(', ')}` : 'the kubeconfig has no contexts');
+    }
+    kc.setCurrentContext(context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new TargetError(`kubeconfig ${kubeconfig} has no current cluster`, 'pass --context NAME or set current-context in the kubeconfig');
+  }
+  let server: URL;
+  try {
+    server = new URL(cluster.server);
+  } catch {
+    throw new TargetError(`cluster "${cluster.name}" has an invalid server URL: ${cluster.server}`);
+  }
+  const opts: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean; headers?: Record<string, string>; servername?: string } = {};
+  try {
+    await kc.applyToHTTPSOptions(opts as never);
+  } catch (err) {
+    throw new TargetError(`cannot load credentials for context "${kc.getCurrentContext()}": ${(err as Error).message}`, 'check the user entry of the kubeconfig (certificate files, exec plugin, token)', { cause: err });
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  return Object.freeze({
+    server: new URL(server.origin + server.pathname.replace(/\/$/, '')),
+    context: kc.getCurrentContext(),
+    local: options.local ?? false,
+    tls: {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      // TLS verification stays on unless the kubeconfig itself says otherwise.
+      rejectUnauthorized: cluster.skipTLSVerify !== true,
+      servername: cluster.tlsServerName,
+    },
+    headers: Object.freeze(headers),
+  });
+}
+
+/** True if the server URL's host is a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(server: URL): boolean {
+  const host = server.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

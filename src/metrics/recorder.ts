@@ -1,0 +1,80 @@
+/**
+ * Collects samples for one phase: per operation key, an HDR histogram of
+ * successful latencies, a count, errors by class and bytes received.
+ * Keys are low-cardinality (`create.objects`, `list.quorum`); object names
+ * never become keys.
+ */
+import type { ErrorClass } from './errors.js';
+import { encodeHistogram, latencySummaryMs, newHistogram, type Histogram } from './histogram.js';
+import type { OpSummary } from '../types/results.js';
+
+export class OpStats {
+  readonly histogram: Histogram = newHistogram();
+  count = 0;
+  ok = 0;
+  bytes = 0;
+  readonly errors = new Map<ErrorClass, number>();
+
+  record(latencyUs: number, error: ErrorClass | undefined, bytes = 0): void {
+    this.count++;
+    this.bytes += bytes;
+    if (error === undefined) {
+      this.ok++;
+      this.histogram.recordValue(Math.max(1, Math.round(latencyUs)));
+    } else {
+      this.errors.set(error, (this.errors.get(error) ?? 0) + 1);
+    }
+  }
+}
+
+export class PhaseRecorder {
+  private readonly ops = new Map<string, OpStats>();
+  startedAt = performance.now();
+  endedAt: number | undefined;
+
+  stats(key: string): OpStats {
+    let s = this.ops.get(key);
+    if (!s) {
+      s = new OpStats();
+      this.ops.set(key, s);
+    }
+    return s;
+  }
+
+  record(key: string, latencyUs: number, error?: ErrorClass, bytes?: number): void {
+    this.stats(key).record(latencyUs, error, bytes);
+  }
+
+  /** Counts an event that has no latency (a bookmark, a relist, pages of a list). */
+  count(key: string, n = 1, error?: ErrorClass): void {
+    const s = this.stats(key);
+    s.count += n;
+    if (error === undefined) s.ok += n;
+    else s.errors.set(error, (s.errors.get(error) ?? 0) + n);
+  }
+
+  /** Total failed requests so far, for the scenario's onError policy. */
+  errorCount(): number {
+    let n = 0;
+    for (const s of this.ops.values()) for (const [cls, c] of s.errors) if (cls !== 'http-429' && cls !== 'dropped') n += c;
+    return n;
+  }
+
+  finish(): void {
+    this.endedAt ??= performance.now();
+  }
+
+  summaries(): OpSummary[] {
+    const seconds = Math.max(1e-9, ((this.endedAt ?? performance.now()) - this.startedAt) / 1000);
+    return [...this.ops.entries()].map(([key, s]) => ({
+      op: key,
+      count: s.count,
+      ok: s.ok,
+      errors: Object.fromEntries(s.errors),
+      throughput: Math.round((s.count / seconds) * 100) / 100,
+      bytes: s.bytes,
+      latencyMs: latencySummaryMs(s.histogram),
+      histogram: encodeHistogram(s.histogram),
+    }));
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The result model: plain, serializable values. Reporters and compare import
+ * only this file; everything they render is a function of these values.
+ */
+export const RESULT_FORMAT_VERSION = 1;
+
+/** Latency percentiles in milliseconds. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export interface OpSummary {
+  /** Low-cardinality key, e.g. `create.crds`, `list.quorum`, `discovery.aggregated`. */
+  op: string;
+  /** Requests (or iterations) attempted. */
+  count: number;
+  ok: number;
+  /** Failures by class: `http-<code>`, `http2`, `connection`, `timeout`, `dropped`. */
+  errors: Record<string, number>;
+  /** Attempts per second over the phase's wall time. */
+  throughput: number;
+  /** Response bytes received. */
+  bytes: number;
+  /** Latency of successful attempts, milliseconds. */
+  latencyMs: LatencySummary;
+  /** HDR histogram (µs), compressed base64, for exact merges and re-analysis. */
+  histogram: string;
+}
+
+export interface PhaseResult {
+  step: number;
+  /** Value of the swept variable at this step (installed CRDs). */
+  level: number;
+  phase: string;
+  /** The scenario's op for this phase, e.g. `create`, `list`. */
+  kind: string;
+  /** Key of the op row that measures whole iterations of this phase (the SLO target). */
+  primary: string;
+  startedAt: string;
+  durationMs: number;
+  ops: OpSummary[];
+  /** Why the phase stopped early, if it did. */
+  aborted?: string;
+}
+
+export type RunStatus = 'complete' | 'partial' | 'failed';
+
+export interface TargetInfo {
+  server: string;
+  /** `local` for the embedded control plane, else the kubeconfig context. */
+  context: string;
+  local: boolean;
+  /** The server's /version answer. */
+  version: { gitVersion: string; [key: string]: unknown };
+}
+
+export interface RunInfo {
+  formatVersion: number;
+  runId: string;
+  tool: { name: 'asa-bench'; version: string; node: string };
+  scenario: { name: string; file: string; sha256: string; text: string };
+  target: TargetInfo;
+  machine: { cores: number; memoryBytes: number; platform: string };
+  flags: Record<string, unknown>;
+  startedAt: string;
+  endedAt?: string;
+  status: RunStatus;
+  reason?: string;
+  cleanup?: { deleted: number; leftover: number; skipped?: boolean };
+}
+
+export interface RunSummary {
+  formatVersion: number;
+  runId: string;
+  phases: PhaseResult[];
+}
