@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
+import { LOCAL_CLUSTER_NAME } from '../kube/target.js';
 import { ControlPlaneError } from '../types/errors.js';
 import type { BuiltControlPlane, Progress } from './build.js';
 
@@ -147,10 +148,10 @@ export async function startControlPlane(bins: BuiltControlPlane, progress: Progr
       stringify({
         apiVersion: 'v1',
         kind: 'Config',
-        clusters: [{ name: 'asa-bench-local', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
+        clusters: [{ name: LOCAL_CLUSTER_NAME, cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
         users: [{ name: 'asa-bench-admin', user: { token } }],
-        contexts: [{ name: 'asa-bench-local', context: { cluster: 'asa-bench-local', user: 'asa-bench-admin' } }],
-        'current-context': 'asa-bench-local',
+        contexts: [{ name: LOCAL_CLUSTER_NAME, context: { cluster: LOCAL_CLUSTER_NAME, user: 'asa-bench-admin' } }],
+        'current-context': LOCAL_CLUSTER_NAME,
       }),
       { mode: 0o600 },
     );

@@ -74,6 +74,7 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
 
   // Wait for CRD finalizers (custom objects removed) and, on the local control plane, finalize namespaces.
   const deadline = performance.now() + (options.timeoutMs ?? 180_000);
+  const nsDeadline = performance.now() + 60_000;
   let leftover = 0;
   for (;;) {
     const remainingCrds = await listLabelled(client, CRD_PATH, options.runId);
@@ -90,6 +91,9 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
     }
     leftover = remainingCrds.length + remainingNs.length;
     if (leftover === 0 || performance.now() > deadline || options.signal?.aborted) break;
+    // Without our finalization, namespaces wait for the cluster's namespace controller;
+    // give it a bounded time once the CRDs are gone, then report what remains.
+    if (!options.finalizeNamespaces && remainingCrds.length === 0 && performance.now() > nsDeadline) break;
     if (remainingCrds.length > 0) progress(`waiting for ${remainingCrds.length} CRDs to finish deleting`);
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -230,6 +230,10 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
           await timed(ctx, 'crd.established', () => waitEstablished(ctx, ref.name, signal));
           ctx.recorder.record('crd.create-to-established', (performance.now() - acked) * 1000);
         }
+        if (doc.waitFor !== undefined) {
+          await waitServable(ctx, ref, signal);
+          ctx.recorder.record('crd.create-to-servable', (performance.now() - acked) * 1000);
+        }
         if (doc.waitFor === 'discovery') {
           await waitDiscoverable(ctx, ref.group, ref.versions[0]!, ref.plural, signal);
           ctx.recorder.record('crd.create-to-discovery', (performance.now() - acked) * 1000);
@@ -253,6 +257,25 @@ async function waitEstablished(ctx: OpContext, name: string, signal: AbortSignal
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new RequestError(`CRD ${name} not Established within 120s`, 'timeout');
+}
+
+/**
+ * Established is not yet servable: until the new resource's watch cache has
+ * initialized, reads answer 429 "storage is (re)initializing" with a
+ * Retry-After (KEP-4568, https://github.com/kubernetes/enhancements/issues/4568).
+ * A cache read with limit=1 tells when the resource is really ready.
+ */
+async function waitServable(ctx: OpContext, ref: ReturnType<typeof crdAt>, signal: AbortSignal): Promise<void> {
+  const path = withQuery(collectionPath(gv(ref), undefined), { limit: 1, resourceVersion: '0' });
+  const headers = ctx.client.headers(JSON_HEADERS);
+  const deadline = performance.now() + 120_000;
+  while (performance.now() < deadline && !signal.aborted) {
+    const res = await ctx.client.send({ method: 'GET', path, headers, signal });
+    if (res.status === 200) return;
+    if (res.status !== 429) throw new RequestError(`${path}: HTTP ${res.status}`, classifyStatus(res.status)!, res.status);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new RequestError(`${ref.name} not servable within 120s`, 'timeout');
 }
 
 async function waitDiscoverable(ctx: OpContext, group: string, version: string, plural: string, signal: AbortSignal): Promise<void> {

@@ -19,6 +19,9 @@ export interface Connection {
   headers: Readonly<Record<string, string>>;
 }
 
+/** Cluster name in kubeconfigs written for the embedded control plane. */
+export const LOCAL_CLUSTER_NAME = 'asa-bench-local';
+
 export interface KubeconfigTargetOptions {
   kubeconfig: string;
   context?: string;
@@ -65,7 +68,9 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
   return Object.freeze({
     server: new URL(server.origin + server.pathname.replace(/\/$/, '')),
     context: kc.getCurrentContext(),
-    local: options.local ?? false,
+    // The kubeconfig `asa-bench server up` writes names its cluster LOCAL_CLUSTER_NAME;
+    // on loopback that is our own embedded control plane.
+    local: options.local ?? (cluster.name === LOCAL_CLUSTER_NAME && isLoopback(server)),
     tls: {
       ca: opts.ca,
       cert: opts.cert,

@@ -4,7 +4,7 @@
  * Each problem carries `file:line:col path` and says what was expected.
  */
 import { readFile } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { InputError, UsageError, type InputProblem } from '../types/errors.js';
 import { Scenario, SOFT_LIMITS, parseRatePerSecond, type ScenarioDoc } from './schema.js';
@@ -36,18 +36,29 @@ export async function loadScenarioFile(file: string, options: LoadOptions = {}):
 
 /** Parses and validates scenario text; throws InputError listing every problem. */
 export function parseScenario(text: string, file: string, options: LoadOptions = {}): ScenarioDoc {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number) => lineCounter.linePos(offset);
+  // logLevel 'error': the library's console warnings (e.g. collection keys) stay
+  // quiet; every such input is reported below as a problem anyway.
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
+  // Positions come from the text itself: yaml's LineCounter misses line breaks
+  // inside a broken flow collection (`- {{a: b\n- c`) and then reports columns
+  // past the end of a line.
+  const lineStarts = lineStartsOf(text);
+  const at = (offset: number) => linePos(lineStarts, offset);
 
   const yamlProblems: InputProblem[] = document.errors.map((e) => {
     const pos = at(e.pos[0]);
-    return { file, line: pos.line, column: pos.col, path: '', message: `invalid YAML: ${firstLine(e.message)}` };
+    return { file, line: pos.line, column: pos.col, path: '', message: `expected valid YAML: ${firstLine(e.message)}` };
   });
   if (yamlProblems.length > 0) throw new InputError(yamlProblems);
 
-  const data: unknown = document.toJS({ maxAliasCount: 100 });
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // e.g. too many alias expansions (a "billion laughs" document).
+    throw new InputError([{ file, line: 1, column: 1, path: '', message: `expected valid YAML: ${firstLine(err instanceof Error ? err.message : String(err))}` }]);
+  }
+  if (data === null || typeof data !== 'object' || Object.getPrototypeOf(data) !== Object.prototype) {
     throw new InputError([
       { file, line: 1, column: 1, path: '', message: `expected a mapping with version, name and phases, got ${describe(data)}` },
     ]);
@@ -115,7 +126,8 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
     if (phase.during === undefined) return;
     const target = names.get(phase.during);
     if (target === undefined) {
-      problems.push({ path: ['phases', i, 'during'], message: `expected the name of another phase (${[...names.keys()].join(', ')}), got "${phase.during}"` });
+      const others = [...names.keys()].filter((n) => n !== phase.name);
+      problems.push({ path: ['phases', i, 'during'], message: `expected the name of another phase (${others.join(', ')}), got "${phase.during}"` });
     } else if (target === i) {
       problems.push({ path: ['phases', i, 'during'], message: 'expected another phase, got the phase itself' });
     } else if (s.phases[target]?.during !== undefined) {
@@ -163,7 +175,10 @@ function issueProblems(issue: z.core.$ZodIssue, file: string, locate: (path: rea
       message: `expected a known key, got unknown key "${key}"${suggest(key)}`,
     }));
   }
-  return [{ file, ...locate(path), path: dotted(path), message: describeIssue(issue) }];
+  // A bad record key (slo) is reported at the key, not at its value.
+  const last = path[path.length - 1];
+  const where = issue.code === 'invalid_key' && typeof last === 'string' ? locate(path.slice(0, -1), last) : locate(path);
+  return [{ file, ...where, path: dotted(path), message: describeIssue(issue) }];
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -196,7 +211,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 function suggest(key: string): string {
-  const candidates = KNOWN_KEYS.filter((k) => editDistance(k, key) <= 2);
+  // A known key that is merely misplaced (`count` under objects) gets no self-suggestion.
+  const candidates = KNOWN_KEYS.filter((k) => k !== key && editDistance(k, key) <= 2);
   return candidates.length > 0 ? ` (did you mean "${candidates[0]}"?)` : '';
 }
 
@@ -243,7 +259,8 @@ function offsetOf(document: Document, path: readonly PropertyKey[], key?: string
 function child(node: unknown, segment: PropertyKey): { keyNode?: unknown; value: unknown } | undefined {
   if (isMap(node)) {
     for (const item of node.items) {
-      if (isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment)) {
+      // toJS turns a null key (`~:`) into "".
+      if (isPair(item) && isScalar(item.key) && String(item.key.value ?? '') === String(segment)) {
         return { keyNode: item.key, value: item.value ?? item.key };
       }
     }
@@ -274,9 +291,31 @@ function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
+  // Explicit YAML tags (!!binary, !!timestamp, !!set) give non-plain objects.
+  if (value instanceof Uint8Array) return 'binary data';
+  if (value instanceof Date) return 'a timestamp';
+  if (value instanceof Set) return 'a set';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
   return `${typeof value} ${String(value)}`;
+}
+
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** 1-based line and column of a character offset. */
+function linePos(lineStarts: readonly number[], offset: number): { line: number; col: number } {
+  let lo = 0;
+  let hi = lineStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (lineStarts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: Math.max(0, offset - lineStarts[lo]!) + 1 };
 }
 
 function firstLine(text: string): string {
