@@ -11,7 +11,7 @@ import type { PhaseResult, RunStatus } from '../types/results.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
-import { buildOperation, type Operation } from './ops.js';
+import { buildOperation, ensureNamespaces, type Operation } from './ops.js';
 
 export type RunEvent =
   | { type: 'phase-start'; step: PlannedStep; phase: string; total?: number }
@@ -49,6 +49,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   let reason: string | undefined;
 
   try {
+    // Namespaces are setup, not measurement: create them before the first step.
+    if (inputs.objects) await ensureNamespaces(ctx);
     outer: for (const step of plan.steps) {
       for (const phase of plan.phases) {
         if (signal.aborted) break outer;

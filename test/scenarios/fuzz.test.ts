@@ -207,8 +207,10 @@ function applyMutation(text: string, m: Mutation): string {
     case 'swapValues': {
       const pairs = [...text.matchAll(KEY_VALUE)];
       if (pairs.length < 2) return text;
-      const [x, y] = [pairs[m.a % pairs.length]!, pairs[m.b % pairs.length]!].sort((p, q) => p.index - q.index);
-      if (x === y) return text;
+      const first = pairs[m.a % pairs.length]!;
+      const second = pairs[m.b % pairs.length]!;
+      if (first === second) return text;
+      const [x, y] = first.index < second.index ? [first, second] : [second, first];
       const valueStart = (p: RegExpExecArray) => p.index + p[0].length - p[2]!.length;
       const xs = valueStart(x);
       const ys = valueStart(y);

@@ -182,6 +182,26 @@ describe('parseScenario edge cases', () => {
     expect(problems(`${base}  - { op: list }\n`)).toEqual(['7:5 phases[1].name: expected string, got nothing (required)']);
   });
 
+  it('keeps YAML error positions on the right line inside a broken flow collection', () => {
+    // yaml's LineCounter misses the line break after `100 }` here (found by the fuzz test).
+    const text = `${base}  - {{ name: a, op: list }\n  - { name: b, repeat: x } 100 }\n  - { name: c, op: get }\n`;
+    const lines = text.split('\n');
+    const err = (() => {
+      try {
+        parseScenario(text, 'f.yaml');
+      } catch (e) {
+        return e as InputError;
+      }
+      throw new Error('parsed');
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    for (const p of err.problems) {
+      expect(p.message).toMatch(/^expected valid YAML: /);
+      expect(p.column).toBeLessThanOrEqual(lines[p.line - 1]!.length + 1);
+    }
+    expect(err.problems.some((p) => p.line === 9)).toBe(true);
+  });
+
   it('points at the key of an unknown slo entry', () => {
     expect(problems(`${base}slo:\n  install.p98: 1s\n`)).toEqual(['8:3 slo.install.p98: expected a key like create.p99 (phase.percentile), got "install.p98"']);
   });
