@@ -52,12 +52,12 @@ export function renderPlan(plan: Plan, estimate: PlanEstimate): string {
   const s = plan.scenario;
   const header = [
     `scenario ${s.name}${s.description ? `: ${s.description.trim()}` : ''}`,
-    `steps: ${plan.steps.map((st) => `${st.level} CRDs`).join(' → ')}`,
+    `steps (by ${plan.steps[0]?.by ?? 'crds'}): ${plan.steps.map((st) => (st.by === 'crds' ? `${st.level} CRDs` : st.by === 'rate' ? `${st.level}/s` : `${st.level} workers`)).join(' → ')}`,
     '',
   ];
   const table = renderColumns<PhaseEstimate>(estimate.rows, [
     { header: 'step', value: (r) => String(r.step) },
-    { header: 'crds', value: (r) => String(r.level) },
+    { header: 'crds', value: (r) => String(r.crds) },
     { header: 'phase', align: 'left', value: (r) => r.phase },
     { header: 'operation', align: 'left', value: (r) => r.op },
     { header: 'load', align: 'left', value: (r) => r.load },

@@ -51,7 +51,24 @@ export async function runClosed(concurrency: number, limits: Limits, iteration: 
 
 export interface OpenModel {
   ratePerSecond: number;
+  /** Linear ramp to this rate over `durationMs`. */
+  rampToPerSecond?: number;
+  durationMs?: number;
   maxInFlight: number;
+}
+
+/**
+ * Scheduled start (ms after t0) of arrival k. Constant rate r: k / r. Linear
+ * ramp r(t) = r0 + a·t over T seconds (a = (r1 - r0) / T): arrivals so far are
+ * N(t) = r0·t + a·t²/2, so arrival k is due at t = (√(r0² + 2·a·k) − r0) / a.
+ */
+export function arrivalTimeMs(model: OpenModel, k: number): number {
+  const r0 = model.ratePerSecond;
+  if (model.rampToPerSecond === undefined || model.durationMs === undefined || model.rampToPerSecond === r0) return (k / r0) * 1000;
+  const a = (model.rampToPerSecond - r0) / (model.durationMs / 1000);
+  const disc = r0 * r0 + 2 * a * k;
+  if (disc < 0) return Infinity; // a falling ramp that reaches zero: no more arrivals
+  return ((Math.sqrt(disc) - r0) / a) * 1000;
 }
 
 export interface OpenStats {
@@ -62,7 +79,6 @@ export interface OpenStats {
 }
 
 export async function runOpen(model: OpenModel, limits: Limits, iteration: Iteration, sink: Sink): Promise<OpenStats> {
-  const intervalMs = 1000 / model.ratePerSecond;
   const t0 = performance.now();
   const deadline = limits.durationMs !== undefined ? t0 + limits.durationMs : Infinity;
   const total = limits.total ?? Infinity;
@@ -72,7 +88,7 @@ export async function runOpen(model: OpenModel, limits: Limits, iteration: Itera
   const running = new Set<Promise<void>>();
 
   while (!limits.signal.aborted && scheduled < total) {
-    const due = t0 + scheduled * intervalMs;
+    const due = t0 + arrivalTimeMs(model, scheduled);
     if (due >= deadline) break;
     const now = performance.now();
     if (due > now) {

@@ -194,7 +194,60 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
     }
     case 'watch':
       return watchOperation(ctx, phase, hostSignal);
+    case 'mix':
+      return mixOperation(ctx, phase, step);
   }
+}
+
+/**
+ * A weighted mix: each iteration picks one entry by weight and runs that
+ * entry's operation, recorded under the entry's own key (`get.cache`,
+ * `list.quorum`, ...); the phase key `mix` measures every iteration.
+ * The pick is a deterministic interleave (a weighted round-robin wheel), so
+ * shares hold exactly over any window of `sum(weights)` iterations.
+ */
+function mixOperation(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Operation {
+  const doc = phase.doc as Extract<PlannedPhase['doc'], { op: 'mix' }>;
+  const entries = doc.mix.map((entry, k) => {
+    // Entries inherit the mix's limits (a create entry then numbers its objects after the existing ones).
+    const sub: PlannedPhase = { ...phase, name: `${phase.name}-${k}`, doc: { ...entry, name: `${phase.name}-${k}` } as PlannedPhase['doc'], companions: [], repeat: phase.repeat ?? (phase.durationMs === undefined ? 1 : undefined) };
+    return { weight: entry.weight, operation: buildOperation(ctx, sub, step) };
+  });
+  const wheel = weightedWheel(entries.map((e) => e.weight));
+  return {
+    key: 'mix',
+    before: async () => {
+      for (const e of entries) await e.operation.before?.();
+    },
+    iteration: async (i, signal) => {
+      const entry = entries[wheel[i % wheel.length]!]!;
+      const start = performance.now();
+      const outcome = await entry.operation.iteration(i, signal);
+      ctx.recorder.record(entry.operation.key, (performance.now() - start) * 1000, outcome.error as never, outcome.bytes);
+      return outcome;
+    },
+    after: (iterations) => {
+      // Entries index their objects by the mix's iteration number, so each sees the full count.
+      for (const e of entries) e.operation.after?.(iterations);
+    },
+  };
+}
+
+/** Smooth weighted round-robin (as nginx's upstream balancer): weights 3,1 → 0,0,1,0. */
+export function weightedWheel(weights: readonly number[]): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  const current = weights.map(() => 0);
+  const wheel: number[] = [];
+  for (let n = 0; n < total; n++) {
+    let best = 0;
+    for (let k = 0; k < weights.length; k++) {
+      current[k]! += weights[k]!;
+      if (current[k]! > current[best]!) best = k;
+    }
+    current[best]! -= total;
+    wheel.push(best);
+  }
+  return wheel;
 }
 
 function gv(crd: { group: string; versions: string[]; plural: string; namespaced: boolean }) {
@@ -215,7 +268,7 @@ export function readContinue(body: Buffer): string | undefined {
 function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Operation {
   const doc = phase.doc as Extract<PlannedPhase['doc'], { op: 'create' }>;
   const from = ctx.state.installed;
-  const total = Math.max(0, step.level - from);
+  const total = Math.max(0, step.crds - from);
   const headers = ctx.client.headers(JSON_HEADERS);
   return {
     key: 'create.crds',

@@ -6,7 +6,7 @@
  */
 import type { KubeClient } from '../kube/client.js';
 import { PhaseRecorder } from '../metrics/recorder.js';
-import { generatorInputs, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
+import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
 import type { PhaseResult, RunStatus } from '../types/results.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
@@ -14,7 +14,7 @@ import { runClosed, runOpen, type Limits } from './load.js';
 import { buildOperation, ensureNamespaces, type Operation } from './ops.js';
 
 export type RunEvent =
-  | { type: 'phase-start'; step: PlannedStep; phase: string; total?: number }
+  | { type: 'phase-start'; step: PlannedStep; phase: string; total?: number; load: string }
   | { type: 'phase-progress'; step: PlannedStep; phase: string; done: number; total?: number; errors: number }
   | { type: 'phase-end'; result: PhaseResult }
   | { type: 'message'; message: string };
@@ -159,7 +159,8 @@ function startPhase(
     const signal = AbortSignal.any(signals);
     const total = operation.total ?? phase.repeat ?? (phase.durationMs === undefined && hostSignal === undefined ? 1 : undefined);
     const limits: Limits = { total, durationMs: phase.doc.op === 'watch' ? undefined : phase.durationMs, signal };
-    options.onEvent({ type: 'phase-start', step, phase: phase.name, total });
+    const offered = loadAt(phase, step);
+    options.onEvent({ type: 'phase-start', step, phase: phase.name, total, load: offered.model === 'open' ? `${offered.ratePerSecond}${offered.rampToPerSecond !== undefined ? `→${offered.rampToPerSecond}` : ''}/s` : `${offered.concurrency} concurrent` });
     let done = 0;
     const policy = plan.scenario.onError;
     let aborted: string | undefined;
@@ -181,12 +182,13 @@ function startPhase(
       options.progressIntervalMs ?? 2000,
     );
     let iterations: number;
+    const load = loadAt(phase, step);
     try {
-      if (phase.load.model === 'open') {
-        const stats = await runOpen(phase.load, limits, operation.iteration, sink);
+      if (load.model === 'open') {
+        const stats = await runOpen({ ...load, durationMs: phase.durationMs }, limits, operation.iteration, sink);
         iterations = stats.started;
       } else {
-        iterations = await runClosed(phase.load.concurrency, limits, operation.iteration, sink);
+        iterations = await runClosed(load.concurrency, limits, operation.iteration, sink);
       }
     } finally {
       clearInterval(ticker);
@@ -197,6 +199,8 @@ function startPhase(
     return {
       step: step.index,
       level: step.level,
+      crds: step.crds,
+      load: load.model === 'open' ? { model: 'open', ratePerSecond: load.ratePerSecond, rampToPerSecond: load.rampToPerSecond } : { model: 'closed', concurrency: load.concurrency },
       phase: phase.name,
       kind: phase.doc.op,
       primary: operation.key,

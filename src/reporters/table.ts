@@ -45,6 +45,11 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+export function describeLoad(load: PhaseResult['load']): string {
+  if (load.model === 'closed') return `c=${load.concurrency}`;
+  return load.rampToPerSecond === undefined ? `${load.ratePerSecond}/s` : `${load.ratePerSecond}→${load.rampToPerSecond}/s`;
+}
+
 /** Whether an op row carries latencies (events such as bookmarks are only counted). */
 function hasLatency(op: OpSummary): boolean {
   return op.latencyMs.max > 0;
@@ -52,7 +57,8 @@ function hasLatency(op: OpSummary): boolean {
 
 export const PHASE_COLUMNS: readonly Column<PhaseOpRow>[] = [
   { header: 'step', value: (r) => String(r.phase.step) },
-  { header: 'crds', value: (r) => String(r.phase.level) },
+  { header: 'crds', value: (r) => String(r.phase.crds) },
+  { header: 'load', value: (r) => describeLoad(r.phase.load) },
   { header: 'phase', align: 'left', value: (r) => r.phase.phase },
   { header: 'operation', align: 'left', value: (r) => r.op.op },
   { header: 'count', value: (r) => String(r.op.count) },

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { InputError, UsageError, type InputProblem } from '../types/errors.js';
-import { Scenario, SOFT_LIMITS, parseRatePerSecond, type ScenarioDoc } from './schema.js';
+import { Scenario, SOFT_LIMITS, followsLoadStep, peakRatePerSecond, type ScenarioDoc } from './schema.js';
 
 export interface LoadOptions {
   /** Lift the soft limits (absurd counts and rates) in SOFT_LIMITS. */
@@ -120,6 +120,20 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
     if ('rate' in phase && phase.rate !== undefined && phase.repeat === undefined && phase.duration === undefined && phase.during === undefined) {
       problems.push({ path: [...path, 'rate'], message: 'expected repeat or duration with an open-model rate' });
     }
+    if ('rate' in phase && typeof phase.rate === 'object' && phase.duration === undefined) {
+      problems.push({ path: [...path, 'rate'], message: 'expected duration with a ramping rate (the ramp spans the duration)' });
+    }
+    const needsObjects =
+      phase.op === 'get' || phase.op === 'patch' || (phase.op === 'delete' && phase.of === 'objects') || (phase.op === 'mix' && phase.mix.some((e) => e.op === 'get' || e.op === 'patch'));
+    const createsObjectsBefore = s.phases.slice(0, i).some((p) => p.op === 'create' && p.of === 'objects');
+    if (needsObjects && !createsObjectsBefore) {
+      problems.push({ path: [...path, 'op'], message: `expected a \`create of: objects\` phase before this ${phase.op} phase: it works on existing objects` });
+    }
+    if (phase.op === 'mix' && !s.generate.objects) {
+      phase.mix.forEach((entry, j) => {
+        if (entry.op === 'create') problems.push({ path: [...path, 'mix', j, 'of'], message: 'expected generate.objects to describe the objects to create' });
+      });
+    }
   });
 
   s.phases.forEach((phase, i) => {
@@ -137,13 +151,28 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
 
   const crdCount = s.generate.crds?.count ?? 0;
   if (s.steps) {
+    const by = s.steps.by;
     s.steps.at.forEach((level, i) => {
       const prev = s.steps!.at[i - 1];
       if (prev !== undefined && level <= prev) problems.push({ path: ['steps', 'at', i], message: `expected levels in ascending order, got ${level} after ${prev}` });
-      if (level > crdCount) problems.push({ path: ['steps', 'at', i], message: `expected at most generate.crds.count (${crdCount}), got ${level}` });
+      if (by === 'crds' && level > crdCount) problems.push({ path: ['steps', 'at', i], message: `expected at most generate.crds.count (${crdCount}), got ${level}` });
+      if (by !== 'crds' && level === 0) problems.push({ path: ['steps', 'at', i], message: `expected a ${by} of at least 1, got 0` });
     });
-    if (!s.phases.some((p) => p.op === 'create' && p.of === 'crds')) {
+    if (by === 'crds' && !s.phases.some((p) => p.op === 'create' && p.of === 'crds')) {
       problems.push({ path: ['steps'], message: 'expected a `create of: crds` phase to install CRDs between steps' });
+    }
+    if (by !== 'crds') {
+      const followers = s.phases.filter(followsLoadStep);
+      if (followers.length === 0) {
+        problems.push({ path: ['steps', 'by'], message: `expected at least one phase without its own concurrency or rate to take each step's ${by}` });
+      }
+      if (by === 'rate') {
+        s.phases.forEach((p, i) => {
+          if (followsLoadStep(p) && (!('repeat' in p) || p.repeat === undefined) && p.duration === undefined && p.during === undefined) {
+            problems.push({ path: ['phases', i, 'name'], message: 'expected repeat or duration: this phase takes the step rate (open model)' });
+          }
+        });
+      }
     }
   }
   if (s.generate.crds && s.generate.crds.groups > s.generate.crds.count) {
@@ -156,9 +185,13 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
     };
     over(['generate', 'crds', 'count'], crdCount, SOFT_LIMITS.crds, 'CRDs');
     over(['generate', 'objects', 'perCRD'], s.generate.objects?.perCRD ?? 0, SOFT_LIMITS.objectsPerCrd, 'objects per CRD');
+    s.steps?.at.forEach((level, i) => {
+      if (s.steps?.by === 'rate') over(['steps', 'at', i], level, SOFT_LIMITS.ratePerSecond, 'requests per second');
+      if (s.steps?.by === 'concurrency') over(['steps', 'at', i], level, SOFT_LIMITS.concurrency, 'concurrent workers');
+    });
     s.phases.forEach((phase, i) => {
       if ('concurrency' in phase && phase.concurrency !== undefined) over(['phases', i, 'concurrency'], phase.concurrency, SOFT_LIMITS.concurrency, 'concurrent workers');
-      if ('rate' in phase && phase.rate !== undefined) over(['phases', i, 'rate'], Math.ceil(parseRatePerSecond(phase.rate)), SOFT_LIMITS.ratePerSecond, 'requests per second');
+      if ('rate' in phase && phase.rate !== undefined) over(['phases', i, 'rate'], Math.ceil(peakRatePerSecond(phase.rate)), SOFT_LIMITS.ratePerSecond, 'requests per second');
       if (phase.op === 'watch') over(['phases', i, 'watchers'], phase.watchers, SOFT_LIMITS.watchers, 'watchers');
     });
   }

@@ -6,9 +6,17 @@
 import { crdManifest, type CrdSpecInput } from '../generators/crds.js';
 import { objectManifest, objectRef, type ObjectSpecInput } from '../generators/objects.js';
 import { crdRef } from '../generators/crds.js';
-import { parseDurationMs, parseRatePerSecond, type PhaseDoc, type ScenarioDoc } from './schema.js';
+import { followsLoadStep, parseDurationMs, parseRatePerSecond, type MixEntryDoc, type PhaseDoc, type ScenarioDoc } from './schema.js';
 
-export type LoadModel = { model: 'closed'; concurrency: number } | { model: 'open'; ratePerSecond: number; maxInFlight: number };
+export type LoadModel =
+  | { model: 'closed'; concurrency: number }
+  | {
+      model: 'open';
+      ratePerSecond: number;
+      /** Ramping: the rate grows (or falls) linearly to this over the phase duration. */
+      rampToPerSecond?: number;
+      maxInFlight: number;
+    };
 
 export interface PlannedPhase {
   name: string;
@@ -19,12 +27,19 @@ export interface PlannedPhase {
   durationMs?: number;
   /** Phases that run alongside this one (`during: <this>`). */
   companions: PlannedPhase[];
+  /** Takes its concurrency or rate from a load sweep (`steps.by: concurrency|rate`). */
+  followsStep: boolean;
 }
+
+export type SweepVariable = 'crds' | 'concurrency' | 'rate';
 
 export interface PlannedStep {
   index: number;
-  /** CRDs installed when the step's measurements run. */
+  by: SweepVariable;
+  /** The swept variable at this step. */
   level: number;
+  /** CRDs installed when the step's measurements run. */
+  crds: number;
 }
 
 export interface Plan {
@@ -38,10 +53,11 @@ const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 export function compilePlan(scenario: ScenarioDoc): Plan {
   const crdCount = scenario.generate.crds?.count ?? 0;
+  const by: SweepVariable = scenario.steps?.by ?? 'crds';
   const levels = scenario.steps?.at ?? [crdCount];
-  const steps = levels.map((level, index) => ({ index, level }));
+  const steps = levels.map((level, index) => ({ index, by, level, crds: by === 'crds' ? level : crdCount }));
   const planned = new Map<string, PlannedPhase>();
-  for (const doc of scenario.phases) planned.set(doc.name, planPhase(doc));
+  for (const doc of scenario.phases) planned.set(doc.name, planPhase(doc, by !== 'crds' && followsLoadStep(doc)));
   const top: PlannedPhase[] = [];
   for (const doc of scenario.phases) {
     const phase = planned.get(doc.name)!;
@@ -51,17 +67,26 @@ export function compilePlan(scenario: ScenarioDoc): Plan {
   return deepFreeze({ scenario, steps, phases: top });
 }
 
-function planPhase(doc: PhaseDoc): PlannedPhase {
+function planPhase(doc: PhaseDoc, followsStep: boolean): PlannedPhase {
   const rate = 'rate' in doc ? doc.rate : undefined;
   const concurrency = 'concurrency' in doc ? doc.concurrency : undefined;
   const maxInFlight = 'maxInFlight' in doc ? doc.maxInFlight : undefined;
   const load: LoadModel =
     rate !== undefined
-      ? { model: 'open', ratePerSecond: parseRatePerSecond(rate), maxInFlight: maxInFlight ?? DEFAULT_MAX_IN_FLIGHT }
+      ? typeof rate === 'string'
+        ? { model: 'open', ratePerSecond: parseRatePerSecond(rate), maxInFlight: maxInFlight ?? DEFAULT_MAX_IN_FLIGHT }
+        : { model: 'open', ratePerSecond: parseRatePerSecond(rate.from), rampToPerSecond: parseRatePerSecond(rate.to), maxInFlight: maxInFlight ?? DEFAULT_MAX_IN_FLIGHT }
       : { model: 'closed', concurrency: doc.op === 'watch' ? doc.watchers : (concurrency ?? 1) };
   const repeat = 'repeat' in doc ? doc.repeat : undefined;
   const durationMs = doc.duration !== undefined ? parseDurationMs(doc.duration) : undefined;
-  return { name: doc.name, doc, load, repeat, durationMs, companions: [] };
+  return { name: doc.name, doc, load, repeat, durationMs, companions: [], followsStep };
+}
+
+/** The load a phase offers at a step: its own, or the step's level in a load sweep. */
+export function loadAt(phase: PlannedPhase, step: PlannedStep): LoadModel {
+  if (!phase.followsStep) return phase.load;
+  if (step.by === 'rate') return { model: 'open', ratePerSecond: step.level, maxInFlight: DEFAULT_MAX_IN_FLIGHT };
+  return { model: 'closed', concurrency: step.level };
 }
 
 /** Generator inputs for a run. */
@@ -75,6 +100,7 @@ export function generatorInputs(scenario: ScenarioDoc, runId: string): { crds?: 
 export interface PhaseEstimate {
   step: number;
   level: number;
+  crds: number;
   phase: string;
   op: string;
   load: string;
@@ -114,12 +140,16 @@ export function estimatePlan(plan: Plan): PlanEstimate {
     const fixed = (n: number) => String(n);
     const timed = () => {
       if (phase.durationMs === undefined) return doc.during !== undefined ? `while ${doc.during} runs` : '1';
-      if (phase.load.model === 'open') return `${phase.durationMs / 1000}s at ${phase.load.ratePerSecond}/s ≈ ${Math.round((phase.durationMs / 1000) * phase.load.ratePerSecond)}`;
-      return `${phase.durationMs / 1000}s with ${phase.load.concurrency} workers`;
+      if (load.model === 'open') {
+        const mean = load.rampToPerSecond === undefined ? load.ratePerSecond : (load.ratePerSecond + load.rampToPerSecond) / 2;
+        return `${phase.durationMs / 1000}s at ${describeRate(load)} ≈ ${Math.round((phase.durationMs / 1000) * mean)}`;
+      }
+      return `${phase.durationMs / 1000}s with ${load.concurrency} workers`;
     };
+    const load = loadAt(phase, step);
     if (doc.op === 'create' && doc.of === 'crds') {
-      creates = Math.max(0, step.level - installed);
-      installed = Math.max(installed, step.level);
+      creates = Math.max(0, step.crds - installed);
+      installed = Math.max(installed, step.crds);
       crdsCreated += creates;
       bytesSent += creates * crdBytes;
       requests = fixed(creates);
@@ -147,9 +177,10 @@ export function estimatePlan(plan: Plan): PlanEstimate {
     rows.push({
       step: step.index,
       level: step.level,
+      crds: step.crds,
       phase: doc.during !== undefined ? `${phase.name} (during ${doc.during})` : phase.name,
       op: describeOp(doc),
-      load: phase.load.model === 'open' ? `${phase.load.ratePerSecond}/s, ≤${phase.load.maxInFlight} in flight` : `${phase.load.concurrency} concurrent`,
+      load: load.model === 'open' ? `${describeRate(load)}, ≤${load.maxInFlight} in flight` : `${load.concurrency} concurrent`,
       requests,
       creates,
     });
@@ -163,7 +194,11 @@ export function estimatePlan(plan: Plan): PlanEstimate {
   return { rows, crdsCreated, objectsCreated, bytesSent };
 }
 
-export function describeOp(doc: PhaseDoc): string {
+function describeRate(load: Extract<LoadModel, { model: 'open' }>): string {
+  return load.rampToPerSecond === undefined ? `${load.ratePerSecond}/s` : `${load.ratePerSecond}→${load.rampToPerSecond}/s`;
+}
+
+export function describeOp(doc: PhaseDoc | MixEntryDoc): string {
   switch (doc.op) {
     case 'create':
       return `create ${doc.of}${doc.waitFor ? ` (wait ${doc.waitFor})` : ''}`;
@@ -180,6 +215,8 @@ export function describeOp(doc: PhaseDoc): string {
       return `openapi ${doc.version}`;
     case 'watch':
       return `watch ×${doc.watchers}`;
+    case 'mix':
+      return `mix of ${doc.mix.map((e) => `${e.weight}× ${describeOp(e)}`).join(', ')}`;
   }
 }
 

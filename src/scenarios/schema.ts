@@ -63,9 +63,16 @@ export const ObjectGenerator = z
   })
   .describe('Generated custom objects.');
 
+const ramp = z
+  .strictObject({ from: rate, to: rate })
+  .describe('A ramping arrival rate: linear from `from` to `to` over the phase duration.');
+
 const loadFields = {
   concurrency: positive('Closed model: this many concurrent workers, each sending its next request when the last returns.').optional(),
-  rate: rate.optional().describe('Open model: requests started at this arrival rate, measured from their scheduled start.'),
+  rate: z
+    .union([rate, ramp])
+    .optional()
+    .describe('Open model: requests started at this arrival rate (or ramp), latency measured from their scheduled start.'),
   maxInFlight: positive('Open model: cap on requests in flight; arrivals beyond it are counted as dropped.').optional(),
   repeat: positive('Number of requests this phase sends (per step).').optional(),
   duration: duration.optional().describe('Run this phase for this long (per step).'),
@@ -153,6 +160,26 @@ const WatchPhase = z.strictObject({
   duration: duration.optional().describe('Keep the watches open this long (when not `during` another phase).'),
 });
 
+/** Fields of a phase that a mix entry does not have: the mix phase owns the name and the load. */
+const NOT_IN_MIX = { name: true, concurrency: true, rate: true, maxInFlight: true, repeat: true, duration: true, during: true } as const;
+const weight = { weight: positive('Relative share of this operation in the mix.').default(1) };
+
+export const MixEntry = z.discriminatedUnion('op', [
+  CreatePhase.omit(NOT_IN_MIX).extend({ of: z.literal('objects'), ...weight }),
+  PatchPhase.omit(NOT_IN_MIX).extend(weight),
+  ListPhase.omit(NOT_IN_MIX).extend(weight),
+  GetPhase.omit(NOT_IN_MIX).extend(weight),
+  DiscoveryPhase.omit(NOT_IN_MIX).extend(weight),
+  OpenApiPhase.omit(NOT_IN_MIX).extend(weight),
+]);
+
+const MixPhase = z.strictObject({
+  name: phaseName,
+  op: z.literal('mix'),
+  mix: z.array(MixEntry).min(1).describe('Weighted operations for steady-state traffic; each request picks one by weight.'),
+  ...loadFields,
+});
+
 export const Phase = z.discriminatedUnion('op', [
   CreatePhase,
   PatchPhase,
@@ -162,12 +189,15 @@ export const Phase = z.discriminatedUnion('op', [
   DiscoveryPhase,
   OpenApiPhase,
   WatchPhase,
+  MixPhase,
 ]);
 
 export const Steps = z
   .strictObject({
-    by: z.literal('crds').describe('The swept variable: the number of installed CRDs.'),
-    at: z.array(count('CRDs installed at this step.')).min(1).describe('Levels of the sweep, ascending.'),
+    by: z
+      .enum(['crds', 'concurrency', 'rate'])
+      .describe('The swept variable: installed CRDs, or the offered load (workers, or arrivals per second) of every phase that sets none itself.'),
+    at: z.array(count('The swept variable at this step.')).min(1).describe('Levels of the sweep, ascending.'),
   })
   .describe('Measure the same phases at each level of a swept variable.');
 
@@ -201,6 +231,8 @@ export const Scenario = z
 export type ScenarioInput = z.input<typeof Scenario>;
 export type ScenarioDoc = z.output<typeof Scenario>;
 export type PhaseDoc = z.output<typeof Phase>;
+export type MixEntryDoc = z.output<typeof MixEntry>;
+export type RateDoc = string | { from: string; to: string };
 export type CrdGeneratorDoc = z.output<typeof CrdGenerator>;
 export type ObjectGeneratorDoc = z.output<typeof ObjectGenerator>;
 
@@ -215,4 +247,18 @@ export function parseRatePerSecond(text: string): number {
   const m = RATE.exec(text);
   if (!m) throw new Error(`not a rate: ${text}`);
   return m[2] === 's' ? Number(m[1]) : Number(m[1]) / 60;
+}
+
+/** Highest arrival rate of a constant or ramping rate, per second. */
+export function peakRatePerSecond(rate: RateDoc): number {
+  return typeof rate === 'string' ? parseRatePerSecond(rate) : Math.max(parseRatePerSecond(rate.from), parseRatePerSecond(rate.to));
+}
+
+/**
+ * Whether a phase takes its load from a `steps: { by: concurrency|rate }` sweep:
+ * request phases that set neither concurrency nor rate themselves.
+ */
+export function followsLoadStep(phase: PhaseDoc): boolean {
+  if (phase.op === 'watch' || phase.op === 'delete' || (phase.op === 'create' && phase.of === 'crds')) return false;
+  return phase.concurrency === undefined && phase.rate === undefined;
 }

@@ -34,8 +34,12 @@ export interface OpSummary {
 
 export interface PhaseResult {
   step: number;
-  /** Value of the swept variable at this step (installed CRDs). */
+  /** Value of the swept variable at this step (installed CRDs, workers or arrivals/s). */
   level: number;
+  /** CRDs installed during this step. */
+  crds: number;
+  /** The load this phase offered. */
+  load: { model: 'closed'; concurrency: number } | { model: 'open'; ratePerSecond: number; rampToPerSecond?: number };
   phase: string;
   /** The scenario's op for this phase, e.g. `create`, `list`. */
   kind: string;
