@@ -13,6 +13,8 @@ import { validateCommand, planCommand } from './validate.js';
 import { generateCommand } from './generate.js';
 import { cleanupCommand } from './cleanup.js';
 import { reportCommand } from './report.js';
+import { compareCommand } from './compare.js';
+import { abCommand } from './ab.js';
 import { TOOL_VERSION } from './version.js';
 import { Output } from './output.js';
 
@@ -46,6 +48,8 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .command(generateCommand(out, setExit))
     .command(cleanupCommand(out, setExit))
     .command(reportCommand(out, setExit))
+    .command(compareCommand(out, setExit))
+    .command(abCommand(out, setExit))
     .command(serverCommands(out, setExit))
     .demandCommand(1, 'name a command (see --help)')
     .strict()

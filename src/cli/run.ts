@@ -15,13 +15,15 @@ import type { Output } from './output.js';
 import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
 import { TOOL_VERSION } from './version.js';
 
-interface RunArgs extends TargetArgs {
+export interface RunArgs extends TargetArgs {
   scenario: string;
   out?: string;
   keep: boolean;
   'allow-huge': boolean;
   'dry-run': boolean;
   json: boolean;
+  /** Do not print the phase table (used by `ab`, which prints one comparison). */
+  quiet?: boolean;
 }
 
 export function runCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -41,12 +43,12 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
         .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
         .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster'),
     handler: async (argv) => {
-      setExit(await run(argv as unknown as RunArgs, out));
+      setExit(await runScenario(argv as unknown as RunArgs, out));
     },
   };
 }
 
-async function run(args: RunArgs, out: Output): Promise<number> {
+export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
   const plan = compilePlan(loaded.doc);
   const estimate = estimatePlan(plan);
@@ -123,11 +125,16 @@ async function run(args: RunArgs, out: Output): Promise<number> {
     await store.writeRun(finished);
 
     if (args.json) out.data(JSON.stringify({ run: { ...finished, scenario: { ...finished.scenario, text: undefined } }, phases: result.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })) }, null, 2));
-    else out.data(renderPhaseTable(result.phases));
+    else if (!args.quiet) out.data(renderPhaseTable(result.phases));
     for (const line of slo.lines) out.progress(line);
     out.progress(`results: ${store.dir}`);
     if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: asa-bench cleanup --run ${runId}`);
 
+    if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
+      // Keep the server's side of the story next to the results before the temp folder goes.
+      await store.copyLogTails(target.localDir, ['kube-apiserver.log', 'etcd.log']);
+      out.progress(`errors occurred: control plane logs kept in ${store.dir}/logs/`);
+    }
     if (interrupt.signal.aborted) return ExitCode.interrupted;
     if (result.status !== 'complete') {
       out.error(`asa-bench: run ${result.status}: ${result.reason ?? ''}`);

@@ -30,6 +30,8 @@ export const TARGET_OPTIONS = {
 } as const;
 
 export interface ResolvedTarget {
+  /** Folder of the local control plane's logs, when the target is one this process uses. */
+  localDir?: string;
   connection: Connection;
   client: KubeClient;
   info: TargetInfo;
@@ -53,6 +55,7 @@ export function checkWriteAllowed(connection: Connection, yes: boolean): void {
 export async function resolveTarget(args: TargetArgs, out: Output, options: { writes: boolean }): Promise<ResolvedTarget> {
   let connection: Connection;
   let release: () => Promise<void> = async () => {};
+  let localDir: string | undefined;
   if (args.kubeconfig !== undefined || args.context !== undefined) {
     const kubeconfig = args.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? `${process.env.HOME}/.kube/config`;
     connection = await connectionFromKubeconfig({ kubeconfig, context: args.context });
@@ -60,6 +63,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   } else {
     const local = await acquireLocalTarget(args['server-version'], (m) => out.progress(m), { apiserverArgs: args['apiserver-arg'] ?? [] });
     release = local.release;
+    localDir = local.dir;
     try {
       connection = await connectionFromKubeconfig({ kubeconfig: local.kubeconfig, local: true });
     } catch (err) {
@@ -75,6 +79,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   try {
     const version = await client.getJson<TargetInfo['version']>('/version');
     return {
+      localDir,
       connection,
       client,
       info: { server: connection.server.origin, context: connection.context, local: connection.local, version },

@@ -53,6 +53,8 @@ export interface LocalTarget {
   version: string;
   /** True if this run started it (and `release` stops it). */
   ephemeral: boolean;
+  /** Folder with etcd.log and kube-apiserver.log while it runs. */
+  dir: string;
   release(): Promise<void>;
 }
 
@@ -65,9 +67,9 @@ export async function acquireLocalTarget(version: string, progress: Progress, op
   const running = await runningServer();
   if (running && running.version === version && !(options.apiserverArgs?.length)) {
     progress(`using the running local control plane ${running.version} at ${running.server}`);
-    return { kubeconfig: running.kubeconfig, version: running.version, ephemeral: false, release: async () => {} };
+    return { kubeconfig: running.kubeconfig, version: running.version, ephemeral: false, dir: running.dir, release: async () => {} };
   }
   const bins = await ensureControlPlane(version, progress);
   const cp = await startControlPlane(bins, progress, options);
-  return { kubeconfig: cp.kubeconfig, version: cp.version, ephemeral: true, release: () => cp.stop() };
+  return { kubeconfig: cp.kubeconfig, version: cp.version, ephemeral: true, dir: cp.dir, release: () => cp.stop() };
 }

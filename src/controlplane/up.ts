@@ -55,6 +55,19 @@ async function freePort(): Promise<number> {
 }
 
 export async function startControlPlane(bins: BuiltControlPlane, progress: Progress = () => {}, options: ControlPlaneOptions = {}): Promise<RunningControlPlane> {
+  // Ports come from the kernel (listen on :0) and are released before etcd and the API server
+  // bind them; another process can take one in between. Retry with fresh ports when that happens.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(bins, progress, options);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof ControlPlaneError) || !/address already in use/.test(err.message)) throw err;
+      progress('a port was taken meanwhile; retrying with fresh ports');
+    }
+  }
+}
+
+async function startOnce(bins: BuiltControlPlane, progress: Progress, options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `asa-bench-${bins.version}-`));
   const children: ChildProcess[] = [];
   const stopAll = async () => {

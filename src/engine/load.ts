@@ -15,6 +15,8 @@ export type Iteration = (index: number, signal: AbortSignal) => Promise<Iteratio
 export interface IterationOutcome {
   /** Error class if the iteration failed (see metrics/errors.ts). */
   error?: string;
+  /** What the failure said (the first one per class is kept as an example). */
+  message?: string;
   bytes?: number;
 }
 

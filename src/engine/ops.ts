@@ -42,8 +42,8 @@ async function attempt(fn: () => Promise<number>): Promise<IterationOutcome> {
   try {
     return { bytes: await fn() };
   } catch (err) {
-    if (err instanceof RequestError) return { error: err.errorClass };
-    if ((err as Error).name === 'AbortError') return { error: 'timeout' };
+    if (err instanceof RequestError) return { error: err.errorClass, message: err.message };
+    if ((err as Error).name === 'AbortError') return { error: 'timeout', message: (err as Error).message };
     throw err;
   }
 }

@@ -5,6 +5,7 @@
  * never prints.
  */
 import type { KubeClient } from '../kube/client.js';
+import { HarnessMonitor } from '../metrics/harness.js';
 import { PhaseRecorder } from '../metrics/recorder.js';
 import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
 import type { PhaseResult, RunStatus } from '../types/results.js';
@@ -136,6 +137,7 @@ function startPhase(
   const ready = new Promise<void>((r) => (markReady = r));
   const done = (async (): Promise<PhaseResult> => {
     const recorder = new PhaseRecorder();
+    const harness = new HarnessMonitor();
     const opCtx = { ...ctx, recorder };
     const phaseAbort = new AbortController();
     const startedAt = new Date();
@@ -164,9 +166,9 @@ function startPhase(
     let done = 0;
     const policy = plan.scenario.onError;
     let aborted: string | undefined;
-    const sink = (latencyUs: number, outcome: { error?: string; bytes?: number }) => {
+    const sink = (latencyUs: number, outcome: { error?: string; bytes?: number; message?: string }) => {
       done++;
-      recorder.record(operation.key, latencyUs, outcome.error as never, outcome.bytes);
+      recorder.record(operation.key, latencyUs, outcome.error as never, outcome.bytes, outcome.message);
       if (outcome.error && outcome.error !== 'http-429' && outcome.error !== 'dropped') {
         if (policy === 'abort-phase' && !phaseAbort.signal.aborted) {
           aborted = `onError abort-phase: ${outcome.error}`;
@@ -204,10 +206,12 @@ function startPhase(
       phase: phase.name,
       kind: phase.doc.op,
       primary: operation.key,
+      limit: total !== undefined ? 'iterations' : 'duration',
       startedAt: startedAt.toISOString(),
       durationMs: Math.round((recorder.endedAt! - recorder.startedAt) * 10) / 10,
       ops: recorder.summaries(),
       ...(aborted ? { aborted } : {}),
+      harness: harness.stop(),
     };
   })();
   return { ready, done };

@@ -14,8 +14,11 @@ export class OpStats {
   ok = 0;
   bytes = 0;
   readonly errors = new Map<ErrorClass, number>();
+  /** The first message seen per error class, so a report can say what failed. */
+  readonly examples = new Map<ErrorClass, string>();
 
-  record(latencyUs: number, error: ErrorClass | undefined, bytes = 0): void {
+  record(latencyUs: number, error: ErrorClass | undefined, bytes = 0, message?: string): void {
+    if (error !== undefined && message !== undefined && !this.examples.has(error)) this.examples.set(error, message.slice(0, 300));
     this.count++;
     this.bytes += bytes;
     if (error === undefined) {
@@ -41,8 +44,8 @@ export class PhaseRecorder {
     return s;
   }
 
-  record(key: string, latencyUs: number, error?: ErrorClass, bytes?: number): void {
-    this.stats(key).record(latencyUs, error, bytes);
+  record(key: string, latencyUs: number, error?: ErrorClass, bytes?: number, message?: string): void {
+    this.stats(key).record(latencyUs, error, bytes, message);
   }
 
   /** Counts an event that has no latency (a bookmark, a relist, pages of a list). */
@@ -71,6 +74,7 @@ export class PhaseRecorder {
       count: s.count,
       ok: s.ok,
       errors: Object.fromEntries(s.errors),
+      ...(s.examples.size > 0 ? { errorExamples: Object.fromEntries(s.examples) } : {}),
       throughput: Math.round((s.count / seconds) * 100) / 100,
       bytes: s.bytes,
       latencyMs: latencySummaryMs(s.histogram),

@@ -54,6 +54,15 @@ export class ResultStore {
     return this.enqueue(() => writeFileAtomic(path.join(this.dir, SUMMARY_FILE), `${snapshot}\n`));
   }
 
+  /** Copies the last `maxBytes` of each log file into `<dir>/logs/`. */
+  async copyLogTails(fromDir: string, names: string[], maxBytes = 1_000_000): Promise<void> {
+    await mkdir(path.join(this.dir, 'logs'), { recursive: true });
+    for (const name of names) {
+      const text = await readFile(path.join(fromDir, name)).catch(() => undefined);
+      if (text) await writeFileAtomic(path.join(this.dir, 'logs', name), text.subarray(Math.max(0, text.length - maxBytes)).toString('utf8'));
+    }
+  }
+
   writeText(name: string, text: string): Promise<void> {
     return this.enqueue(() => writeFileAtomic(path.join(this.dir, name), text));
   }

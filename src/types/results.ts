@@ -22,6 +22,8 @@ export interface OpSummary {
   ok: number;
   /** Failures by class: `http-<code>`, `http2`, `connection`, `timeout`, `dropped`. */
   errors: Record<string, number>;
+  /** The first error message seen per class. */
+  errorExamples?: Record<string, string>;
   /** Attempts per second over the phase's wall time. */
   throughput: number;
   /** Response bytes received. */
@@ -30,6 +32,17 @@ export interface OpSummary {
   latencyMs: LatencySummary;
   /** HDR histogram (µs), compressed base64, for exact merges and re-analysis. */
   histogram: string;
+}
+
+/** The harness's own CPU, event-loop delay and memory during a phase. */
+export interface HarnessStats {
+  /** Process CPU time / wall time: 1.0 = one core fully busy (the event loop's limit). */
+  cpuCores: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+  rssMaxBytes: number;
+  /** CPU or event-loop delay passed the limits: the numbers may describe the client, not the server. */
+  saturated: boolean;
 }
 
 export interface PhaseResult {
@@ -43,6 +56,8 @@ export interface PhaseResult {
   phase: string;
   /** The scenario's op for this phase, e.g. `create`, `list`. */
   kind: string;
+  /** What ended the phase: a fixed number of iterations, or a duration (or its host phase). */
+  limit: 'iterations' | 'duration';
   /** Key of the op row that measures whole iterations of this phase (the SLO target). */
   primary: string;
   startedAt: string;
@@ -50,6 +65,7 @@ export interface PhaseResult {
   ops: OpSummary[];
   /** Why the phase stopped early, if it did. */
   aborted?: string;
+  harness: HarnessStats;
 }
 
 export type RunStatus = 'complete' | 'partial' | 'failed';

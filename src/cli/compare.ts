@@ -1,0 +1,101 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { compareRuns, DEFAULT_THRESHOLDS, type Thresholds } from '../compare/compare.js';
+import { renderCompareCsv, renderCompareMarkdown, renderCompareTable } from '../compare/render.js';
+import { readRunDir, RUN_FILE } from '../results/store.js';
+import { ExitCode, UsageError } from '../types/errors.js';
+import type { RunInfo, RunSummary } from '../types/results.js';
+import type { Output } from './output.js';
+
+export const COMPARE_OPTIONS = {
+  format: { choices: ['table', 'md', 'csv', 'json'] as const, default: 'table' as const, describe: 'output format (md suits a GitHub step summary)' },
+  'threshold-p99': { type: 'number', default: DEFAULT_THRESHOLDS.p99 * 100, describe: 'p99 increase that is a regression, percent' },
+  'threshold-throughput': { type: 'number', default: DEFAULT_THRESHOLDS.throughput * 100, describe: 'throughput decrease that is a regression, percent' },
+  'p99-floor-ms': { type: 'number', default: DEFAULT_THRESHOLDS.p99FloorMs, describe: 'ignore p99 changes smaller than this, ms' },
+  alpha: { type: 'number', default: DEFAULT_THRESHOLDS.alpha, describe: 'significance level of the repetition test' },
+} as const;
+
+export interface CompareArgs {
+  format: 'table' | 'md' | 'csv' | 'json';
+  'threshold-p99': number;
+  'threshold-throughput': number;
+  'p99-floor-ms': number;
+  alpha: number;
+}
+
+export function compareCommand(out: Output, setExit: (code: number) => void): CommandModule {
+  return {
+    command: 'compare <baseline> <candidate>',
+    describe: 'Compare two runs (or two folders of repetitions): deltas per step/phase/operation and a verdict; exit 1 on regression',
+    builder: (y) =>
+      y
+        .positional('baseline', { type: 'string', demandOption: true, describe: 'a results directory, or a folder of them (repetitions)' })
+        .positional('candidate', { type: 'string', demandOption: true })
+        .options(COMPARE_OPTIONS),
+    handler: async (argv) => {
+      const args = argv as unknown as CompareArgs & { baseline: string; candidate: string };
+      const [baseline, candidate] = await Promise.all([loadRuns(args.baseline), loadRuns(args.candidate)]);
+      setExit(printComparison(out, args, baseline, candidate));
+    },
+  };
+}
+
+export function thresholdsFrom(args: CompareArgs): Thresholds {
+  return { ...DEFAULT_THRESHOLDS, p99: args['threshold-p99'] / 100, throughput: args['threshold-throughput'] / 100, p99FloorMs: args['p99-floor-ms'], alpha: args.alpha };
+}
+
+export function printComparison(out: Output, args: CompareArgs, baseline: LoadedRuns, candidate: LoadedRuns): number {
+  if (baseline.runs[0]!.scenario.sha256 !== candidate.runs[0]!.scenario.sha256) {
+    out.error(`warning: the runs used different scenario files (${baseline.runs[0]!.scenario.name} vs ${candidate.runs[0]!.scenario.name}); rows that differ show as only-in-one-side`);
+  }
+  const comparison = compareRuns(baseline.summaries, candidate.summaries, thresholdsFrom(args));
+  const labels = { baseline: baseline.label, candidate: candidate.label };
+  switch (args.format) {
+    case 'json':
+      out.data(JSON.stringify({ labels, ...comparison }, null, 2));
+      break;
+    case 'csv':
+      out.data(renderCompareCsv(comparison));
+      break;
+    case 'md':
+      out.data(renderCompareMarkdown(comparison, labels));
+      break;
+    default:
+      out.data(renderCompareTable(comparison, labels));
+  }
+  return comparison.verdict === 'regression' ? ExitCode.regression : ExitCode.ok;
+}
+
+export interface LoadedRuns {
+  label: string;
+  runs: RunInfo[];
+  summaries: RunSummary[];
+}
+
+/** One results directory, or a folder whose subfolders are results directories (repetitions). */
+export async function loadRuns(dir: string): Promise<LoadedRuns> {
+  const isRun = await stat(path.join(dir, RUN_FILE)).then(() => true, () => false);
+  const dirs = isRun
+    ? [dir]
+    : await readdir(dir, { withFileTypes: true }).then(
+        async (entries) => {
+          const subdirs = entries.filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name)).sort();
+          const runs = [];
+          for (const d of subdirs) if (await stat(path.join(d, RUN_FILE)).then(() => true, () => false)) runs.push(d);
+          return runs;
+        },
+        () => [],
+      );
+  if (dirs.length === 0) throw new UsageError(`${dir}: no run.json here or in its subfolders`, 'pass a folder written by `asa-bench run` (or by `asa-bench ab`)');
+  const loaded = await Promise.all(
+    dirs.map((d) =>
+      readRunDir(d).catch((err: Error) => {
+        throw new UsageError(`${d}: cannot read results (${err.message})`);
+      }),
+    ),
+  );
+  const first = loaded[0]!.run;
+  const label = `${first.target.version.gitVersion}${loaded.length > 1 ? ` ×${loaded.length}` : ''} (${path.basename(dir)})`;
+  return { label, runs: loaded.map((l) => l.run), summaries: loaded.map((l) => l.summary) };
+}

@@ -1,0 +1,115 @@
+/**
+ * The run as GitHub-flavoured Markdown, e.g. for `$GITHUB_STEP_SUMMARY`:
+ * headline, run facts, findings, then one table per step (phase ▸ operation).
+ * A pure function of the result; every piece of recorded text is escaped.
+ */
+import {
+  automaticNotes,
+  defaultHeadline,
+  groupSteps,
+  inferSweep,
+  normalizedServerSeries,
+  OP_COLUMNS,
+  runFacts,
+  stepNotes,
+  stepRows,
+  stepTitle,
+  type Fact,
+  type ReportInput,
+} from './input.js';
+import { formatBytes } from './table.js';
+
+/**
+ * Escapes text for inline Markdown (also safe inside a table cell): HTML
+ * special characters become entities, Markdown punctuation is backslash-escaped
+ * and line breaks become spaces.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/\r\n?|\n/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/([\\`*_[\]|~#!])/g, '\\$1');
+}
+
+/** A fenced code block whose fence is longer than any backtick run in the text. */
+function codeBlock(text: string, lang: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}${lang}\n${text.replace(/\n$/, '')}\n${fence}`;
+}
+
+function serverFact(input: ReportInput): Fact | undefined {
+  const series = normalizedServerSeries(input);
+  if (series.length === 0) return undefined;
+  const peakRss = series.reduce((a, s) => (s.rssBytes > a.rssBytes ? s : a));
+  const peakCpu = Math.max(...series.map((s) => s.cpuCores));
+  const r429 = Math.max(0, series[series.length - 1]!.requests429 - series[0]!.requests429);
+  return {
+    label: 'API server',
+    value: `peak memory ${formatBytes(peakRss.rssBytes)} (at ${peakRss.crds} CRDs), peak CPU ${peakCpu.toFixed(2)} cores, ${r429} × 429 during the run (${series.length} samples)`,
+  };
+}
+
+export function renderMarkdown(report: ReportInput): string {
+  const { run, summary } = report;
+  const sweep = inferSweep(run, summary.phases);
+  const out: string[] = [];
+
+  out.push(`# asa-bench: ${escapeMarkdown(run.scenario.name)}`, '');
+  out.push(`> **${escapeMarkdown(report.analysis?.headline ?? defaultHeadline(report))}**`, '');
+
+  const facts = runFacts(report);
+  const server = serverFact(report);
+  if (server) facts.push(server);
+  for (const f of facts) out.push(`- **${escapeMarkdown(f.label)}:** ${escapeMarkdown(f.value)}`);
+  out.push('');
+
+  if (report.analysis) {
+    out.push('## Findings', '');
+    if (report.analysis.findings.length === 0) out.push('_No findings._');
+    for (const f of report.analysis.findings) out.push(`- ${escapeMarkdown(f)}`);
+  } else {
+    out.push('## Notes', '', '_No analysis supplied; these notes come from the data alone._', '');
+    for (const n of automaticNotes(report)) out.push(`- ${escapeMarkdown(n)}`);
+  }
+  out.push('');
+
+  out.push('## Results', '');
+  const groups = groupSteps(summary.phases);
+  if (groups.length === 0) out.push('_No phases were recorded._', '');
+  else out.push('Latencies in milliseconds, over successful attempts. **Bold**: the phase’s primary operation.', '');
+  for (const g of groups) {
+    out.push(`### ${escapeMarkdown(stepTitle(sweep, g))}`, '');
+    const rows = stepRows(g);
+    if (rows.length > 0) {
+      out.push(`| ${OP_COLUMNS.map((c) => escapeMarkdown(c.header)).join(' | ')} |`);
+      out.push(`| ${OP_COLUMNS.map((c) => (c.align === 'right' ? '---:' : ':---')).join(' | ')} |`);
+      for (const r of rows) {
+        const cells = OP_COLUMNS.map((c) => {
+          const text = escapeMarkdown(c.value(r));
+          if (c.header === 'operation' && r.primary) return `**${text}**`;
+          if (c.alert?.(r)) return `⚠ ${text}`;
+          return text;
+        });
+        out.push(`| ${cells.join(' | ')} |`);
+      }
+      out.push('');
+    }
+    const notes = stepNotes(g);
+    for (const n of notes) out.push(`- ⚠ ${escapeMarkdown(n)}`);
+    if (notes.length > 0) out.push('');
+  }
+
+  const lang = /\.json$/i.test(run.scenario.file) ? 'json' : 'yaml';
+  out.push(
+    '<details><summary>Scenario file</summary>',
+    '',
+    codeBlock(run.scenario.text, lang),
+    '',
+    '</details>',
+    '',
+  );
+  return out.join('\n');
+}
