@@ -8,8 +8,11 @@ import type { KubeClient } from '../kube/client.js';
 import type { PhaseRecorder } from '../metrics/recorder.js';
 
 export interface RunState {
-  /** CRDs 0..installed-1 exist. */
+  /** CRDs 0..installed-1 were attempted; those in missingCrds failed. */
   installed: number;
+  missingCrds: Set<number>;
+  /** Base objects (`<crd index>/<object index>`) whose create failed. */
+  missingObjects: Set<string>;
   /** CRDs 0..withObjects-1 have their `perCRD` base objects. */
   withObjects: number;
   /** Objects created beyond the base ones (timed or repeated create phases). */
@@ -44,13 +47,33 @@ export function crdAt(ctx: EngineContext, index: number): CrdRef {
   return ref;
 }
 
-/** The i-th existing base object, spread round-robin over CRDs that have objects. */
+/** Number of CRDs that exist (attempted minus failed). */
+export function liveCrdCount(ctx: EngineContext): number {
+  return ctx.state.installed - ctx.state.missingCrds.size;
+}
+
+/** The i-th (mod count) CRD that exists: creates that failed or were dropped leave gaps to skip. */
+export function liveCrdAt(ctx: EngineContext, i: number): CrdRef {
+  const { installed, missingCrds } = ctx.state;
+  if (missingCrds.size === 0) return crdAt(ctx, i % installed);
+  let index = i % installed;
+  for (let tries = 0; tries < installed && missingCrds.has(index); tries++) index = (index + 1) % installed;
+  return crdAt(ctx, index);
+}
+
+/** The i-th existing base object, spread round-robin over CRDs that have objects; skips failed creates. */
 export function baseObjectAt(ctx: EngineContext, i: number): ObjectRef | undefined {
-  const { withObjects } = ctx.state;
+  const { withObjects, missingCrds, missingObjects } = ctx.state;
   const perCrd = ctx.objects?.objects.perCRD ?? 0;
   if (!ctx.objects || withObjects === 0 || perCrd === 0) return undefined;
-  const crd = crdAt(ctx, i % withObjects);
-  return objectRef(ctx.objects, crd, Math.floor(i / withObjects) % perCrd);
+  const total = withObjects * perCrd;
+  for (let k = i, tries = 0; tries < total; k++, tries++) {
+    const crdIndex = k % withObjects;
+    const j = Math.floor(k / withObjects) % perCrd;
+    if (missingCrds.has(crdIndex) || missingObjects.has(`${crdIndex}/${j}`)) continue;
+    return objectRef(ctx.objects, crdAt(ctx, crdIndex), j);
+  }
+  return undefined;
 }
 
 export function baseObjectCount(ctx: EngineContext): number {

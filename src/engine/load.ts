@@ -22,7 +22,7 @@ export interface IterationOutcome {
 
 export interface Sink {
   /** Called once per finished (or dropped) iteration with its latency in µs. */
-  (latencyUs: number, outcome: IterationOutcome): void;
+  (latencyUs: number, outcome: IterationOutcome, index: number): void;
 }
 
 export interface Limits {
@@ -43,7 +43,7 @@ export async function runClosed(concurrency: number, limits: Limits, iteration: 
       const index = next++;
       const start = performance.now();
       const outcome = await iteration(index, limits.signal);
-      sink((performance.now() - start) * 1000, outcome);
+      sink((performance.now() - start) * 1000, outcome, index);
     }
   };
   const workers = Math.max(1, Math.min(concurrency, total));
@@ -74,6 +74,8 @@ export function arrivalTimeMs(model: OpenModel, k: number): number {
 }
 
 export interface OpenStats {
+  /** Arrivals scheduled (started + dropped): the next iteration index. */
+  scheduled: number;
   started: number;
   dropped: number;
   /** How late the scheduler started iterations, for the harness's own health. */
@@ -86,7 +88,7 @@ export async function runOpen(model: OpenModel, limits: Limits, iteration: Itera
   const total = limits.total ?? Infinity;
   let scheduled = 0;
   let inFlight = 0;
-  const stats: OpenStats = { started: 0, dropped: 0, maxLagMs: 0 };
+  const stats: OpenStats = { scheduled: 0, started: 0, dropped: 0, maxLagMs: 0 };
   const running = new Set<Promise<void>>();
 
   while (!limits.signal.aborted && scheduled < total) {
@@ -103,18 +105,19 @@ export async function runOpen(model: OpenModel, limits: Limits, iteration: Itera
     stats.maxLagMs = Math.max(stats.maxLagMs, now - due);
     if (inFlight >= model.maxInFlight) {
       stats.dropped++;
-      sink(0, { error: 'dropped' });
+      sink(0, { error: 'dropped' }, index);
       continue;
     }
     inFlight++;
     stats.started++;
     const p = iteration(index, limits.signal).then((outcome) => {
       inFlight--;
-      sink((performance.now() - due) * 1000, outcome);
+      sink((performance.now() - due) * 1000, outcome, index);
     });
     running.add(p);
     void p.finally(() => running.delete(p));
   }
   await Promise.all(running);
+  stats.scheduled = scheduled;
   return stats;
 }

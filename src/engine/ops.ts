@@ -12,7 +12,7 @@ import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, NAMESPACES_PATH,
 import { classifyError, classifyStatus } from '../metrics/errors.js';
 import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
 import { RunFailedError } from '../types/errors.js';
-import { baseObjectAt, baseObjectCount, crdAt, type EngineContext, type OpContext } from './context.js';
+import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type EngineContext, type OpContext } from './context.js';
 import type { Iteration, IterationOutcome } from './load.js';
 import { watchOperation } from './watch.js';
 
@@ -24,6 +24,8 @@ export interface Operation {
   iteration: Iteration;
   /** Runs before the first iteration (unmeasured setup, e.g. namespaces). */
   before?: () => Promise<void>;
+  /** Called for an iteration that failed or was dropped (creates remember the gap). */
+  failed?: (index: number) => void;
   /** Resolves when the operation is in place (all watches established); hosts wait for it. */
   ready?: Promise<void>;
   /** Updates the run state after the phase. */
@@ -98,14 +100,14 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
       };
     }
     case 'list': {
-      if (ctx.state.installed === 0) throw new RunFailedError(`phase ${phase.name}: nothing to list: no CRDs are installed at step ${step.index}`);
+      if (liveCrdCount(ctx) === 0) throw new RunFailedError(`phase ${phase.name}: nothing to list: no CRDs are installed at step ${step.index}`);
       const namespaces = ctx.objects ? objectNamespaces(ctx.objects) : [];
       const labelValues = ctx.objects?.objects.labelValues ?? 1;
       return {
         key: `list.${doc.consistency}`,
         iteration: (i, signal) =>
           attempt(async () => {
-            const crd = crdAt(ctx, i % ctx.state.installed);
+            const crd = liveCrdAt(ctx, i);
             const namespace = doc.scope === 'namespace' ? namespaces[i % Math.max(1, namespaces.length)] : undefined;
             const base = collectionPath(gv(crd), namespace);
             const selector = doc.labelSelector ? `${LABEL_RUN}=${ctx.runId},${LABEL_SHARD}=s${i % labelValues}` : undefined;
@@ -151,8 +153,11 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
           attempt(async () => {
             // What a cold-cache kubectl does without aggregated discovery: /api, /apis, then every group-version.
             let bytes = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: '/api', headers: jsonHeaders, signal })).body.length);
-            const apis = await client.expectOk({ method: 'GET', path: '/apis', headers: jsonHeaders, signal });
-            bytes += apis.body.length;
+            let apis!: Awaited<ReturnType<typeof client.expectOk>>;
+            bytes += await timed(ctx, 'discovery.legacy.request', async () => {
+              apis = await client.expectOk({ method: 'GET', path: '/apis', headers: jsonHeaders, signal });
+              return apis.body.length;
+            });
             const list = JSON.parse(apis.body.toString('utf8')) as { groups: { versions: { groupVersion: string }[] }[] };
             const paths = ['/api/v1', ...list.groups.flatMap((g) => g.versions.map((v) => `/apis/${v.groupVersion}`))];
             let next = 0;
@@ -160,7 +165,8 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
             const worker = async () => {
               while (next < paths.length) {
                 const p = paths[next++]!;
-                bytes += await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: p, headers: jsonHeaders, signal })).body.length);
+                const received = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: p, headers: jsonHeaders, signal })).body.length);
+                bytes += received;
               }
             };
             await Promise.all(Array.from({ length: Math.min(10, paths.length) }, worker));
@@ -293,6 +299,7 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
         }
         return res.body.length;
       }),
+    failed: (i) => ctx.state.missingCrds.add(from + i),
     after: (iterations) => {
       ctx.state.installed = from + iterations;
     },
@@ -387,8 +394,9 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
           // admission adds an evaluator for the new resource); kept apart as a lifecycle latency.
           return timed(ctx, 'crd.first-object', () => post(objectManifest(objects, ref), ref, signal));
         }),
+      failed: (i) => ctx.state.missingObjects.add(`${from + Math.floor(i / perCrd)}/${i % perCrd}`),
       after: (iterations) => {
-        ctx.state.withObjects = from + Math.floor(iterations / Math.max(1, perCrd));
+        ctx.state.withObjects = from + Math.ceil(iterations / Math.max(1, perCrd));
       },
     };
   }
@@ -399,7 +407,7 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
     iteration: (i, signal) =>
       attempt(async () => {
         const k = extraFrom + i;
-        const ref = objectRef(objects, crdAt(ctx, k % installed), perCrd + Math.floor(k / installed));
+        const ref = objectRef(objects, liveCrdAt(ctx, k), perCrd + Math.floor(k / installed));
         return post(objectManifest(objects, ref), ref, signal);
       }),
     after: (iterations) => {
@@ -424,6 +432,7 @@ function deleteObjects(ctx: OpContext): Operation {
       }),
     after: () => {
       ctx.state.withObjects = 0;
+      ctx.state.missingObjects.clear();
     },
   };
 }
@@ -445,6 +454,8 @@ function deleteCrds(ctx: OpContext): Operation {
       ctx.state.installed = 0;
       ctx.state.withObjects = 0;
       ctx.state.extraObjects = 0;
+      ctx.state.missingCrds.clear();
+      ctx.state.missingObjects.clear();
     },
   };
 }

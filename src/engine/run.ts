@@ -41,7 +41,7 @@ export interface ExecuteResult {
 
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
   const inputs = generatorInputs(plan.scenario, options.runId);
-  const state: RunState = { installed: 0, withObjects: 0, extraObjects: 0, namespacesReady: false };
+  const state: RunState = { installed: 0, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, namespacesReady: false };
   const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state };
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
@@ -152,7 +152,8 @@ function startPhase(
     if (operation.ready) void operation.ready.then(markReady);
     else markReady();
     const signals = [runSignal, phaseAbort.signal];
-    if (hostSignal) signals.push(hostSignal);
+    // Watches end on their own after the host ends (they drain the last events first).
+    if (hostSignal && phase.doc.op !== 'watch') signals.push(hostSignal);
     let durationTimer: NodeJS.Timeout | undefined;
     if (phase.doc.op === 'watch' && phase.durationMs !== undefined) {
       // Watches end when their time is up, not only when they stop starting.
@@ -166,8 +167,9 @@ function startPhase(
     let done = 0;
     const policy = plan.scenario.onError;
     let aborted: string | undefined;
-    const sink = (latencyUs: number, outcome: { error?: string; bytes?: number; message?: string }) => {
+    const sink = (latencyUs: number, outcome: { error?: string; bytes?: number; message?: string }, index: number) => {
       done++;
+      if (outcome.error) operation.failed?.(index);
       recorder.record(operation.key, latencyUs, outcome.error as never, outcome.bytes, outcome.message);
       if (outcome.error && outcome.error !== 'http-429' && outcome.error !== 'dropped') {
         if (policy === 'abort-phase' && !phaseAbort.signal.aborted) {
@@ -188,7 +190,7 @@ function startPhase(
     try {
       if (load.model === 'open') {
         const stats = await runOpen({ ...load, durationMs: phase.durationMs }, limits, operation.iteration, sink);
-        iterations = stats.started;
+        iterations = stats.scheduled;
       } else {
         iterations = await runClosed(load.concurrency, limits, operation.iteration, sink);
       }
@@ -196,7 +198,8 @@ function startPhase(
       clearInterval(ticker);
       if (durationTimer) clearTimeout(durationTimer);
     }
-    operation.after?.(Math.min(iterations, done));
+    // Every index below `iterations` was attempted; failed ones were reported through `failed`.
+    operation.after?.(iterations);
     recorder.finish();
     return {
       step: step.index,

@@ -10,7 +10,10 @@ import { KubeClient, JSON_HEADERS, RequestError } from '../kube/client.js';
 import { collectionPath, withQuery } from '../kube/paths.js';
 import { classifyError } from '../metrics/errors.js';
 import type { PlannedPhase } from '../scenarios/plan.js';
-import { crdAt, type OpContext } from './context.js';
+import { liveCrdAt, liveCrdCount, type OpContext } from './context.js';
+
+const DRAIN_QUIET_MS = 500;
+const DRAIN_MAX_MS = 5_000;
 import type { Operation } from './ops.js';
 import { ANNOTATION_SENT_AT, epochMicros } from './ops.js';
 
@@ -45,14 +48,30 @@ export function watchOperation(ctx: OpContext, phase: PlannedPhase, hostSignal: 
     total: doc.watchers,
     ready,
     iteration: async (i, signal) => {
-      const installed = ctx.state.installed;
-      if (installed === 0) {
+      if (liveCrdCount(ctx) === 0) {
         if (++established === doc.watchers) markReady();
-        return { error: 'protocol' };
+        return { error: 'protocol', message: 'no CRDs installed to watch' };
       }
-      const crd = crdAt(ctx, i % installed);
+      const crd = liveCrdAt(ctx, i);
       const base = collectionPath({ group: crd.group, version: crd.versions[0]!, plural: crd.plural, namespaced: crd.namespaced }, undefined);
-      const stop = hostSignal ? AbortSignal.any([signal, hostSignal]) : signal;
+      // When the host phase ends, its last writes' events are still in flight: keep
+      // reading until the stream has been quiet for DRAIN_QUIET_MS (at most DRAIN_MAX_MS).
+      const drained = new AbortController();
+      let lastEventAt = performance.now();
+      hostSignal?.addEventListener(
+        'abort',
+        () => {
+          const started = performance.now();
+          const check = () => {
+            const now = performance.now();
+            if (now - lastEventAt >= DRAIN_QUIET_MS || now - started >= DRAIN_MAX_MS || signal.aborted) drained.abort('drained');
+            else setTimeout(check, 50);
+          };
+          check();
+        },
+        { once: true },
+      );
+      const stop = AbortSignal.any([signal, drained.signal]);
       let bytes = 0;
       let resourceVersion: string | undefined;
       while (!stop.aborted) {
@@ -93,6 +112,7 @@ export function watchOperation(ctx: OpContext, phase: PlannedPhase, hostSignal: 
               if (!line) continue;
               const event = JSON.parse(line) as WatchEvent;
               const received = epochMicros();
+              lastEventAt = performance.now();
               if (event.type === 'ERROR') {
                 if (event.object?.code === 410) gone = true;
                 continue;

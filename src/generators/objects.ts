@@ -34,7 +34,9 @@ export function objectManifest(input: ObjectSpecInput, ref: ObjectRef): Record<s
   const random = new Random(input.seed, `obj-${ref.crd.index}`, ref.index);
   const metadata: Record<string, unknown> = {
     name: ref.name,
-    labels: labelsFor(input.runId, ref.index, input.objects.labelValues),
+    // Shard values advance once per round of namespaces, so every namespace holds every shard
+    // value evenly (a selector in one namespace selects 1/labelValues of it).
+    labels: labelsFor(input.runId, Math.floor(ref.index / input.objects.namespaces), input.objects.labelValues),
   };
   if (ref.namespace !== undefined) metadata.namespace = ref.namespace;
   return {

@@ -46,7 +46,7 @@ dl.facts dd { margin: 0; word-break: break-word; }
 ul.findings li { margin: 4px 0; }
 .muted { color: #6a6f77; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
-figure { margin: 0; padding: 10px; background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; }
+figure { align-self: start; margin: 0; padding: 10px; background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; }
 figure svg { display: block; max-width: 100%; height: auto; }
 figcaption { font-size: 12px; color: #6a6f77; margin-top: 6px; }
 .no-chart { padding: 18px; color: #6a6f77; font-style: italic; }
@@ -151,16 +151,24 @@ function serverCharts(report: ReportInput): string[] {
   if (samples.length === 0) {
     return [noChart('chart-server', 'API server', 'no server metrics in this run.')];
   }
+  // Memory against CRDs when the CRD count moved; against time when it stayed put.
+  const crdCounts = new Set(samples.map((s) => s.crds));
+  const byCrds = crdCounts.size >= 3;
   const memory = lineChart({
     id: 'chart-memory',
-    title: 'kube-apiserver memory vs CRDs installed',
-    xLabel: 'CRDs installed',
+    title: byCrds ? 'kube-apiserver memory vs CRDs installed' : `kube-apiserver memory over time (${[...crdCounts].join(', ')} CRDs)`,
+    xLabel: byCrds ? 'CRDs installed' : 'seconds since the run started',
     yLabel: 'resident memory (MiB)',
-    series: [{ name: 'kube-apiserver RSS', points: samples.map((s) => ({ x: s.crds, y: mib(s.rssBytes) })) }],
+    series: [
+      { name: 'kube-apiserver RSS', points: samples.map((s) => ({ x: byCrds ? s.crds : s.t, y: mib(s.rssBytes) })) },
+    ],
     xFromZero: true,
     yFromZero: true,
     markers: samples.length <= 60,
   });
+  const memoryCaption = byCrds
+    ? 'Resident memory of kube-apiserver at each sample, in time order, against the CRDs installed then.'
+    : 'Resident memory of kube-apiserver at each sample; the CRD count hardly changed during the run, so it is drawn against time.';
 
   const start = Date.parse(report.run.startedAt);
   const base429 = samples[0]!.requests429;
@@ -180,6 +188,7 @@ function serverCharts(report: ReportInput): string[] {
     title: '429s and errors over time',
     xLabel: 'seconds since the run started',
     yLabel: 'cumulative count',
+    yInteger: true,
     series: [
       { name: '429 responses (server)', points: samples.map((s) => ({ x: s.t, y: Math.max(0, s.requests429 - base429) })) },
       { name: 'client errors (primary ops)', points: errorPoints },
@@ -189,7 +198,7 @@ function serverCharts(report: ReportInput): string[] {
     markers: samples.length <= 60,
   });
   return [
-    chartFigure(memory, 'Resident memory of kube-apiserver at each sample, in time order, against the CRDs installed then.'),
+    chartFigure(memory, memoryCaption),
     chartFigure(
       errors,
       '429 responses counted by the server since the first sample, and failed primary operations seen by asa-bench, accumulated at the end of each phase.',

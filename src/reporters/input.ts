@@ -273,13 +273,41 @@ export const OP_COLUMNS: readonly OpColumn[] = [
   { header: 'bytes', align: 'right', value: (r) => (r.op.bytes > 0 ? formatBytes(r.op.bytes) : '') },
 ];
 
-/** Notes under a step's table: aborted phases, phases that recorded nothing. */
+/** Phrase for a phase whose client (the harness) was saturated, if it was. */
+function saturationNote(p: PhaseResult): string | undefined {
+  const h = p.harness as PhaseResult['harness'] | undefined;
+  if (!h?.saturated) return undefined;
+  return (
+    `the load generator was saturated during ${p.phase} (CPU ${h.cpuCores.toFixed(2)} cores, event-loop delay p99 ` +
+    `${formatLatencyMs(h.eventLoopDelayP99Ms)} ms): its numbers may describe the client, not the server`
+  );
+}
+
+function clip(text: string, max: number): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/**
+ * Notes under a step's table: aborted phases, phases that recorded nothing,
+ * a saturated harness, and the first error message of each error class.
+ */
 export function stepNotes(g: StepGroup): string[] {
   const notes: string[] = [];
+  const examples: string[] = [];
   for (const p of g.phases) {
     if (p.aborted) notes.push(`${p.phase} aborted: ${p.aborted}`);
     else if (p.ops.length === 0) notes.push(`${p.phase} recorded no operations (${formatDuration(p.durationMs)})`);
+    const sat = saturationNote(p);
+    if (sat) notes.push(sat);
+    for (const op of p.ops) {
+      for (const [cls, message] of Object.entries(op.errorExamples ?? {})) {
+        examples.push(`${p.phase} ▸ ${op.op} ${cls}: ${clip(message, 200)}`);
+      }
+    }
   }
+  notes.push(...examples.slice(0, 10));
+  if (examples.length > 10) notes.push(`… and ${examples.length - 10} more error examples in summary.json`);
   return notes;
 }
 
@@ -355,6 +383,13 @@ export function automaticNotes(input: ReportInput): string[] {
   if (run.status !== 'complete') notes.push(`The run ended ${run.status}${run.reason ? `: ${run.reason}` : ''}.`);
   for (const p of summary.phases) {
     if (p.aborted) notes.push(`Step ${p.step} (${describeLevel(sweep, p.level)}) ▸ ${p.phase} aborted: ${p.aborted}.`);
+  }
+  const saturated = summary.phases.filter((p) => saturationNote(p) !== undefined);
+  if (saturated.length > 0) {
+    notes.push(
+      `The load generator was saturated in ${saturated.length} phase${saturated.length === 1 ? '' : 's'} ` +
+        `(${saturated.map((p) => `step ${p.step} ▸ ${p.phase}`).join(', ')}): those numbers may describe the client, not the server.`,
+    );
   }
   const errorRows: string[] = [];
   for (const p of summary.phases) {

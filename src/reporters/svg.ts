@@ -44,6 +44,8 @@ export interface LineChartOptions {
   yFromZero?: boolean;
   xFormat?: (v: number) => string;
   yFormat?: (v: number) => string;
+  /** Linear y axis of counts: whole-number ticks only. */
+  yInteger?: boolean;
   /** Draw a dot at every point (default true). */
   markers?: boolean;
 }
@@ -94,16 +96,17 @@ export interface Axis {
   ticks: number[];
 }
 
-function niceStep(raw: number): number {
+function niceStep(raw: number, integer: boolean): number {
+  if (integer && raw <= 1) return 1;
   const exp = Math.floor(Math.log10(raw));
   const base = 10 ** exp;
   const f = raw / base;
-  const nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
+  const nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 && !(integer && exp === 0) ? 2.5 : f <= 5 ? 5 : 10;
   return nice * base;
 }
 
-/** A linear axis covering [lo, hi] with about `target` round ticks. */
-export function linearAxis(lo: number, hi: number, target = 5): Axis {
+/** A linear axis covering [lo, hi] with about `target` round ticks (whole numbers if `integer`). */
+export function linearAxis(lo: number, hi: number, target = 5, integer = false): Axis {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
     lo = 0;
     hi = 1;
@@ -113,7 +116,7 @@ export function linearAxis(lo: number, hi: number, target = 5): Axis {
     lo -= pad;
     hi += pad;
   }
-  const step = niceStep((hi - lo) / target);
+  const step = niceStep((hi - lo) / target, integer);
   const min = clean(Math.floor(lo / step) * step);
   const max = clean(Math.ceil(hi / step) * step);
   const ticks: number[] = [];
@@ -142,7 +145,7 @@ export function logAxis(lo: number, hi: number): Axis {
   return { type: 'log', min: 10 ** e0, max: 10 ** e1, ticks };
 }
 
-function chooseAxis(values: number[], scale: ScaleType | 'auto', fromZero: boolean, autoRatio: number): Axis {
+function chooseAxis(values: number[], scale: ScaleType | 'auto', fromZero: boolean, autoRatio: number, integer = false): Axis {
   const finite = values.filter((v) => Number.isFinite(v));
   const positive = finite.filter((v) => v > 0);
   const lo = Math.min(...finite);
@@ -150,8 +153,8 @@ function chooseAxis(values: number[], scale: ScaleType | 'auto', fromZero: boole
   const useLog =
     scale === 'log' ? positive.length > 0 : scale === 'auto' ? finite.length > 0 && positive.length === finite.length && hi / lo >= autoRatio : false;
   if (useLog) return logAxis(Math.min(...positive), Math.max(...positive));
-  if (finite.length === 0) return linearAxis(0, 1);
-  return linearAxis(fromZero ? Math.min(0, lo) : lo, fromZero ? Math.max(0, hi) : hi);
+  if (finite.length === 0) return linearAxis(0, 1, 5, integer);
+  return linearAxis(fromZero ? Math.min(0, lo) : lo, fromZero ? Math.max(0, hi) : hi, 5, integer);
 }
 
 function project(axis: Axis, v: number, from: number, to: number): number {
@@ -193,6 +196,7 @@ export function lineChart(opts: LineChartOptions): string {
     opts.yScale ?? 'linear',
     opts.yFromZero ?? true,
     autoRatio,
+    opts.yInteger ?? false,
   );
   const drawn = opts.series
     .map((s, i) => ({

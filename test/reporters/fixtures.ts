@@ -36,6 +36,12 @@ export const THROUGHPUT: readonly (readonly number[])[] = [
 /** The one op with errors: step 2 ▸ list ▸ list.cache. */
 export const ERRORS = { 'http-429': 3, timeout: 1 };
 
+/** The one phase where the harness was saturated. */
+export const SATURATED = { step: 2, phase: 'get' };
+
+/** The first message of each error class on step 2 ▸ list ▸ list.cache. */
+export const ERROR_EXAMPLES = { 'http-429': 'Too many requests, please try again later.', timeout: 'request timed out after 30s' };
+
 export const HOSTILE_NAME = '<script>alert("x")</script> & co';
 
 export function makeOp(op: string, p99: number, throughput: number, count: number, errors: Record<string, number> = {}): OpSummary {
@@ -85,6 +91,7 @@ export function makeReport(opts: FixtureOptions = {}): ReportInput {
       // Attempts per second such that attempts × ok / count = the table's successful throughput.
       const throughput = (THROUGHPUT[step]![i]! * count) / ok;
       const ops = [makeOp(ph.primary, P99[step]![i]!, throughput, count, errors)];
+      if (step === 2 && ph.name === 'list') ops[0]!.errorExamples = { ...ERROR_EXAMPLES };
       if (ph.extra) ops.push(makeOp(ph.extra, P99[step]![i]! / 2, throughput, count));
       const durationMs = 2000;
       phases.push({
@@ -95,9 +102,17 @@ export function makeReport(opts: FixtureOptions = {}): ReportInput {
         phase: ph.name,
         kind: ph.kind,
         primary: ph.primary,
+        limit: 'iterations',
         startedAt: new Date(clock).toISOString(),
         durationMs,
         ops,
+        harness: {
+          cpuCores: SATURATED.step === step && SATURATED.phase === ph.name ? 0.98 : 0.25,
+          eventLoopDelayP99Ms: SATURATED.step === step && SATURATED.phase === ph.name ? 120 : 2.5,
+          eventLoopDelayMaxMs: 8,
+          rssMaxBytes: 120 * 1024 ** 2,
+          saturated: SATURATED.step === step && SATURATED.phase === ph.name,
+        },
       });
       clock += durationMs + 100;
     });

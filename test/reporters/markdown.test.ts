@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatLatencyMs } from '../../src/reporters/input.js';
 import { escapeMarkdown, renderMarkdown } from '../../src/reporters/markdown.js';
-import { ERRORS, HOSTILE_NAME, LEVELS, makeReport, P99, PHASES } from './fixtures.js';
+import { ERROR_EXAMPLES, ERRORS, HOSTILE_NAME, LEVELS, makeReport, P99, PHASES } from './fixtures.js';
 
 /** Splits a table line into cells on unescaped pipes. */
 function cells(line: string): string[] {
@@ -111,6 +111,16 @@ describe('renderMarkdown', () => {
     const listRow = ts[2]!.rows.find((r) => r[0] === 'list')!;
     expect(listRow[4]).toBe(`⚠ ${Object.entries(ERRORS).map(([k, v]) => `${v} ${k}`).join(', ')}`);
     expect(ts[0]!.rows.find((r) => r[0] === 'list')![4]).toBe('0');
+  });
+
+  it('notes error examples and a saturated harness under the step table', () => {
+    const md = renderMarkdown(makeReport());
+    const step2 = md.slice(md.indexOf('### Step 2'), md.indexOf('<details>'));
+    expect(step2).toContain(`- ⚠ list ▸ list.cache http-429: ${escapeMarkdown(ERROR_EXAMPLES['http-429'])}`);
+    expect(step2).toContain(`- ⚠ list ▸ list.cache timeout: ${ERROR_EXAMPLES.timeout}`);
+    expect(step2).toContain('- ⚠ the load generator was saturated during get (CPU 0.98 cores, event-loop delay p99 120.0 ms)');
+    expect(md.slice(md.indexOf('### Step 0'), md.indexOf('### Step 1'))).not.toContain('⚠');
+    expect(md).toContain('- The load generator was saturated in 1 phase (step 2 ▸ get)');
   });
 
   it('prints 1,500 ms as a grouped number in ms, not seconds', () => {
