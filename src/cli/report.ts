@@ -1,26 +1,79 @@
 import type { CommandModule } from 'yargs';
+import { stringify } from 'csv-stringify/sync';
+import { analyze } from '../analysis/analyze.js';
+import type { ReportInput } from '../reporters/input.js';
+import { renderHtml } from '../reporters/html.js';
+import { renderMarkdown } from '../reporters/markdown.js';
 import { renderPhaseTable } from '../reporters/table.js';
 import { readRunDir } from '../results/store.js';
 import { UsageError } from '../types/errors.js';
+import type { RunInfo, RunSummary } from '../types/results.js';
 import type { Output } from './output.js';
+
+export function reportInput(run: RunInfo, summary: RunSummary): ReportInput {
+  const analysis = analyze(run, summary);
+  return { run, summary, analysis: { headline: analysis.headline, findings: analysis.findings }, serverSeries: summary.serverSeries };
+}
+
+/** One row per step ▸ phase ▸ operation, for spreadsheets. */
+export function renderPhaseCsv(summary: RunSummary): string {
+  return stringify(
+    summary.phases.flatMap((p) =>
+      p.ops.map((o) => ({
+        step: p.step,
+        level: p.level,
+        crds: p.crds,
+        phase: p.phase,
+        op: o.op,
+        count: o.count,
+        ok: o.ok,
+        errors: Object.entries(o.errors).map(([k, v]) => `${k}=${v}`).join(' '),
+        throughput_per_s: o.throughput,
+        bytes: o.bytes,
+        p50_ms: o.latencyMs.p50,
+        p90_ms: o.latencyMs.p90,
+        p99_ms: o.latencyMs.p99,
+        p999_ms: o.latencyMs.p999,
+        max_ms: o.latencyMs.max,
+        harness_cpu_cores: p.harness?.cpuCores ?? '',
+        harness_saturated: p.harness?.saturated ?? '',
+      })),
+    ),
+    { header: true },
+  );
+}
 
 export function reportCommand(out: Output, _setExit: (code: number) => void): CommandModule {
   return {
     command: 'report <run-dir>',
-    describe: 'Re-render a saved run',
+    describe: 'Re-render a saved run as a table, Markdown, HTML, CSV or JSON',
     builder: (y) =>
       y
         .positional('run-dir', { type: 'string', demandOption: true })
-        .option('format', { choices: ['table', 'json'] as const, default: 'table' as const }),
+        .option('format', { choices: ['table', 'md', 'html', 'csv', 'json'] as const, default: 'table' as const }),
     handler: async (argv) => {
       const dir = argv['run-dir'] as string;
       const saved = await readRunDir(dir).catch((err: Error) => {
         throw new UsageError(`${dir}: not a readable results directory (${err.message})`, 'pass a folder written by `asa-bench run`');
       });
-      if (argv.format === 'json') out.data(JSON.stringify(saved, null, 2));
-      else {
-        out.data(`run ${saved.run.runId}: ${saved.run.scenario.name} on ${saved.run.target.server} (kube-apiserver ${saved.run.target.version.gitVersion}), ${saved.run.status}`);
-        out.data(renderPhaseTable(saved.summary.phases));
+      const input = reportInput(saved.run, saved.summary);
+      switch (argv.format) {
+        case 'json':
+          out.data(JSON.stringify({ ...saved, analysis: input.analysis }, null, 2));
+          break;
+        case 'md':
+          out.data(renderMarkdown(input));
+          break;
+        case 'html':
+          out.data(renderHtml(input));
+          break;
+        case 'csv':
+          out.data(renderPhaseCsv(saved.summary));
+          break;
+        default:
+          out.data(`run ${saved.run.runId}: ${saved.run.scenario.name} on ${saved.run.target.server} (kube-apiserver ${saved.run.target.version.gitVersion}), ${saved.run.status}`);
+          out.data(input.analysis!.headline);
+          out.data(renderPhaseTable(saved.summary.phases));
       }
     },
   };

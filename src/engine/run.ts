@@ -8,7 +8,7 @@ import type { KubeClient } from '../kube/client.js';
 import { HarnessMonitor } from '../metrics/harness.js';
 import { PhaseRecorder } from '../metrics/recorder.js';
 import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
-import type { PhaseResult, RunStatus } from '../types/results.js';
+import type { PhaseResult, RunStatus, ServerSample } from '../types/results.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
@@ -34,6 +34,7 @@ export interface ExecuteOptions {
 
 export interface ExecuteResult {
   phases: PhaseResult[];
+  serverSeries: ServerSample[];
   status: RunStatus;
   reason?: string;
   cleanup?: CleanupResult & { skipped?: boolean };
@@ -46,6 +47,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
   const phases: PhaseResult[] = [];
+  const serverSeries: ServerSample[] = [];
   let status: RunStatus = 'complete';
   let reason: string | undefined;
 
@@ -91,7 +93,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   } else {
     cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
   }
-  return { phases, status, reason, cleanup: cleanupResult };
+  return { phases, serverSeries, status, reason, cleanup: cleanupResult };
 }
 
 async function runPhaseGroup(

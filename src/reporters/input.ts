@@ -5,25 +5,10 @@
  * Everything here is a pure function of the input; renderers only escape and
  * lay out the strings.
  */
-import type { OpSummary, PhaseResult, RunInfo, RunSummary } from '../types/results.js';
+import type { OpSummary, PhaseResult, RunInfo, RunSummary, ServerSample } from '../types/results.js';
 import { describeLoad, formatBytes, formatErrors } from './table.js';
 
-/** One sample of the API server's own metrics. */
-export interface ServerSample {
-  /**
-   * When the sample was taken: seconds since `RunInfo.startedAt`. (A value
-   * above 1e11 is read as epoch milliseconds and made relative to the run start.)
-   */
-  t: number;
-  /** Resident memory of kube-apiserver, bytes. */
-  rssBytes: number;
-  /** CPU in use, cores. */
-  cpuCores: number;
-  /** CRDs installed at that moment. */
-  crds: number;
-  /** Cumulative count of 429 (Too Many Requests) responses the server has sent. */
-  requests429: number;
-}
+export type { ServerSample } from '../types/results.js';
 
 export interface ReportAnalysis {
   /** One sentence, shown at the top of the report. */

@@ -45,6 +45,26 @@ export interface HarnessStats {
   saturated: boolean;
 }
 
+/** The API server's own view of a phase: deltas of its /metrics between the phase's start and end. */
+export interface ServerPhaseStats {
+  /** kube-apiserver CPU in use over the phase, cores. */
+  cpuCores: number;
+  /** kube-apiserver resident memory at the end of the phase. */
+  rssBytes: number;
+  /** Requests the server answered 429 during the phase. */
+  requests429: number;
+  /** Requests API Priority and Fairness rejected. */
+  apfRejected: number;
+  /** APF queue wait p99, ms (0 when nothing queued). */
+  apfWaitP99Ms: number;
+  /** etcd request latency p99 over the phase, ms. */
+  etcdP99Ms: number;
+  /** The server's own p99 for the phase's requests (apiserver_request_duration_seconds), ms. */
+  requestP99Ms: number;
+  /** Objects the server stores (apiserver_resource_objects / apiserver_storage_objects). */
+  objects: number;
+}
+
 export interface PhaseResult {
   step: number;
   /** Value of the swept variable at this step (installed CRDs, workers or arrivals/s). */
@@ -66,6 +86,8 @@ export interface PhaseResult {
   /** Why the phase stopped early, if it did. */
   aborted?: string;
   harness: HarnessStats;
+  /** Server-side figures, when /metrics could be scraped. */
+  server?: ServerPhaseStats;
 }
 
 export type RunStatus = 'complete' | 'partial' | 'failed';
@@ -94,8 +116,22 @@ export interface RunInfo {
   cleanup?: { deleted: number; leftover: number; skipped?: boolean };
 }
 
+/** One sample of the API server's own metrics over the run. */
+export interface ServerSample {
+  /** Seconds since the run started. */
+  t: number;
+  rssBytes: number;
+  cpuCores: number;
+  /** CRDs installed at that moment. */
+  crds: number;
+  /** Cumulative 429 responses the server has sent. */
+  requests429: number;
+}
+
 export interface RunSummary {
   formatVersion: number;
   runId: string;
   phases: PhaseResult[];
+  /** Periodic samples of the server's metrics (empty when /metrics was not readable). */
+  serverSeries?: ServerSample[];
 }

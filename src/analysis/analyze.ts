@@ -1,0 +1,180 @@
+/**
+ * Where the server becomes the bottleneck: per phase, what saturated first;
+ * along the sweep, the knee. A pure function of the result.
+ *
+ * Order matters: if the harness itself saturated, that is said first, because
+ * then the numbers describe the client, not the server.
+ */
+import type { PhaseResult, RunInfo, RunSummary } from '../types/results.js';
+
+export interface AnalysisOptions {
+  /** The knee: the first step whose p99 exceeds k × the first step's. */
+  kneeFactor: number;
+  /** Error rate (non-429 failures / attempts) that counts as breaking. */
+  errorRate: number;
+  /** Throughput growth below this, while offered load grew ≥ 1.5×, means it stopped growing. */
+  flatThroughput: number;
+}
+
+export const DEFAULT_ANALYSIS: AnalysisOptions = { kneeFactor: 2, errorRate: 0.01, flatThroughput: 1.1 };
+
+export type Bottleneck = 'harness' | 'flow-control' | 'apiserver-cpu' | 'apiserver-memory' | 'storage' | 'errors' | 'none';
+
+export interface PhaseVerdict {
+  step: number;
+  phase: string;
+  bottleneck: Bottleneck;
+  because: string;
+}
+
+export interface Knee {
+  op: string;
+  phase: string;
+  step: number;
+  level: number;
+  reason: string;
+}
+
+export interface Analysis {
+  headline: string;
+  findings: string[];
+  phases: PhaseVerdict[];
+  knee?: Knee;
+}
+
+const LABEL: Record<Bottleneck, string> = {
+  harness: 'the harness itself',
+  'flow-control': 'flow control (API Priority and Fairness)',
+  'apiserver-cpu': 'kube-apiserver CPU',
+  'apiserver-memory': 'kube-apiserver memory',
+  storage: 'storage (etcd)',
+  errors: 'server errors',
+  none: 'nothing',
+};
+
+function errorCounts(phase: PhaseResult): { throttled: number; failed: number; attempts: number } {
+  let throttled = 0;
+  let failed = 0;
+  let attempts = 0;
+  for (const op of phase.ops) {
+    if (op.op !== phase.primary) continue;
+    attempts += op.count;
+    for (const [cls, n] of Object.entries(op.errors)) {
+      if (cls === 'http-429') throttled += n;
+      else failed += n;
+    }
+  }
+  return { throttled, failed, attempts };
+}
+
+export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFAULT_ANALYSIS): PhaseVerdict {
+  const base = { step: phase.step, phase: phase.phase };
+  const h = phase.harness;
+  if (h?.saturated) {
+    return { ...base, bottleneck: 'harness', because: `the load generator used ${h.cpuCores.toFixed(2)} cores, event-loop delay p99 ${h.eventLoopDelayP99Ms} ms` };
+  }
+  const { throttled, failed, attempts } = errorCounts(phase);
+  const s = phase.server;
+  if (throttled > 0 || (s && (s.apfRejected > 0 || s.apfWaitP99Ms > 50))) {
+    const parts = [];
+    if (throttled > 0) parts.push(`${throttled} requests answered 429`);
+    if (s && s.apfRejected > 0) parts.push(`${s.apfRejected} rejected by API Priority and Fairness`);
+    if (s && s.apfWaitP99Ms > 50) parts.push(`APF queue wait p99 ${s.apfWaitP99Ms.toFixed(0)} ms`);
+    return { ...base, bottleneck: 'flow-control', because: parts.join(', ') };
+  }
+  if (attempts > 0 && failed / attempts > options.errorRate) {
+    return { ...base, bottleneck: 'errors', because: `${failed} of ${attempts} requests failed` };
+  }
+  if (s && run.target.local && s.cpuCores >= 0.8 * run.machine.cores) {
+    return { ...base, bottleneck: 'apiserver-cpu', because: `kube-apiserver used ${s.cpuCores.toFixed(2)} of ${run.machine.cores} cores` };
+  }
+  if (s && run.target.local && s.rssBytes >= 0.8 * run.machine.memoryBytes) {
+    return { ...base, bottleneck: 'apiserver-memory', because: `kube-apiserver resident memory ${(s.rssBytes / 2 ** 30).toFixed(1)} GiB` };
+  }
+  const primary = phase.ops.find((o) => o.op === phase.primary);
+  if (s && primary && s.etcdP99Ms > 0 && s.etcdP99Ms >= 0.5 * primary.latencyMs.p99) {
+    return { ...base, bottleneck: 'storage', because: `etcd request p99 ${s.etcdP99Ms.toFixed(1)} ms is at least half of the client p99 ${primary.latencyMs.p99} ms` };
+  }
+  return { ...base, bottleneck: 'none', because: 'no limit reached' };
+}
+
+/** The first step where a primary operation breaks, by p99, throughput or errors. */
+export function findKnee(phases: readonly PhaseResult[], options = DEFAULT_ANALYSIS): Knee | undefined {
+  const byPhase = new Map<string, PhaseResult[]>();
+  for (const p of phases) {
+    const primary = p.ops.find((o) => o.op === p.primary);
+    if (!primary || primary.count === 0) continue;
+    byPhase.set(p.phase, [...(byPhase.get(p.phase) ?? []), p]);
+  }
+  const candidates: Knee[] = [];
+  for (const [phaseName, series] of byPhase) {
+    if (series.length < 2) continue;
+    series.sort((a, b) => a.step - b.step);
+    const first = series[0]!.ops.find((o) => o.op === series[0]!.primary)!;
+    for (let i = 1; i < series.length; i++) {
+      const p = series[i]!;
+      const prev = series[i - 1]!;
+      const op = p.ops.find((o) => o.op === p.primary)!;
+      const prevOp = prev.ops.find((o) => o.op === prev.primary)!;
+      const { failed, attempts } = errorCounts(p);
+      const knee = (reason: string) => candidates.push({ op: op.op, phase: phaseName, step: p.step, level: p.level, reason });
+      if (attempts > 0 && failed / attempts > options.errorRate) {
+        knee(`${((failed / attempts) * 100).toFixed(1)}% of ${op.op} requests failed`);
+        break;
+      }
+      if (first.latencyMs.p99 > 0 && op.latencyMs.p99 > options.kneeFactor * first.latencyMs.p99) {
+        knee(`${op.op} p99 ${op.latencyMs.p99} ms is ${(op.latencyMs.p99 / first.latencyMs.p99).toFixed(1)}× step ${series[0]!.step}'s ${first.latencyMs.p99} ms`);
+        break;
+      }
+      const offered = offeredLoad(p) / Math.max(1e-9, offeredLoad(prev));
+      if (p.limit === 'duration' && offered >= 1.5 && prevOp.throughput > 0 && op.throughput / prevOp.throughput < options.flatThroughput) {
+        knee(`${op.op} throughput stopped growing (${prevOp.throughput.toFixed(0)} → ${op.throughput.toFixed(0)}/s while offered load grew ${offered.toFixed(1)}×)`);
+        break;
+      }
+    }
+  }
+  candidates.sort((a, b) => a.step - b.step);
+  return candidates[0];
+}
+
+function offeredLoad(p: PhaseResult): number {
+  if (!p.load) return 1;
+  return p.load.model === 'closed' ? p.load.concurrency : (p.load.ratePerSecond + (p.load.rampToPerSecond ?? p.load.ratePerSecond)) / 2;
+}
+
+function describeLevel(run: RunInfo, phases: readonly PhaseResult[], level: number): string {
+  const byLoad = phases.some((p) => p.level !== p.crds);
+  if (!byLoad) return `${level} CRDs`;
+  const rateSweep = /by:\s*rate/.test(run.scenario.text);
+  return rateSweep ? `${level} requests/s` : `${level} concurrent workers`;
+}
+
+export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANALYSIS): Analysis {
+  const phases = summary.phases;
+  const verdicts = phases.map((p) => phaseBottleneck(p, run, options));
+  const findings: string[] = [];
+  const harness = verdicts.filter((v) => v.bottleneck === 'harness');
+  if (harness.length > 0) {
+    findings.push(`The harness saturated in ${harness.length} phase(s) (${harness.map((v) => `${v.phase}@${v.step}`).join(', ')}): their numbers describe the client, not the server.`);
+  }
+  for (const kind of ['flow-control', 'errors', 'apiserver-cpu', 'apiserver-memory', 'storage'] as const) {
+    const hits = verdicts.filter((v) => v.bottleneck === kind);
+    if (hits.length > 0) findings.push(`${LABEL[kind]} limited ${hits.map((v) => `${v.phase}@step ${v.step} (${v.because})`).join('; ')}.`);
+  }
+  const knee = findKnee(phases, options);
+  const levels = [...new Set(phases.map((p) => p.level))].sort((a, b) => a - b);
+  let headline: string;
+  if (harness.length > 0) {
+    headline = `The load generator itself saturated in ${harness.length} phase(s); treat those numbers as client limits, not server limits.`;
+  } else if (knee) {
+    const verdict = verdicts.find((v) => v.step === knee.step && v.phase === knee.phase);
+    const cause = verdict && verdict.bottleneck !== 'none' ? `; limited by ${LABEL[verdict.bottleneck]}` : '';
+    headline = `Knee at ${describeLevel(run, phases, knee.level)} (step ${knee.step}, phase ${knee.phase}): ${knee.reason}${cause}.`;
+  } else if (levels.length > 1) {
+    headline = `No knee from ${describeLevel(run, phases, levels[0]!)} to ${describeLevel(run, phases, levels[levels.length - 1]!)}: every phase's p99 stayed within ${options.kneeFactor}× its first step, with no error or throughput break.`;
+  } else {
+    const limited = verdicts.filter((v) => v.bottleneck !== 'none');
+    headline = limited.length > 0 ? `${LABEL[limited[0]!.bottleneck]} limited ${limited[0]!.phase}: ${limited[0]!.because}.` : 'Single step: nothing saturated (no sweep, so no knee to find).';
+  }
+  return { headline, findings, phases: verdicts, ...(knee ? { knee } : {}) };
+}

@@ -1,0 +1,512 @@
+/**
+ * A parser for the Prometheus text exposition format 0.0.4, written by hand:
+ * the common npm parser drops labelled histograms, and the kube-apiserver's
+ * /metrics (several MB, ~100k lines) has to parse in milliseconds. It never
+ * throws on input: a line it cannot read is counted in `malformed` and skipped.
+ *
+ * Also the PromQL-like helpers the server-metrics layer needs: sums by label,
+ * histograms grouped by labels, `histogram_quantile` and scrape-to-scrape
+ * deltas.
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
+
+export interface Sample {
+  /** The sample's own name, e.g. `apiserver_request_duration_seconds_bucket`. */
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+  /** Milliseconds since the epoch, when the line carries one. */
+  timestamp?: number;
+}
+
+export interface MetricFamily {
+  name: string;
+  type: MetricType;
+  help: string;
+  /** For histograms and summaries, also the `_bucket`, `_sum` and `_count` samples. */
+  samples: Sample[];
+}
+
+/** Families by name. */
+export type MetricFamilies = ReadonlyMap<string, MetricFamily>;
+
+export interface ParsedMetrics {
+  families: Map<string, MetricFamily>;
+  /** Lines that could not be read and were skipped. */
+  malformed: number;
+}
+
+/** A cumulative histogram bucket: observations ≤ `le` (the last one is `+Inf`). */
+export interface Bucket {
+  le: number;
+  count: number;
+}
+
+export interface HistogramData {
+  /** Cumulative, ascending by `le`, ending with `le: Infinity`. */
+  buckets: Bucket[];
+  sum: number;
+  count: number;
+}
+
+export interface HistogramGroup extends HistogramData {
+  /** Values of the `groupBy` labels for this group (absent labels read as ""). */
+  labels: Record<string, string>;
+}
+
+/** Exact value, regular expression, or predicate; an absent label matches as "". */
+export type LabelMatcher = string | RegExp | ((value: string) => boolean);
+export type LabelFilter = Readonly<Record<string, LabelMatcher>>;
+
+const TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
+
+// Character codes.
+const TAB = 9;
+const SPACE = 32;
+const QUOTE = 34;
+const HASH = 35;
+const COMMA = 44;
+const EQUALS = 61;
+const BACKSLASH = 92;
+const LBRACE = 123;
+const RBRACE = 125;
+const LOWER_N = 110;
+
+function isNameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58; // a-z A-Z _ :
+}
+
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 48 && c <= 57);
+}
+
+function isLabelNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (c >= 48 && c <= 57);
+}
+
+function skipBlanks(line: string, i: number): number {
+  let c = line.charCodeAt(i);
+  while (c === SPACE || c === TAB) c = line.charCodeAt(++i);
+  return i;
+}
+
+/** End of a token: the next blank or the end of the line. */
+function tokenEnd(line: string, i: number): number {
+  const n = line.length;
+  while (i < n) {
+    const c = line.charCodeAt(i);
+    if (c === SPACE || c === TAB) break;
+    i++;
+  }
+  return i;
+}
+
+/** A sample value as Go's ParseFloat reads it (so `+Inf`, `-Inf`, `NaN`), or undefined. */
+export function parseValue(token: string): number | undefined {
+  if (token.length === 0) return undefined;
+  const v = Number(token);
+  if (!Number.isNaN(v)) return v;
+  switch (token.toLowerCase()) {
+    case 'nan':
+      return Number.NaN;
+    case '+inf':
+    case 'inf':
+    case '+infinity':
+    case 'infinity':
+      return Number.POSITIVE_INFINITY;
+    case '-inf':
+    case '-infinity':
+      return Number.NEGATIVE_INFINITY;
+    default:
+      return undefined;
+  }
+}
+
+function setLabel(labels: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(labels, name, { value, enumerable: true, writable: true, configurable: true });
+  else labels[name] = value;
+}
+
+/** Parses one sample line; undefined when malformed. */
+function parseSample(line: string): Sample | undefined {
+  const n = line.length;
+  let i = 0;
+  if (!isNameStart(line.charCodeAt(0))) return undefined;
+  i = 1;
+  while (i < n && isNameChar(line.charCodeAt(i))) i++;
+  const name = line.slice(0, i);
+  const labels: Record<string, string> = {};
+  i = skipBlanks(line, i);
+  if (line.charCodeAt(i) === LBRACE) {
+    i++;
+    for (;;) {
+      i = skipBlanks(line, i);
+      if (i >= n) return undefined;
+      if (line.charCodeAt(i) === RBRACE) {
+        i++;
+        break;
+      }
+      const nameStart = i;
+      while (i < n && isLabelNameChar(line.charCodeAt(i))) i++;
+      if (i === nameStart) return undefined;
+      const labelName = line.slice(nameStart, i);
+      i = skipBlanks(line, i);
+      if (line.charCodeAt(i) !== EQUALS) return undefined;
+      i = skipBlanks(line, i + 1);
+      if (line.charCodeAt(i) !== QUOTE) return undefined;
+      i++;
+      // Fast path: no escapes before the closing quote.
+      const valueStart = i;
+      let escaped = false;
+      while (i < n) {
+        const c = line.charCodeAt(i);
+        if (c === QUOTE) break;
+        if (c === BACKSLASH) {
+          escaped = true;
+          break;
+        }
+        i++;
+      }
+      let value: string;
+      if (!escaped) {
+        if (i >= n) return undefined;
+        value = line.slice(valueStart, i);
+        i++;
+      } else {
+        let out = line.slice(valueStart, i);
+        let closed = false;
+        while (i < n) {
+          const c = line.charCodeAt(i);
+          if (c === QUOTE) {
+            closed = true;
+            i++;
+            break;
+          }
+          if (c === BACKSLASH) {
+            const e = line.charCodeAt(i + 1);
+            if (e === BACKSLASH) out += '\\';
+            else if (e === QUOTE) out += '"';
+            else if (e === LOWER_N) out += '\n';
+            else return undefined;
+            i += 2;
+          } else {
+            // Copy the run up to the next special character in one slice.
+            let j = i + 1;
+            while (j < n) {
+              const d = line.charCodeAt(j);
+              if (d === QUOTE || d === BACKSLASH) break;
+              j++;
+            }
+            out += line.slice(i, j);
+            i = j;
+          }
+        }
+        if (!closed) return undefined;
+        value = out;
+      }
+      setLabel(labels, labelName, value);
+      i = skipBlanks(line, i);
+      const sep = line.charCodeAt(i);
+      if (sep === COMMA) i++;
+      else if (sep !== RBRACE) return undefined;
+    }
+    i = skipBlanks(line, i);
+  } else if (i === name.length) {
+    // A bare name must be followed by a blank (a name char would have been consumed).
+    return undefined;
+  }
+  const valueEnd = tokenEnd(line, i);
+  const value = parseValue(line.slice(i, valueEnd));
+  if (value === undefined) return undefined;
+  i = skipBlanks(line, valueEnd);
+  if (i >= n) return { name, labels, value };
+  const tsEnd = tokenEnd(line, i);
+  const ts = Number(line.slice(i, tsEnd));
+  if (!Number.isFinite(ts)) return undefined;
+  if (skipBlanks(line, tsEnd) < n) return undefined;
+  return { name, labels, value, timestamp: ts };
+}
+
+function unescapeHelp(text: string): string {
+  if (!text.includes('\\')) return text;
+  return text.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
+}
+
+/**
+ * Parses a text exposition (format 0.0.4). Samples named `<base>_bucket`
+ * (histograms) and `<base>_sum` / `<base>_count` (histograms and summaries)
+ * belong to the family `<base>`; samples with no `# TYPE` form an `untyped`
+ * family of their own name.
+ */
+export function parsePrometheusText(text: string): ParsedMetrics {
+  const families = new Map<string, MetricFamily>();
+  /** Sample name → family, so the suffix rules run once per name. */
+  const owner = new Map<string, MetricFamily>();
+  let malformed = 0;
+
+  const family = (name: string): MetricFamily => {
+    let f = families.get(name);
+    if (!f) {
+      f = { name, type: 'untyped', help: '', samples: [] };
+      families.set(name, f);
+    }
+    return f;
+  };
+
+  const ownerOf = (sampleName: string): MetricFamily => {
+    const cached = owner.get(sampleName);
+    if (cached) return cached;
+    let f = families.get(sampleName);
+    if (!f) {
+      const cut = sampleName.lastIndexOf('_');
+      if (cut > 0) {
+        const suffix = sampleName.slice(cut);
+        const base = families.get(sampleName.slice(0, cut));
+        if (base && (base.type === 'histogram' ? suffix === '_bucket' || suffix === '_sum' || suffix === '_count' : base.type === 'summary' && (suffix === '_sum' || suffix === '_count'))) {
+          f = base;
+        }
+      }
+    }
+    f ??= family(sampleName);
+    owner.set(sampleName, f);
+    return f;
+  };
+
+  let start = 0;
+  const len = text.length;
+  while (start < len) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = len;
+    let line = text.slice(start, end);
+    start = end + 1;
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // \r\n
+    let i = skipBlanks(line, 0);
+    if (i >= line.length) continue;
+    if (i > 0) line = line.slice(i);
+    if (line.charCodeAt(0) === HASH) {
+      // `# HELP name text`, `# TYPE name type`; any other comment is ignored.
+      i = skipBlanks(line, 1);
+      const kwEnd = tokenEnd(line, i);
+      const keyword = line.slice(i, kwEnd);
+      if (keyword !== 'HELP' && keyword !== 'TYPE') continue;
+      const nameStart = skipBlanks(line, kwEnd);
+      const nameEnd = tokenEnd(line, nameStart);
+      const name = line.slice(nameStart, nameEnd);
+      if (name.length === 0 || !isNameStart(name.charCodeAt(0)) || ![...name].every((ch) => isNameChar(ch.charCodeAt(0)))) {
+        malformed++;
+        continue;
+      }
+      const rest = line.slice(skipBlanks(line, nameEnd));
+      if (keyword === 'HELP') {
+        family(name).help = unescapeHelp(rest);
+      } else {
+        const type = rest.trimEnd().toLowerCase();
+        const f = families.get(name);
+        if (!TYPES.has(type) && type !== 'unknown') malformed++;
+        else if (f && f.type !== 'untyped' && f.type !== type) malformed++;
+        else if (f && f.samples.length > 0 && f.type !== type) malformed++; // TYPE after its samples
+        else family(name).type = type === 'unknown' ? 'untyped' : (type as MetricType);
+      }
+      continue;
+    }
+    const sample = parseSample(line);
+    if (sample) ownerOf(sample.name).samples.push(sample);
+    else malformed++;
+  }
+  return { families, malformed };
+}
+
+function matches(labels: Record<string, string>, filter: LabelFilter | undefined): boolean {
+  if (!filter) return true;
+  for (const key in filter) {
+    const m = filter[key];
+    const v = Object.hasOwn(labels, key) ? (labels[key] ?? '') : '';
+    if (typeof m === 'string') {
+      if (v !== m) return false;
+    } else if (m instanceof RegExp) {
+      if (!m.test(v)) return false;
+    } else if (m && !m(v)) return false;
+  }
+  return true;
+}
+
+/** The family holding samples named `name` (itself, or the histogram/summary it is a `_bucket`/`_sum`/`_count` of). */
+export function familyOf(families: MetricFamilies, name: string): MetricFamily | undefined {
+  const f = families.get(name);
+  if (f) return f;
+  const cut = name.lastIndexOf('_');
+  return cut > 0 ? families.get(name.slice(0, cut)) : undefined;
+}
+
+/** Whether any sample named `name` exists. */
+export function hasSamples(families: MetricFamilies, name: string): boolean {
+  return familyOf(families, name)?.samples.some((s) => s.name === name) ?? false;
+}
+
+/** Sum of the samples named `name` whose labels match (NaN values skipped); 0 when there are none. */
+export function sumSamples(families: MetricFamilies, name: string, labelFilter?: LabelFilter): number {
+  const f = familyOf(families, name);
+  if (!f) return 0;
+  let sum = 0;
+  for (const s of f.samples) if (s.name === name && !Number.isNaN(s.value) && matches(s.labels, labelFilter)) sum += s.value;
+  return sum;
+}
+
+/** Sums of the samples named `name`, by the value of one label (`sum by (label)`). */
+export function sumSamplesBy(families: MetricFamilies, name: string, label: string, labelFilter?: LabelFilter): Record<string, number> {
+  const out: Record<string, number> = {};
+  const f = familyOf(families, name);
+  if (!f) return out;
+  for (const s of f.samples) {
+    if (s.name !== name || Number.isNaN(s.value) || !matches(s.labels, labelFilter)) continue;
+    const key = Object.hasOwn(s.labels, label) ? (s.labels[label] ?? '') : '';
+    out[key] = (out[key] ?? 0) + s.value;
+  }
+  return out;
+}
+
+/**
+ * `histogram_quantile(q, …)` as Prometheus computes it: find the bucket
+ * holding rank q·count and interpolate linearly inside it (the lowest bucket
+ * starts at 0 unless its bound is ≤ 0). A rank in the `+Inf` bucket answers
+ * the highest finite bound. NaN when there are no observations, fewer than two
+ * buckets, or no `+Inf` bucket; −Inf for q < 0 and +Inf for q > 1.
+ */
+export function histogramQuantile(q: number, buckets: readonly Bucket[]): number {
+  if (Number.isNaN(q)) return Number.NaN;
+  if (q < 0) return Number.NEGATIVE_INFINITY;
+  if (q > 1) return Number.POSITIVE_INFINITY;
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  // Merge duplicate bounds, then force counts to be monotonic (scrape races).
+  const bs: Bucket[] = [];
+  for (const b of sorted) {
+    const last = bs[bs.length - 1];
+    if (last && last.le === b.le) last.count += b.count;
+    else bs.push({ le: b.le, count: b.count });
+  }
+  const n = bs.length;
+  const top = bs[n - 1];
+  if (n < 2 || !top || top.le !== Number.POSITIVE_INFINITY) return Number.NaN;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const b of bs) {
+    if (b.count < max) b.count = max;
+    else max = b.count;
+  }
+  const observations = top.count;
+  if (!(observations > 0)) return Number.NaN;
+  let rank = q * observations;
+  let b = 0;
+  while (b < n - 1 && (bs[b] as Bucket).count < rank) b++;
+  if (b === n - 1) return (bs[n - 2] as Bucket).le;
+  const bucket = bs[b] as Bucket;
+  if (b === 0 && bucket.le <= 0) return bucket.le;
+  let start = 0;
+  let count = bucket.count;
+  if (b > 0) {
+    const prev = bs[b - 1] as Bucket;
+    start = prev.le;
+    count -= prev.count;
+    rank -= prev.count;
+  }
+  if (count <= 0) return start;
+  return start + (bucket.le - start) * (rank / count);
+}
+
+function parseLe(raw: string | undefined, cache: Map<string, number>): number | undefined {
+  if (raw === undefined) return undefined;
+  let le = cache.get(raw);
+  if (le === undefined) {
+    le = parseValue(raw);
+    if (le === undefined || Number.isNaN(le)) return undefined;
+    cache.set(raw, le);
+  }
+  return le;
+}
+
+/**
+ * The histogram family `baseName`, its series matching `labelFilter` summed
+ * per group of `groupBy` label values (`sum by (groupBy) (…)`); one group
+ * with empty labels when `groupBy` is omitted. Groups come in first-seen order.
+ */
+export function histogramFromFamily(families: MetricFamilies, baseName: string, labelFilter?: LabelFilter, groupBy?: readonly string[]): HistogramGroup[] {
+  const f = families.get(baseName);
+  if (!f) return [];
+  const bucketName = `${baseName}_bucket`;
+  const sumName = `${baseName}_sum`;
+  const countName = `${baseName}_count`;
+  const keys = groupBy ?? [];
+  interface Acc {
+    labels: Record<string, string>;
+    byLe: Map<number, number>;
+    sum: number;
+    count: number;
+    hasCount: boolean;
+  }
+  const groups = new Map<string, Acc>();
+  const leCache = new Map<string, number>();
+  for (const s of f.samples) {
+    const kind = s.name === bucketName ? 0 : s.name === sumName ? 1 : s.name === countName ? 2 : -1;
+    if (kind < 0 || !matches(s.labels, labelFilter)) continue;
+    let key = '';
+    for (const k of keys) key += `${Object.hasOwn(s.labels, k) ? s.labels[k] : ''}\u0000`;
+    let g = groups.get(key);
+    if (!g) {
+      const labels: Record<string, string> = {};
+      for (const k of keys) setLabel(labels, k, Object.hasOwn(s.labels, k) ? (s.labels[k] ?? '') : '');
+      g = { labels, byLe: new Map(), sum: 0, count: 0, hasCount: false };
+      groups.set(key, g);
+    }
+    const v = Number.isNaN(s.value) ? 0 : s.value;
+    if (kind === 0) {
+      const le = parseLe(s.labels.le, leCache);
+      if (le === undefined) continue;
+      g.byLe.set(le, (g.byLe.get(le) ?? 0) + v);
+    } else if (kind === 1) {
+      g.sum += v;
+    } else {
+      g.count += v;
+      g.hasCount = true;
+    }
+  }
+  const out: HistogramGroup[] = [];
+  for (const g of groups.values()) {
+    const buckets = [...g.byLe.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+    const inf = buckets[buckets.length - 1];
+    const count = g.hasCount ? g.count : inf?.le === Number.POSITIVE_INFINITY ? inf.count : 0;
+    if (inf?.le !== Number.POSITIVE_INFINITY) buckets.push({ le: Number.POSITIVE_INFINITY, count });
+    out.push({ labels: g.labels, buckets, sum: g.sum, count });
+  }
+  return out;
+}
+
+/** Cumulative count at `le`: exact when the bound exists, else that of the nearest lower bound. */
+function cumulativeAt(buckets: readonly Bucket[], le: number): number {
+  let c = 0;
+  for (const b of buckets) {
+    if (b.le > le) break;
+    c = b.count;
+  }
+  return c;
+}
+
+/**
+ * `b − a`: the observations between two scrapes of one histogram. Bounds are
+ * the union of both (a bound one side lacks reads as its nearest lower bound).
+ * A counter reset (the server restarted: fewer observations in `b`) answers
+ * `b` itself, as Prometheus' `increase` would; `a` undefined (a series new
+ * in `b`) does too.
+ */
+export function diffHistograms(a: HistogramData | undefined, b: HistogramData): HistogramData {
+  const copy = (h: HistogramData): HistogramData => ({ buckets: h.buckets.map((x) => ({ le: x.le, count: x.count })), sum: h.sum, count: h.count });
+  if (!a || b.count < a.count) return copy(b);
+  const bounds = [...new Set([...a.buckets.map((x) => x.le), ...b.buckets.map((x) => x.le)])].sort((x, y) => x - y);
+  let prev = 0;
+  const buckets = bounds.map((le) => {
+    // Keep the difference cumulative and non-negative.
+    const count = b.count - a.count;
+    prev = Math.min(count, Math.max(prev, cumulativeAt(b.buckets, le) - cumulativeAt(a.buckets, le)));
+    return { le, count: prev };
+  });
+  return { buckets, sum: Math.max(0, b.sum - a.sum), count: b.count - a.count };
+}

@@ -1,0 +1,321 @@
+/**
+ * Server-side metrics: what the API server itself reports on /metrics,
+ * scraped before and after a phase. A snapshot is compact and serializable
+ * (no Infinity, no Maps) so it can be stored with results; `deltaSnapshot`
+ * turns two of them into rates, counts and latency quantiles for the interval.
+ *
+ * Metric names, as kube-apiserver v1.37.2 exposes them (older names are
+ * fallbacks): process_resident_memory_bytes, process_cpu_seconds_total,
+ * go_memstats_heap_alloc_bytes (go_memstats_alloc_bytes), go_goroutines,
+ * apiserver_request_total, apiserver_request_duration_seconds,
+ * apiserver_flowcontrol_{rejected_requests_total, current_inqueue_requests,
+ * request_wait_duration_seconds, current_executing_seats,
+ * current_executing_requests}, apiserver_resource_objects
+ * (apiserver_storage_objects before it), etcd_request_duration_seconds,
+ * apiserver_watch_events_total. Vectors with no series yet are not exposed at
+ * all: APF rejections, queue and wait metrics appear only once a non-exempt
+ * request went through APF, and object counts read 0 until the first
+ * periodic count (about a minute after start).
+ */
+import type { KubeClient } from '../kube/client.js';
+import {
+  diffHistograms,
+  hasSamples,
+  histogramFromFamily,
+  histogramQuantile,
+  parsePrometheusText,
+  sumSamples,
+  sumSamplesBy,
+  type Bucket,
+  type HistogramData,
+} from './prometheus.js';
+
+/**
+ * A cumulative histogram in JSON-safe form. Bounds are the finite `le`s in
+ * seconds, cut after the first bucket that already holds every observation
+ * (later buckets add nothing to quantiles); the `+Inf` bucket is `count`.
+ */
+export interface SnapshotHistogram {
+  bounds: number[];
+  /** Cumulative counts at `bounds`. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export interface ServerSnapshot {
+  /** When the server produced the scrape (midpoint of the request), ISO 8601. */
+  timestamp: string;
+  process: {
+    residentMemoryBytes: number;
+    cpuSecondsTotal: number;
+    /** go_memstats_heap_alloc_bytes, else go_memstats_alloc_bytes. */
+    heapAllocBytes: number;
+    goroutines: number;
+  };
+  /** apiserver_request_total. */
+  requests: { total: number; byCode: Record<string, number>; byVerb: Record<string, number> };
+  /**
+   * apiserver_request_duration_seconds by verb and resource, only those with
+   * observations. Keys: `VERB resource[.group][/subresource]`, e.g.
+   * `LIST configmaps`, `POST widgets.bench.example.com`, `PUT deployments.apps/status`;
+   * non-resource requests: `GET /readyz`, `GET /openapi/v3`.
+   */
+  requestDuration: Record<string, SnapshotHistogram>;
+  /** API Priority and Fairness. */
+  apf: {
+    rejectedTotal: number;
+    /** `queue-full`, `time-out`, `concurrency-limit`, `cancelled`. */
+    rejectedByReason: Record<string, number>;
+    inQueue: number;
+    executingSeats: number;
+    executingRequests: number;
+    /** Queue wait of requests that went on to execute (`execute="true"`), all priority levels. */
+    waitDuration: SnapshotHistogram;
+  };
+  /** Stored objects: apiserver_resource_objects (or apiserver_storage_objects). */
+  objects: {
+    /** Sum over resources (a failed count, -1, is left out). */
+    total: number;
+    /** Resource types counted, e.g. grows with installed CRDs. */
+    resources: number;
+    /** The metric read, or "" when the server has neither. */
+    metric: string;
+  };
+  /** etcd_request_duration_seconds by operation (`get`, `list`, `create`, …). */
+  etcdDuration: Record<string, SnapshotHistogram>;
+  /** apiserver_watch_events_total. */
+  watchEventsTotal: number;
+  /** Metrics this scrape had no samples of; their fields read 0. */
+  missing: string[];
+  /** Lines of the exposition the parser skipped. */
+  malformedLines: number;
+}
+
+export interface LatencyDelta {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface ServerDelta {
+  from: string;
+  to: string;
+  intervalSeconds: number;
+  /** Δ process_cpu_seconds_total / Δt. */
+  cpuCores: number;
+  /** At the end of the interval, and the larger of the two scrapes. */
+  memory: { residentBytes: number; residentBytesMax: number; heapAllocBytes: number; heapAllocBytesMax: number };
+  goroutines: { end: number; max: number };
+  requests: { total: number; perSecond: number; byCode: Record<string, number>; byVerb: Record<string, number>; throttled429: number };
+  /** By `VERB resource` key (see ServerSnapshot.requestDuration), only keys with requests in the interval. */
+  requestLatency: Record<string, LatencyDelta>;
+  apf: { rejected: number; rejectedByReason: Record<string, number>; wait: LatencyDelta; inQueueEnd: number; executingSeatsEnd: number };
+  /** By etcd operation, only operations seen in the interval. */
+  etcdLatency: Record<string, LatencyDelta>;
+  watchEvents: number;
+  objects: { before: number; after: number; resourcesAfter: number };
+}
+
+const REQUEST_DURATION = 'apiserver_request_duration_seconds';
+const ETCD_DURATION = 'etcd_request_duration_seconds';
+const APF_WAIT = 'apiserver_flowcontrol_request_wait_duration_seconds';
+
+/** GET /metrics and extract a snapshot. Throws RequestError on a failing status (e.g. 403 without `get` on nonResourceURL /metrics). */
+export async function scrapeServerMetrics(client: KubeClient, options: { signal?: AbortSignal } = {}): Promise<ServerSnapshot> {
+  const started = Date.now();
+  const res = await client.expectOk({ method: 'GET', path: '/metrics', headers: client.headers({ accept: 'text/plain' }), signal: options.signal });
+  const at = new Date((started + Date.now()) / 2);
+  return snapshotFromMetrics(res.body.toString('utf8'), at);
+}
+
+/** A snapshot from the text of a /metrics answer. */
+export function snapshotFromMetrics(text: string, at: Date = new Date()): ServerSnapshot {
+  const { families, malformed } = parsePrometheusText(text);
+  const missing: string[] = [];
+  /** The first name with samples, else records the names as missing. */
+  const pick = (...names: string[]): string | undefined => {
+    const found = names.find((n) => hasSamples(families, n));
+    if (found === undefined) missing.push(names.join('|'));
+    return found;
+  };
+  const sum = (...names: string[]): number => {
+    const n = pick(...names);
+    return n === undefined ? 0 : sumSamples(families, n);
+  };
+
+  const heap = pick('go_memstats_heap_alloc_bytes', 'go_memstats_alloc_bytes');
+  const process = {
+    residentMemoryBytes: sum('process_resident_memory_bytes'),
+    cpuSecondsTotal: sum('process_cpu_seconds_total'),
+    heapAllocBytes: heap === undefined ? 0 : sumSamples(families, heap),
+    goroutines: sum('go_goroutines'),
+  };
+
+  const reqName = pick('apiserver_request_total');
+  const requests = {
+    total: reqName ? sumSamples(families, reqName) : 0,
+    byCode: reqName ? sumSamplesBy(families, reqName, 'code') : {},
+    byVerb: reqName ? sumSamplesBy(families, reqName, 'verb') : {},
+  };
+
+  const requestDuration: Record<string, SnapshotHistogram> = {};
+  if (pick(`${REQUEST_DURATION}_bucket`)) {
+    for (const g of histogramFromFamily(families, REQUEST_DURATION, undefined, ['verb', 'group', 'resource', 'subresource'])) {
+      if (g.count <= 0) continue;
+      const { verb = '', group = '', resource = '', subresource = '' } = g.labels;
+      requestDuration[requestKey(verb, group, resource, subresource)] = toSnapshotHistogram(g);
+    }
+  }
+
+  const rejected = pick('apiserver_flowcontrol_rejected_requests_total');
+  const executingSeats = hasSamples(families, 'apiserver_flowcontrol_current_executing_seats');
+  const executingRequests = hasSamples(families, 'apiserver_flowcontrol_current_executing_requests');
+  if (!executingSeats && !executingRequests) missing.push('apiserver_flowcontrol_current_executing_seats|apiserver_flowcontrol_current_executing_requests');
+  const wait = pick(`${APF_WAIT}_bucket`)
+    ? histogramFromFamily(families, APF_WAIT, { execute: (v) => v !== 'false' })[0]
+    : undefined;
+  const apf = {
+    rejectedTotal: rejected ? sumSamples(families, rejected) : 0,
+    rejectedByReason: rejected ? sumSamplesBy(families, rejected, 'reason') : {},
+    inQueue: sum('apiserver_flowcontrol_current_inqueue_requests'),
+    executingSeats: sumSamples(families, 'apiserver_flowcontrol_current_executing_seats'),
+    executingRequests: sumSamples(families, 'apiserver_flowcontrol_current_executing_requests'),
+    waitDuration: wait ? toSnapshotHistogram(wait) : emptyHistogram(),
+  };
+
+  const objectsName = pick('apiserver_resource_objects', 'apiserver_storage_objects');
+  const objects = { total: 0, resources: 0, metric: objectsName ?? '' };
+  if (objectsName) {
+    for (const s of families.get(objectsName)?.samples ?? []) {
+      if (s.name !== objectsName || !(s.value >= 0)) continue;
+      objects.total += s.value;
+      objects.resources++;
+    }
+  }
+
+  const etcdDuration: Record<string, SnapshotHistogram> = {};
+  if (pick(`${ETCD_DURATION}_bucket`)) {
+    for (const g of histogramFromFamily(families, ETCD_DURATION, undefined, ['operation'])) {
+      if (g.count > 0) etcdDuration[g.labels.operation ?? ''] = toSnapshotHistogram(g);
+    }
+  }
+
+  return {
+    timestamp: at.toISOString(),
+    process,
+    requests,
+    requestDuration,
+    apf,
+    objects,
+    etcdDuration,
+    watchEventsTotal: sum('apiserver_watch_events_total'),
+    missing,
+    malformedLines: malformed,
+  };
+}
+
+/** `VERB resource[.group][/subresource]`, or `VERB /path` for a non-resource request. */
+export function requestKey(verb: string, group: string, resource: string, subresource: string): string {
+  if (resource === '') return `${verb} /${subresource.replace(/^\//, '')}`;
+  return `${verb} ${resource}${group ? `.${group}` : ''}${subresource ? `/${subresource}` : ''}`;
+}
+
+function emptyHistogram(): SnapshotHistogram {
+  return { bounds: [], counts: [], sum: 0, count: 0 };
+}
+
+export function toSnapshotHistogram(h: HistogramData): SnapshotHistogram {
+  const bounds: number[] = [];
+  const counts: number[] = [];
+  for (const b of h.buckets) {
+    if (!Number.isFinite(b.le)) break;
+    bounds.push(b.le);
+    counts.push(b.count);
+    if (b.count >= h.count) break;
+  }
+  return { bounds, counts, sum: h.sum, count: h.count };
+}
+
+export function fromSnapshotHistogram(h: SnapshotHistogram): HistogramData {
+  const buckets: Bucket[] = h.bounds.map((le, i) => ({ le, count: h.counts[i] ?? 0 }));
+  buckets.push({ le: Number.POSITIVE_INFINITY, count: h.count });
+  return { buckets, sum: h.sum, count: h.count };
+}
+
+/** Increase of a counter; a reset (the server restarted) counts from 0. */
+function increase(before: number, after: number): number {
+  return after >= before ? after - before : after;
+}
+
+function increaseBy(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = increase(before[k] ?? 0, v);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
+
+const ms = (seconds: number) => (Number.isFinite(seconds) ? Math.round(seconds * 1e6) / 1000 : 0);
+
+/** Count, mean and p50/p99 (ms) of a histogram's observations. */
+export function latencyDelta(h: HistogramData): LatencyDelta {
+  if (!(h.count > 0)) return { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0 };
+  return {
+    count: h.count,
+    meanMs: ms(h.sum / h.count),
+    p50Ms: ms(histogramQuantile(0.5, h.buckets)),
+    p99Ms: ms(histogramQuantile(0.99, h.buckets)),
+  };
+}
+
+function latencyDeltas(before: Record<string, SnapshotHistogram>, after: Record<string, SnapshotHistogram>): Record<string, LatencyDelta> {
+  const out: Record<string, LatencyDelta> = {};
+  for (const [key, h] of Object.entries(after)) {
+    const prev = before[key];
+    const d = diffHistograms(prev && fromSnapshotHistogram(prev), fromSnapshotHistogram(h));
+    if (d.count > 0) out[key] = latencyDelta(d);
+  }
+  return out;
+}
+
+/** What happened on the server between two scrapes. */
+export function deltaSnapshot(before: ServerSnapshot, after: ServerSnapshot): ServerDelta {
+  const seconds = (Date.parse(after.timestamp) - Date.parse(before.timestamp)) / 1000;
+  const per = (n: number) => (seconds > 0 ? Math.round((n / seconds) * 1000) / 1000 : 0);
+  const total = increase(before.requests.total, after.requests.total);
+  const byCode = increaseBy(before.requests.byCode, after.requests.byCode);
+  return {
+    from: before.timestamp,
+    to: after.timestamp,
+    intervalSeconds: seconds,
+    cpuCores: per(increase(before.process.cpuSecondsTotal, after.process.cpuSecondsTotal)),
+    memory: {
+      residentBytes: after.process.residentMemoryBytes,
+      residentBytesMax: Math.max(before.process.residentMemoryBytes, after.process.residentMemoryBytes),
+      heapAllocBytes: after.process.heapAllocBytes,
+      heapAllocBytesMax: Math.max(before.process.heapAllocBytes, after.process.heapAllocBytes),
+    },
+    goroutines: { end: after.process.goroutines, max: Math.max(before.process.goroutines, after.process.goroutines) },
+    requests: {
+      total,
+      perSecond: per(total),
+      byCode,
+      byVerb: increaseBy(before.requests.byVerb, after.requests.byVerb),
+      throttled429: byCode['429'] ?? 0,
+    },
+    requestLatency: latencyDeltas(before.requestDuration, after.requestDuration),
+    apf: {
+      rejected: increase(before.apf.rejectedTotal, after.apf.rejectedTotal),
+      rejectedByReason: increaseBy(before.apf.rejectedByReason, after.apf.rejectedByReason),
+      wait: latencyDelta(diffHistograms(fromSnapshotHistogram(before.apf.waitDuration), fromSnapshotHistogram(after.apf.waitDuration))),
+      inQueueEnd: after.apf.inQueue,
+      executingSeatsEnd: after.apf.executingSeats,
+    },
+    etcdLatency: latencyDeltas(before.etcdDuration, after.etcdDuration),
+    watchEvents: increase(before.watchEventsTotal, after.watchEventsTotal),
+    objects: { before: before.objects.total, after: after.objects.total, resourcesAfter: after.objects.resources },
+  };
+}
