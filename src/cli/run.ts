@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { stringify } from 'csv-stringify/sync';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -17,6 +18,8 @@ import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo } from '../types/
 import type { Output } from './output.js';
 import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
 import { TOOL_VERSION } from './version.js';
+
+const INTERVALS_FILE = 'intervals.csv';
 
 export interface RunArgs extends TargetArgs {
   scenario: string;
@@ -102,6 +105,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       reason: 'running',
     };
     await store.writeRun(info);
+    await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms']]));
 
     const phases: PhaseResult[] = [];
     const onEvent = (event: RunEvent) => {
@@ -117,11 +121,19 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
           // Summaries are rewritten after every phase, so an interrupted run keeps what it measured.
           store.writeSummary({ formatVersion: RESULT_FORMAT_VERSION, runId, phases }).catch((err: Error) => out.error(`cannot write summary: ${err.message}`));
           break;
+        case 'interval':
+          store
+            .append(
+              INTERVALS_FILE,
+              stringify(event.rows.map((r) => [event.t, event.step.index, event.step.level, event.phase, r.op, r.count, r.errors, r.throttled, r.p50Ms, r.p99Ms, r.maxMs])),
+            )
+            .catch((err: Error) => out.error(`cannot append ${INTERVALS_FILE}: ${err.message}`));
+          break;
         case 'message':
           out.progress(event.message);
       }
     };
-    const result = await executePlan(plan, { client: target.client, runId, local: target.info.local, signal: interrupt.signal, onEvent, keep: args.keep });
+    const result = await executePlan(plan, { client: target.client, runId, local: target.info.local, signal: interrupt.signal, onEvent, keep: args.keep, startedAt: performance.now() });
     const finished: RunInfo = { ...info, endedAt: new Date().toISOString(), status: result.status, reason: result.reason, cleanup: result.cleanup && { deleted: result.cleanup.crds + result.cleanup.namespaces, leftover: result.cleanup.leftover, skipped: result.cleanup.skipped } };
     const slo = evaluateSlos(loaded.doc.slo ?? {}, result.phases);
     const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries };

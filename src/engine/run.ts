@@ -6,9 +6,11 @@
  */
 import type { KubeClient } from '../kube/client.js';
 import { HarnessMonitor } from '../metrics/harness.js';
-import { PhaseRecorder } from '../metrics/recorder.js';
+import { PhaseRecorder, type IntervalRow } from '../metrics/recorder.js';
 import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
 import type { PhaseResult, RunStatus, ServerSample } from '../types/results.js';
+import { liveCrdCount } from './context.js';
+import { phaseStats, ServerWatch } from './server-watch.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
@@ -18,7 +20,9 @@ export type RunEvent =
   | { type: 'phase-start'; step: PlannedStep; phase: string; total?: number; load: string }
   | { type: 'phase-progress'; step: PlannedStep; phase: string; done: number; total?: number; errors: number }
   | { type: 'phase-end'; result: PhaseResult }
-  | { type: 'message'; message: string };
+  | { type: 'message'; message: string }
+  /** Once a second per running phase: what happened in that second (for intervals.csv). */
+  | { type: 'interval'; t: number; step: PlannedStep; phase: string; rows: IntervalRow[] };
 
 export interface ExecuteOptions {
   client: KubeClient;
@@ -30,6 +34,8 @@ export interface ExecuteOptions {
   /** Keep what the run created (`--keep`), overriding the scenario's cleanup. */
   keep?: boolean;
   progressIntervalMs?: number;
+  /** performance.now() at the run's start, the zero of interval timestamps (default: now). */
+  startedAt?: number;
 }
 
 export interface ExecuteResult {
@@ -41,13 +47,15 @@ export interface ExecuteResult {
 }
 
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
+  options = { ...options, startedAt: options.startedAt ?? performance.now() };
   const inputs = generatorInputs(plan.scenario, options.runId);
   const state: RunState = { installed: 0, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, namespacesReady: false };
   const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state };
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
+  const server = new ServerWatch(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
+  server.start();
   const phases: PhaseResult[] = [];
-  const serverSeries: ServerSample[] = [];
   let status: RunStatus = 'complete';
   let reason: string | undefined;
 
@@ -57,7 +65,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     outer: for (const step of plan.steps) {
       for (const phase of plan.phases) {
         if (signal.aborted) break outer;
-        const results = await runPhaseGroup(ctx, plan, phase, step, signal, runAbort, options);
+        const results = await runPhaseGroup(ctx, plan, phase, step, signal, runAbort, options, server);
         for (const r of results) {
           phases.push(r);
           options.onEvent({ type: 'phase-end', result: r });
@@ -77,6 +85,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     options.onEvent({ type: 'message', message: `run stopped: ${reason}` });
   }
 
+  server.stop();
+  const serverSeries = server.series;
   let cleanupResult: ExecuteResult['cleanup'];
   if (plan.scenario.cleanup && !options.keep) {
     options.onEvent({ type: 'message', message: 'cleaning up what this run created' });
@@ -104,12 +114,13 @@ async function runPhaseGroup(
   runSignal: AbortSignal,
   runAbort: AbortController,
   options: ExecuteOptions,
+  server: ServerWatch,
 ): Promise<PhaseResult[]> {
   const hostDone = new AbortController();
-  const companions = host.companions.map((c) => startPhase(ctx, plan, c, step, runSignal, runAbort, options, hostDone.signal));
+  const companions = host.companions.map((c) => startPhase(ctx, plan, c, step, runSignal, runAbort, options, hostDone.signal, server));
   // Give companions (watchers) a moment to open before the host's writes start.
   if (companions.length > 0) await Promise.race([Promise.all(companions.map((c) => c.ready)), new Promise((r) => setTimeout(r, 5_000))]);
-  const hostRun = startPhase(ctx, plan, host, step, runSignal, runAbort, options, undefined);
+  const hostRun = startPhase(ctx, plan, host, step, runSignal, runAbort, options, undefined, server);
   let hostResult: PhaseResult;
   try {
     hostResult = await hostRun.done;
@@ -134,10 +145,13 @@ function startPhase(
   runAbort: AbortController,
   options: ExecuteOptions,
   hostSignal: AbortSignal | undefined,
+  server: ServerWatch,
 ): StartedPhase {
   let markReady: () => void = () => {};
   const ready = new Promise<void>((r) => (markReady = r));
+  const runStartedAt = options.startedAt ?? performance.now();
   const done = (async (): Promise<PhaseResult> => {
+    const serverBefore = await server.snapshot();
     const recorder = new PhaseRecorder();
     const harness = new HarnessMonitor();
     const opCtx = { ...ctx, recorder };
@@ -187,6 +201,11 @@ function startPhase(
       () => options.onEvent({ type: 'phase-progress', step, phase: phase.name, done, total, errors: recorder.errorCount() }),
       options.progressIntervalMs ?? 2000,
     );
+    const emitInterval = () => {
+      const rows = recorder.takeInterval();
+      if (rows.length > 0) options.onEvent({ type: 'interval', t: Math.round((performance.now() - runStartedAt) / 100) / 10, step, phase: phase.name, rows });
+    };
+    const intervals = setInterval(emitInterval, 1000);
     let iterations: number;
     const load = loadAt(phase, step);
     try {
@@ -198,11 +217,15 @@ function startPhase(
       }
     } finally {
       clearInterval(ticker);
+      clearInterval(intervals);
+      emitInterval();
       if (durationTimer) clearTimeout(durationTimer);
     }
     // Every index below `iterations` was attempted; failed ones were reported through `failed`.
     operation.after?.(iterations);
     recorder.finish();
+    const harnessStats = harness.stop();
+    const serverAfter = serverBefore ? await server.snapshot() : undefined;
     return {
       step: step.index,
       level: step.level,
@@ -216,7 +239,8 @@ function startPhase(
       durationMs: Math.round((recorder.endedAt! - recorder.startedAt) * 10) / 10,
       ops: recorder.summaries(),
       ...(aborted ? { aborted } : {}),
-      harness: harness.stop(),
+      harness: harnessStats,
+      ...(serverBefore && serverAfter ? { server: phaseStats(serverBefore, serverAfter) } : {}),
     };
   })();
   return { ready, done };

@@ -13,6 +13,8 @@ export class OpStats {
   count = 0;
   ok = 0;
   bytes = 0;
+  /** The current one-second interval, for the per-second series. */
+  readonly interval = { histogram: newHistogram(), count: 0, errors: 0, throttled: 0 };
   readonly errors = new Map<ErrorClass, number>();
   /** The first message seen per error class, so a report can say what failed. */
   readonly examples = new Map<ErrorClass, string>();
@@ -21,13 +23,28 @@ export class OpStats {
     if (error !== undefined && message !== undefined && !this.examples.has(error)) this.examples.set(error, message.slice(0, 300));
     this.count++;
     this.bytes += bytes;
+    this.interval.count++;
     if (error === undefined) {
       this.ok++;
-      this.histogram.recordValue(Math.max(1, Math.round(latencyUs)));
+      const us = Math.max(1, Math.round(latencyUs));
+      this.histogram.recordValue(us);
+      this.interval.histogram.recordValue(us);
     } else {
+      if (error === 'http-429') this.interval.throttled++;
+      else this.interval.errors++;
       this.errors.set(error, (this.errors.get(error) ?? 0) + 1);
     }
   }
+}
+
+export interface IntervalRow {
+  op: string;
+  count: number;
+  errors: number;
+  throttled: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 export class PhaseRecorder {
@@ -61,6 +78,22 @@ export class PhaseRecorder {
     let n = 0;
     for (const s of this.ops.values()) for (const [cls, c] of s.errors) if (cls !== 'http-429' && cls !== 'dropped') n += c;
     return n;
+  }
+
+  /** Rows of the interval that just ended (ops with activity), and a fresh interval. */
+  takeInterval(): IntervalRow[] {
+    const rows: IntervalRow[] = [];
+    for (const [op, s] of this.ops) {
+      const i = s.interval;
+      if (i.count === 0) continue;
+      const lat = latencySummaryMs(i.histogram);
+      rows.push({ op, count: i.count, errors: i.errors, throttled: i.throttled, p50Ms: lat.p50, p99Ms: lat.p99, maxMs: lat.max });
+      i.histogram.reset();
+      i.count = 0;
+      i.errors = 0;
+      i.throttled = 0;
+    }
+    return rows;
   }
 
   finish(): void {

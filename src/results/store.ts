@@ -4,7 +4,7 @@
  * histograms). JSON files are written atomically (temp file + rename), so a
  * crash never leaves a half-written file.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunInfo, RunSummary } from '../types/results.js';
 
@@ -61,6 +61,11 @@ export class ResultStore {
       const text = await readFile(path.join(fromDir, name)).catch(() => undefined);
       if (text) await writeFileAtomic(path.join(this.dir, 'logs', name), text.subarray(Math.max(0, text.length - maxBytes)).toString('utf8'));
     }
+  }
+
+  /** Appends lines to a series file as they arrive (a crash loses at most the last interval). */
+  append(name: string, text: string): Promise<void> {
+    return this.enqueue(() => appendFile(path.join(this.dir, name), text));
   }
 
   writeText(name: string, text: string): Promise<void> {
