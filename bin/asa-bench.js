@@ -2,4 +2,12 @@
 // Thin launcher: the CLI is compiled from src/cli to dist/cli (npm install runs the build).
 import { main } from '../dist/cli/main.js';
 
+// `asa-bench report … | head` closes stdout early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));

@@ -3,9 +3,11 @@
  * a kubeconfig context, or the embedded local control plane. The safety
  * guard runs before any connection is made.
  */
+import os from 'node:os';
+import path from 'node:path';
 import { acquireLocalTarget } from '../controlplane/server.js';
 import { KubeClient, RequestError } from '../kube/client.js';
-import { connectionFromKubeconfig, isLoopback, type Connection } from '../kube/target.js';
+import { connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
 import { TargetError } from '../types/errors.js';
 import type { TargetInfo } from '../types/results.js';
 import type { Output } from './output.js';
@@ -40,9 +42,10 @@ export interface ResolvedTarget {
 
 /**
  * Writes go only to the local control plane, a loopback server, or a context
- * the user allowed: refused before any connection is attempted.
+ * the user allowed: refused before any connection is attempted, and before
+ * credentials are loaded (exec plugins and OIDC refreshes reach out too).
  */
-export function checkWriteAllowed(connection: Connection, yes: boolean): void {
+export function checkWriteAllowed(connection: TargetIdentity, yes: boolean): void {
   if (connection.local || isLoopback(connection.server) || yes) return;
   const allowed = (process.env.ASA_BENCH_ALLOW_CONTEXTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (allowed.includes(connection.context)) return;
@@ -57,9 +60,13 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   let release: () => Promise<void> = async () => {};
   let localDir: string | undefined;
   if (args.kubeconfig !== undefined || args.context !== undefined) {
-    const kubeconfig = args.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? `${process.env.HOME}/.kube/config`;
-    connection = await connectionFromKubeconfig({ kubeconfig, context: args.context });
-    if (options.writes) checkWriteAllowed(connection, args.yes ?? false);
+    // An empty KUBECONFIG (or an empty first entry) means unset, as for kubectl.
+    const kubeconfig = args.kubeconfig ?? (process.env.KUBECONFIG?.split(path.delimiter)[0] || path.join(os.homedir(), '.kube', 'config'));
+    connection = await connectionFromKubeconfig({
+      kubeconfig,
+      context: args.context,
+      beforeCredentials: options.writes ? (where) => checkWriteAllowed(where, args.yes ?? false) : undefined,
+    });
   } else {
     const local = await acquireLocalTarget(args['server-version'], (m) => out.progress(m), { apiserverArgs: args['apiserver-arg'] ?? [] });
     release = local.release;
@@ -77,7 +84,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
     await release();
   };
   try {
-    const version = await client.getJson<TargetInfo['version']>('/version');
+    const version = await getVersion(client);
     return {
       localDir,
       connection,
@@ -108,8 +115,29 @@ function targetProblem(connection: Connection, err: unknown): TargetError {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new TargetError(`cannot resolve the host of ${where}`, 'check the server URL in the kubeconfig');
   }
-  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+  if (/^ERR_SSL_|^EPROTO$/.test(code)) {
+    return new TargetError(`TLS handshake with ${where} failed (${code})`, 'is the server URL right? the server may not speak HTTPS on that port');
+  }
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new TargetError(`cannot connect to ${where} (${code})`, 'is the API server running and reachable from here?');
   }
-  return new TargetError(`cannot query ${where}/version: ${(err as Error).message}`);
+  // One line: library messages can carry OpenSSL traces or a whole HTML error page.
+  const message = ((err as Error).message ?? String(err)).split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  return new TargetError(`cannot query ${where}/version: ${message.length > 200 ? `${message.slice(0, 200)}…` : message}`, 'is the server URL that of a Kubernetes API server?');
+}
+
+/**
+ * GET /version, honouring 429 + Retry-After a few times as client-go does: a
+ * server with very few flow-control seats (or one still running its post-start
+ * hooks) can throttle even this first request.
+ */
+async function getVersion(client: KubeClient): Promise<TargetInfo['version']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.getJson<TargetInfo['version']>('/version');
+    } catch (err) {
+      if (!(err instanceof RequestError) || err.status !== 429 || attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }

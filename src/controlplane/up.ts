@@ -17,6 +17,10 @@ import { LOCAL_CLUSTER_NAME } from '../kube/target.js';
 import { ControlPlaneError } from '../types/errors.js';
 import type { BuiltControlPlane, Progress } from './build.js';
 
+/** The user load is sent as: cluster-admin rights, but not exempt from flow control. */
+export const LOAD_USER = 'asa-bench-load';
+export const LOAD_GROUP = 'asa-bench:load';
+
 export interface ControlPlaneOptions {
   /** Keep processes running after this process exits (`server up`). */
   detached?: boolean;
@@ -107,8 +111,17 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await writeFile(path.join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     await writeFile(path.join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    // Two credentials: an admin in system:masters (setup only), and the load user the
+    // kubeconfig uses. system:masters is exempt from API Priority and Fairness, so load
+    // sent as admin would never queue or get a 429; the load user goes through APF like
+    // any real client, with cluster-admin rights granted by a ClusterRoleBinding below.
+    const adminToken = randomBytes(24).toString('hex');
     const token = randomBytes(24).toString('hex');
-    await writeFile(path.join(dir, 'tokens.csv'), `${token},asa-bench-admin,asa-bench-admin,system:masters\n`, { mode: 0o600 });
+    await writeFile(
+      path.join(dir, 'tokens.csv'),
+      `${adminToken},asa-bench-admin,asa-bench-admin,system:masters\n${token},${LOAD_USER},${LOAD_USER},${LOAD_GROUP}\n`,
+      { mode: 0o600 },
+    );
     const certDir = path.join(dir, 'certs');
     await mkdir(certDir);
 
@@ -146,11 +159,25 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
     const agent = new Agent({ connect: { ca, rejectUnauthorized: true } });
     try {
       await waitFor(`kube-apiserver /readyz at ${server}`, path.join(dir, 'kube-apiserver.log'), apiserver, options.readyTimeoutMs ?? 120_000, async () => {
-        const res = await request(`${server}/readyz`, { dispatcher: agent, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+        const res = await request(`${server}/readyz`, { dispatcher: agent, headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
         if (!res) return false;
         await res.body.dump();
         return res.statusCode === 200;
       });
+      const binding = await request(`${server}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings`, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'asa-bench-load' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: LOAD_GROUP }],
+        }),
+      });
+      const bindingBody = await binding.body.text();
+      if (binding.statusCode !== 201 && binding.statusCode !== 409) throw new ControlPlaneError(`cannot grant the load user its rights: HTTP ${binding.statusCode}: ${bindingBody.slice(0, 200)}`);
     } finally {
       await agent.close();
     }
@@ -162,8 +189,14 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
         apiVersion: 'v1',
         kind: 'Config',
         clusters: [{ name: LOCAL_CLUSTER_NAME, cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
-        users: [{ name: 'asa-bench-admin', user: { token } }],
-        contexts: [{ name: LOCAL_CLUSTER_NAME, context: { cluster: LOCAL_CLUSTER_NAME, user: 'asa-bench-admin' } }],
+        users: [
+          { name: LOAD_USER, user: { token } },
+          { name: 'asa-bench-admin', user: { token: adminToken } },
+        ],
+        contexts: [
+          { name: LOCAL_CLUSTER_NAME, context: { cluster: LOCAL_CLUSTER_NAME, user: LOAD_USER } },
+          { name: `${LOCAL_CLUSTER_NAME}-admin`, context: { cluster: LOCAL_CLUSTER_NAME, user: 'asa-bench-admin' } },
+        ],
         'current-context': LOCAL_CLUSTER_NAME,
       }),
       { mode: 0o600 },

@@ -27,6 +27,23 @@ export interface KubeconfigTargetOptions {
   context?: string;
   /** Set for the kubeconfig written by the embedded control plane. */
   local?: boolean;
+  /**
+   * Called with where the kubeconfig points before any credential is loaded:
+   * exec plugins and OIDC refreshes run programs or talk to the network, so a
+   * safety check that may refuse the target belongs here. Throw to stop.
+   */
+  beforeCredentials?: (target: TargetIdentity) => void;
+}
+
+/** Where a connection goes, known before its credentials are loaded. */
+export type TargetIdentity = Pick<Connection, 'server' | 'context' | 'local'>;
+
+/**
+ * The first line of a library's error message. js-yaml appends a snippet of
+ * the offending lines, which may hold a token or key from the kubeconfig.
+ */
+function firstLine(message: string): string {
+  return message.split('\n').find((l) => l.trim() !== '')?.trim() ?? message;
 }
 
 export async function connectionFromKubeconfig(options: KubeconfigTargetOptions): Promise<Connection> {
@@ -38,7 +55,7 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
   try {
     kc.loadFromFile(kubeconfig);
   } catch (err) {
-    throw new TargetError(`kubeconfig ${kubeconfig} cannot be read: ${(err as Error).message}`, 'check that it is a valid kubeconfig YAML file', { cause: err });
+    throw new TargetError(`kubeconfig ${kubeconfig} cannot be read: ${firstLine((err as Error).message)}`, 'check that it is a valid kubeconfig YAML file', { cause: err });
   }
   if (context !== undefined) {
     if (!kc.getContextObject(context)) {
@@ -55,22 +72,26 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
   try {
     server = new URL(cluster.server);
   } catch {
-    throw new TargetError(`cluster "${cluster.name}" has an invalid server URL: ${cluster.server}`);
+    throw new TargetError(`cluster "${cluster.name}" has an invalid server URL: ${cluster.server}`, 'check the server URL in the kubeconfig');
   }
+  const origin = new URL(server.origin + server.pathname.replace(/\/$/, ''));
+  const contextName = kc.getCurrentContext();
+  // The kubeconfig `asa-bench server up` writes names its cluster LOCAL_CLUSTER_NAME;
+  // on loopback that is our own embedded control plane.
+  const local = options.local ?? (cluster.name === LOCAL_CLUSTER_NAME && isLoopback(server));
+  options.beforeCredentials?.({ server: origin, context: contextName, local });
   const opts: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean; headers?: Record<string, string>; servername?: string } = {};
   try {
     await kc.applyToHTTPSOptions(opts as never);
   } catch (err) {
-    throw new TargetError(`cannot load credentials for context "${kc.getCurrentContext()}": ${(err as Error).message}`, 'check the user entry of the kubeconfig (certificate files, exec plugin, token)', { cause: err });
+    throw new TargetError(`cannot load credentials for context "${contextName}": ${firstLine((err as Error).message)}`, 'check the user entry of the kubeconfig (certificate files, exec plugin, token)', { cause: err });
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
   return Object.freeze({
-    server: new URL(server.origin + server.pathname.replace(/\/$/, '')),
-    context: kc.getCurrentContext(),
-    // The kubeconfig `asa-bench server up` writes names its cluster LOCAL_CLUSTER_NAME;
-    // on loopback that is our own embedded control plane.
-    local: options.local ?? (cluster.name === LOCAL_CLUSTER_NAME && isLoopback(server)),
+    server: origin,
+    context: contextName,
+    local,
     tls: {
       ca: opts.ca,
       cert: opts.cert,

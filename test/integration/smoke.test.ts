@@ -4,7 +4,6 @@
  * safety guard allows writes), then checks the results directory and that
  * nothing labelled is left on the server.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,17 +12,7 @@ import { countLeftovers } from '../../src/engine/cleanup.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
 import type { RunInfo, RunSummary } from '../../src/types/results.js';
-
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/asa-bench.js', ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runCli } from './cli.js';
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -1,0 +1,197 @@
+/**
+ * Ctrl-C and SIGTERM during a run on the shared real control plane: the
+ * first signal stops the load, keeps what was measured (run.json partial,
+ * summary.json with the phases so far), cleans up and exits 130; a second
+ * one skips cleanup, says how to clean up later, and `asa-bench cleanup
+ * --run <id>` then removes everything.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { countLeftovers } from '../../src/engine/cleanup.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { connectionFromKubeconfig } from '../../src/kube/target.js';
+import type { RunInfo, RunSummary } from '../../src/types/results.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+// The middle phase would run for a minute; the tests interrupt it.
+const SCENARIO = `version: 1
+name: interrupt
+seed: 7
+generate:
+  crds: { count: 6, groups: 2 }
+  objects: { perCRD: 5, sizeBytes: 256, namespaces: 2 }
+phases:
+  - { name: install, op: create, of: crds, concurrency: 6, waitFor: established }
+  - { name: create, op: create, of: objects, concurrency: 4 }
+  - { name: list-long, op: list, concurrency: 2, duration: 60s }
+  - { name: get, op: get, repeat: 20 }
+cleanup: true
+`;
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves when stderr matches. */
+  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+function startCli(args: string[]): Running {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/asa-bench.js'), ...args], { cwd: ROOT, env: { ...process.env } });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of [...waiters]) {
+      if (w.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, at: performance.now() })),
+  );
+  const waitFor = (pattern: RegExp, timeoutMs = 120_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (pattern.test(stderr)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} on stderr:\n${stderr}`)), timeoutMs);
+      waiters.push({ pattern, resolve: () => (clearTimeout(timer), resolve()) });
+      void exited.then(() => {
+        if (!pattern.test(stderr)) {
+          clearTimeout(timer);
+          reject(new Error(`exited before ${pattern} appeared on stderr:\n${stderr}`));
+        }
+      });
+    });
+  return { child, stdout: () => stdout, stderr: () => stderr, waitFor, exited };
+}
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const running = startCli(args);
+  return running.exited.then(({ code }) => ({ code, stdout: running.stdout(), stderr: running.stderr() }));
+}
+
+let tmp: string;
+let scenarioFile: string;
+let client: KubeClient;
+const children: ChildProcessWithoutNullStreams[] = [];
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'asa-interrupt-'));
+  scenarioFile = path.join(tmp, 'interrupt.yaml');
+  await writeFile(scenarioFile, SCENARIO);
+  client = new KubeClient(await connectionFromKubeconfig({ kubeconfig: inject('kubeconfig'), local: true }), { connections: 2 });
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  // Whatever a failed test left behind must not leak into the next file on the shared server.
+  await runCli(['cleanup', '--all', '--kubeconfig', inject('kubeconfig')]);
+  await client?.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function readResults(dir: string): Promise<{ run: RunInfo; summary: RunSummary }> {
+  const run = JSON.parse(await readFile(path.join(dir, 'run.json'), 'utf8')) as RunInfo;
+  const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+  return { run, summary };
+}
+
+/** Starts the scenario and resolves once the long phase is under way. */
+async function startUntilLongPhase(out: string): Promise<Running> {
+  const running = startCli(['run', scenarioFile, '--kubeconfig', inject('kubeconfig'), '--out', out]);
+  children.push(running.child);
+  await running.waitFor(/▸ list-long/);
+  return running;
+}
+
+function runIdOf(stderr: string): string {
+  const id = /run (\w{8}): will create/.exec(stderr)?.[1];
+  expect(id, stderr).toBeDefined();
+  return id!;
+}
+
+describe.each(['SIGINT', 'SIGTERM'] as const)('one %s during a run', (signal) => {
+  it('stops, writes partial results, cleans up and exits 130 within seconds', async () => {
+    const out = path.join(tmp, `once-${signal}`);
+    const running = await startUntilLongPhase(out);
+    const runId = runIdOf(running.stderr());
+    // The objects the earlier phases created are really there before the signal.
+    expect(await countLeftovers(client, runId)).toBeGreaterThan(0);
+
+    const sentAt = performance.now();
+    running.child.kill(signal);
+    const { code, signal: killedBy, at } = await running.exited;
+    const stderr = running.stderr();
+    expect(killedBy, stderr).toBeNull();
+    expect(code, stderr).toBe(130);
+    // Interrupting ends the 60 s phase at once; cleanup of 6 CRDs takes a few seconds on a busy machine.
+    expect(at - sentAt, stderr).toBeLessThan(20_000);
+
+    expect(stderr).toContain(`${signal}: stopping; partial results will be written`);
+    expect(stderr).toContain('press Ctrl-C again to skip cleanup');
+    expect(stderr).toContain('cleaning up what this run created');
+    expect(stderr).not.toMatch(/internal error|cleanup failed/);
+    expect(stderr).not.toContain('asa-bench cleanup --run');
+
+    const { run, summary } = await readResults(out);
+    expect(run.runId).toBe(runId);
+    expect(run.status).toBe('partial');
+    expect(run.reason).toBe('interrupted');
+    expect(run.endedAt).toBeDefined();
+    expect(run.cleanup).toMatchObject({ leftover: 0 });
+    expect(summary.runId).toBe(runId);
+    const names = summary.phases.map((p) => p.phase);
+    expect(names.slice(0, 2)).toEqual(['install', 'create']);
+    expect(names).not.toContain('get');
+    const create = summary.phases.find((p) => p.phase === 'create')!.ops.find((o) => o.op === 'create.objects');
+    expect(create).toMatchObject({ count: 30, ok: 30, errors: {} });
+    // The interrupted phase keeps what it measured, and it did not run its minute.
+    const long = summary.phases.find((p) => p.phase === 'list-long');
+    if (long) expect(long.durationMs).toBeLessThan(60_000);
+
+    expect(await countLeftovers(client, runId)).toBe(0);
+  });
+});
+
+describe('a second SIGINT', () => {
+  it('skips cleanup, exits 130 and names the cleanup command, which then removes everything', async () => {
+    const out = path.join(tmp, 'twice');
+    const running = await startUntilLongPhase(out);
+    const runId = runIdOf(running.stderr());
+
+    const sentAt = performance.now();
+    running.child.kill('SIGINT');
+    await running.waitFor(/press Ctrl-C again/, 10_000);
+    running.child.kill('SIGINT');
+    const { code, at } = await running.exited;
+    const stderr = running.stderr();
+    expect(code, stderr).toBe(130);
+    expect(at - sentAt, stderr).toBeLessThan(10_000);
+    expect(stderr).toContain(`SIGINT again: skipping cleanup; remove leftovers later with: asa-bench cleanup --run ${runId}`);
+    expect(stderr).not.toMatch(/internal error/);
+
+    // What was written before the second signal is valid; the run is not recorded as complete.
+    const { run, summary } = await readResults(out);
+    expect(run.runId).toBe(runId);
+    expect(run.status).toBe('partial');
+    expect(summary.phases.map((p) => p.phase).slice(0, 2)).toEqual(['install', 'create']);
+
+    // Cleanup really was skipped: the run's CRDs and namespaces are still there.
+    expect(await countLeftovers(client, runId)).toBeGreaterThan(0);
+
+    const cleanup = await runCli(['cleanup', '--run', runId, '--kubeconfig', inject('kubeconfig')]);
+    expect(cleanup.code, cleanup.stderr).toBe(0);
+    expect(cleanup.stdout).toMatch(/deleted 6 CRDs and 2 namespaces; 0 labelled objects remain/);
+    expect(await countLeftovers(client, runId)).toBe(0);
+  });
+});
