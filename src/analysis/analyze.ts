@@ -161,6 +161,7 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
     const hits = verdicts.filter((v) => v.bottleneck === kind);
     if (hits.length > 0) findings.push(`${LABEL[kind]} limited ${hits.map((v) => `${v.phase}@step ${v.step} (${v.because})`).join('; ')}.`);
   }
+  findings.push(...normalizedFigures(phases));
   const knee = findKnee(phases, options);
   const levels = [...new Set(phases.map((p) => p.level))].sort((a, b) => a - b);
   let headline: string;
@@ -177,4 +178,43 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
     headline = limited.length > 0 ? `${LABEL[limited[0]!.bottleneck]} limited ${limited[0]!.phase}: ${limited[0]!.because}.` : 'Single step: nothing saturated (no sweep, so no knee to find).';
   }
   return { headline, findings, phases: verdicts, ...(knee ? { knee } : {}) };
+}
+
+/**
+ * Figures normalised by what the sweep piles up: API server memory per CRD
+ * (slope between the first and last step) and per stored object, and the
+ * discovery / OpenAPI documents' size and latency per CRD installed.
+ */
+export function normalizedFigures(phases: readonly PhaseResult[]): string[] {
+  const out: string[] = [];
+  const withServer = phases.filter((p) => p.server && p.server.rssBytes > 0);
+  const byStep = new Map<number, PhaseResult>();
+  for (const p of withServer) byStep.set(p.step, p); // last phase of each step
+  const steps = [...byStep.values()].sort((a, b) => a.step - b.step);
+  if (steps.length >= 2) {
+    const first = steps[0]!;
+    const last = steps[steps.length - 1]!;
+    const dCrds = last.crds - first.crds;
+    const dMem = last.server!.rssBytes - first.server!.rssBytes;
+    if (dCrds > 0) out.push(`kube-apiserver memory grew ${(dMem / 2 ** 20).toFixed(0)} MiB from ${first.crds} to ${last.crds} CRDs: ${(dMem / dCrds / 2 ** 10).toFixed(0)} KiB per CRD.`);
+    const dObjects = last.server!.objects - first.server!.objects;
+    if (dObjects > 0 && dCrds === 0) out.push(`kube-apiserver memory per stored object: ${(dMem / dObjects / 2 ** 10).toFixed(1)} KiB.`);
+  } else if (steps.length === 1 && steps[0]!.crds > 0) {
+    const only = steps[0]!;
+    out.push(`kube-apiserver resident memory ${(only.server!.rssBytes / 2 ** 20).toFixed(0)} MiB with ${only.crds} CRDs and ${only.server!.objects} stored objects.`);
+  }
+  const docs = phases.filter((p) => p.kind === 'discovery' || p.kind === 'openapi');
+  const byOp = new Map<string, PhaseResult[]>();
+  for (const p of docs) byOp.set(p.primary, [...(byOp.get(p.primary) ?? []), p]);
+  for (const [op, list] of byOp) {
+    const parts = list
+      .sort((a, b) => a.step - b.step)
+      .map((p) => {
+        const o = p.ops.find((x) => x.op === p.primary)!;
+        const perIteration = o.count > 0 ? o.bytes / o.count : 0;
+        return `${p.crds} CRDs: ${(perIteration / 2 ** 10).toFixed(0)} KiB, p50 ${o.latencyMs.p50} ms${p.crds > 0 ? ` (${(perIteration / p.crds / 2 ** 10).toFixed(2)} KiB and ${(o.latencyMs.p50 / p.crds).toFixed(3)} ms per CRD)` : ''}`;
+      });
+    out.push(`${op} per request — ${parts.join('; ')}.`);
+  }
+  return out;
 }
