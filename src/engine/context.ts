@@ -27,6 +27,8 @@ export interface EngineContext {
   crds: CrdSpecInput;
   objects?: ObjectSpecInput;
   state: RunState;
+  /** Wait and retry on 429 + Retry-After (scenario `honorRetryAfter`). */
+  honorRetryAfter?: boolean;
 }
 
 /** Everything a phase's operation needs: the context plus the phase's recorder. */

@@ -39,14 +39,31 @@ export function epochMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
-/** Runs one request and turns its result into an outcome; never throws for HTTP or transport failures. */
-async function attempt(fn: () => Promise<number>): Promise<IterationOutcome> {
-  try {
-    return { bytes: await fn() };
-  } catch (err) {
-    if (err instanceof RequestError) return { error: err.errorClass, message: err.message };
-    if ((err as Error).name === 'AbortError') return { error: 'timeout', message: (err as Error).message };
-    throw err;
+/** Retry-After is honoured up to this many times per iteration, each wait capped. */
+const MAX_THROTTLE_RETRIES = 3;
+const MAX_RETRY_AFTER_S = 10;
+
+/**
+ * Runs one request and turns its result into an outcome; never throws for HTTP
+ * or transport failures. With `honorRetryAfter`, a 429 waits as the server says
+ * and tries again (counted as `throttled.retried`); the latency then includes the wait.
+ */
+async function attemptWith(ctx: OpContext, fn: () => Promise<number>): Promise<IterationOutcome> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return { bytes: await fn() };
+    } catch (err) {
+      if (err instanceof RequestError) {
+        if (err.status === 429 && ctx.honorRetryAfter && tries < MAX_THROTTLE_RETRIES) {
+          ctx.recorder.count('throttled.retried');
+          await new Promise((r) => setTimeout(r, Math.min(MAX_RETRY_AFTER_S, Math.max(0, err.retryAfterSeconds ?? 1)) * 1000));
+          continue;
+        }
+        return { error: err.errorClass, message: err.message };
+      }
+      if ((err as Error).name === 'AbortError') return { error: 'timeout', message: (err as Error).message };
+      throw err;
+    }
   }
 }
 
@@ -64,6 +81,7 @@ async function timed(ctx: OpContext, key: string, fn: () => Promise<number>): Pr
 }
 
 export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: PlannedStep, hostSignal?: AbortSignal): Operation {
+  const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const doc = phase.doc;
   const client = ctx.client;
   const jsonHeaders = client.headers(JSON_HEADERS);
@@ -272,6 +290,7 @@ export function readContinue(body: Buffer): string | undefined {
 }
 
 function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Operation {
+  const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const doc = phase.doc as Extract<PlannedPhase['doc'], { op: 'create' }>;
   const from = ctx.state.installed;
   const total = Math.max(0, step.crds - from);
@@ -366,6 +385,7 @@ export async function ensureNamespaces(ctx: EngineContext): Promise<void> {
 }
 
 function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
+  const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const objects = ctx.objects!;
   const perCrd = objects.objects.perCRD;
   const headers = ctx.client.headers(JSON_HEADERS);
@@ -417,6 +437,7 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
 }
 
 function deleteObjects(ctx: OpContext): Operation {
+  const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const total = baseObjectCount(ctx);
   const headers = ctx.client.headers(JSON_HEADERS);
   return {
@@ -438,6 +459,7 @@ function deleteObjects(ctx: OpContext): Operation {
 }
 
 function deleteCrds(ctx: OpContext): Operation {
+  const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const total = ctx.state.installed;
   const headers = ctx.client.headers(JSON_HEADERS);
   return {

@@ -50,7 +50,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   options = { ...options, startedAt: options.startedAt ?? performance.now() };
   const inputs = generatorInputs(plan.scenario, options.runId);
   const state: RunState = { installed: 0, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, namespacesReady: false };
-  const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state };
+  const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state, honorRetryAfter: plan.scenario.honorRetryAfter };
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
   const server = new ServerWatch(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
@@ -152,6 +152,7 @@ function startPhase(
   const runStartedAt = options.startedAt ?? performance.now();
   const done = (async (): Promise<PhaseResult> => {
     const serverBefore = await server.snapshot();
+    const retriesBefore = ctx.client.retries;
     const recorder = new PhaseRecorder();
     const harness = new HarnessMonitor();
     const opCtx = { ...ctx, recorder };
@@ -223,6 +224,8 @@ function startPhase(
     }
     // Every index below `iterations` was attempted; failed ones were reported through `failed`.
     operation.after?.(iterations);
+    const retried = ctx.client.retries - retriesBefore;
+    if (retried > 0) recorder.count('transport.retried-after-reset', retried);
     recorder.finish();
     const harnessStats = harness.stop();
     const serverAfter = serverBefore ? await server.snapshot() : undefined;

@@ -38,11 +38,15 @@ export class RequestError extends Error {
     readonly errorClass: ErrorClass,
     readonly status?: number,
     readonly body?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.name = 'RequestError';
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+
+  /** The server's Retry-After on a 429 (or 503), seconds. */
+  readonly retryAfterSeconds: number | undefined;
 
   /** The `reason` of a Kubernetes Status body, e.g. AlreadyExists, NotFound. */
   get reason(): string | undefined {
@@ -93,6 +97,24 @@ export class KubeClient {
 
   /** Sends a request and reads the whole body. Never throws on HTTP status. */
   async send(req: Request): Promise<Response> {
+    try {
+      return await this.sendOnce(req);
+    } catch (err) {
+      // A kept-alive connection the server closed (idle timeout, GOAWAY, restart) fails the
+      // request written onto it. Retrying is safe only for idempotent reads; writes are not
+      // retried (the server may have applied them). Every retry is counted.
+      if (req.method === 'GET' && err instanceof RequestError && isResetOfReusedConnection(err) && !req.signal?.aborted) {
+        this.retries++;
+        return this.sendOnce(req);
+      }
+      throw err;
+    }
+  }
+
+  /** Retries of idempotent requests after a connection reset (see `send`). */
+  retries = 0;
+
+  private async sendOnce(req: Request): Promise<Response> {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.pool.request({
@@ -125,7 +147,8 @@ export class KubeClient {
       } catch {
         // not a Status body; keep the raw text
       }
-      throw new RequestError(`${req.method} ${req.path}: HTTP ${res.status}: ${message}`, cls, res.status, text);
+      const retryAfter = Number(res.headers['retry-after']);
+      throw new RequestError(`${req.method} ${req.path}: HTTP ${res.status}: ${message}`, cls, res.status, text, Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : undefined);
     }
     return res;
   }
@@ -148,4 +171,16 @@ export class KubeClient {
   async close(): Promise<void> {
     await this.pool.close().catch(() => this.pool.destroy());
   }
+}
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_ERROR']);
+
+function isResetOfReusedConnection(err: RequestError): boolean {
+  let e: unknown = err.cause;
+  for (let depth = 0; depth < 4 && e; depth++) {
+    const code = (e as { code?: string }).code;
+    if (code && RESET_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

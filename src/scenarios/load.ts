@@ -254,7 +254,8 @@ const KNOWN_KEYS = [
   'version', 'name', 'description', 'seed', 'generate', 'crds', 'objects', 'count', 'groups', 'versions', 'scope', 'schema',
   'properties', 'depth', 'arrays', 'enums', 'validationRules', 'perCRD', 'sizeBytes', 'namespaces', 'labelValues', 'steps',
   'by', 'at', 'phases', 'op', 'of', 'waitFor', 'concurrency', 'rate', 'maxInFlight', 'repeat', 'duration', 'during',
-  'consistency', 'pageSize', 'labelSelector', 'mode', 'watchers', 'slo', 'onError', 'cleanup',
+  'consistency', 'pageSize', 'labelSelector', 'mode', 'watchers', 'slo', 'onError', 'cleanup', 'mix', 'weight', 'from', 'to',
+  'honorRetryAfter',
 ];
 
 function editDistance(a: string, b: string): number {

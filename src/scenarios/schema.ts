@@ -220,6 +220,10 @@ export const Scenario = z
       .record(z.string().regex(/^[a-z0-9-]+\.(p50|p90|p99|p999|max)$/), duration)
       .optional()
       .describe('Latency objectives, e.g. `create.p99: 1s`; a miss makes the run exit 1.'),
+    honorRetryAfter: z
+      .boolean()
+      .default(false)
+      .describe('On a 429 with Retry-After, wait as told and retry (up to 3 times), as client-go does; each retry is counted.'),
     onError: z
       .enum(['continue', 'abort-phase', 'abort-run'])
       .default('continue')

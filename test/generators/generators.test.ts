@@ -188,7 +188,8 @@ describe('objects', () => {
     expect(namespaced.kind).toBe(refs[1]!.kind);
     expect(namespaced.metadata.name).toMatch(DNS_LABEL);
     expect(namespaced.metadata.namespace).toBe(`asa-${RUN}-1`);
-    expect(namespaced.metadata.labels).toEqual({ [LABEL_RUN]: RUN, [LABEL_SHARD]: 's0' });
+    // Shard values advance once per round of namespaces: object 4 with 3 namespaces is in round 1.
+    expect(namespaced.metadata.labels).toEqual({ [LABEL_RUN]: RUN, [LABEL_SHARD]: 's1' });
     const cluster = objectManifest(input, objectRef(input, clusterCrd, 4)) as { metadata: { namespace?: string } };
     expect(cluster.metadata.namespace).toBeUndefined();
   });

@@ -76,7 +76,7 @@ describe('scenarios/scenario.schema.json', () => {
 
   it('has one schema per phase op, each rejecting unknown keys such as `concurency`', () => {
     const phases = phaseSchemas(committed);
-    expect(phases.map((p) => p.properties?.op?.const)).toEqual(['create', 'patch', 'delete', 'list', 'get', 'discovery', 'openapi', 'watch']);
+    expect(phases.map((p) => p.properties?.op?.const)).toEqual(['create', 'patch', 'delete', 'list', 'get', 'discovery', 'openapi', 'watch', 'mix']);
     for (const phase of phases) {
       expect(phase.additionalProperties).toBe(false);
       expect(Object.keys(phase.properties ?? {})).not.toContain('concurency');

@@ -1,0 +1,196 @@
+/**
+ * One measurement in a clean process (so its CPU and RSS are only the load
+ * generator's): `node bench/engine-worker.mjs <kind> '<json spec>'`.
+ * Prints progress to stderr and one `BENCH_RESULT <json>` line to stdout.
+ *
+ * kinds:
+ *   closed   — runClosed against an HTTPS URL (the null server)
+ *   open     — runOpen against an HTTPS URL, with per-arrival schedule lag
+ *   scenario — executePlan of a scenario text against a kubeconfig target
+ */
+import { readFileSync } from 'node:fs';
+import { runClosed, runOpen, arrivalTimeMs } from '../dist/engine/load.js';
+import { KubeClient, JSON_HEADERS, RequestError } from '../dist/kube/client.js';
+import { newHistogram, latencySummaryMs } from '../dist/metrics/histogram.js';
+import { PhaseRecorder } from '../dist/metrics/recorder.js';
+
+const [kind, specJson] = process.argv.slice(2);
+const spec = JSON.parse(specJson ?? '{}');
+const log = (m) => process.stderr.write(`[worker ${kind}] ${m}\n`);
+
+function nullClient(connections) {
+  /** A hand-made Connection, as target.ts would build it, to the null server. */
+  const connection = {
+    server: new URL(spec.url),
+    context: 'bench',
+    local: false,
+    tls: { ca: readFileSync(spec.caFile), rejectUnauthorized: true },
+    headers: {},
+  };
+  return new KubeClient(connection, { connections });
+}
+
+/** The iteration every HTTP benchmark drives: one GET with prebuilt headers, whole body read. */
+function getIteration(client) {
+  const req = { method: 'GET', path: '/x', headers: client.headers(JSON_HEADERS) };
+  return async () => {
+    try {
+      const res = await client.send(req);
+      return res.status === 200 ? { bytes: res.body.length } : { error: `http-${res.status}` };
+    } catch (err) {
+      return { error: err instanceof RequestError ? err.errorClass : 'connection', message: err.message };
+    }
+  };
+}
+
+function errorsOf(recorder) {
+  const out = {};
+  for (const s of recorder.summaries()) for (const [k, v] of Object.entries(s.errors)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+async function closed() {
+  const client = nullClient(spec.connections);
+  const iteration = getIteration(client);
+  const signal = new AbortController().signal;
+  if (spec.warmupMs > 0) {
+    const warm = new PhaseRecorder();
+    await runClosed(spec.concurrency, { durationMs: spec.warmupMs, signal }, iteration, (l, o) => warm.record('get', l, o.error, o.bytes));
+  }
+  const recorder = new PhaseRecorder();
+  const sink = (latencyUs, outcome) => recorder.record('get', latencyUs, outcome.error, outcome.bytes, outcome.message);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const iterations = await runClosed(spec.concurrency, { durationMs: spec.durationMs, signal }, iteration, sink);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  recorder.finish();
+  await client.close();
+  const s = recorder.summaries()[0];
+  return {
+    iterations,
+    ok: s?.ok ?? 0,
+    errors: errorsOf(recorder),
+    wallMs,
+    cpuUs: cpu.user + cpu.system,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    latencyMs: s?.latencyMs,
+    rssBytes: process.memoryUsage.rss(),
+  };
+}
+
+async function open() {
+  const client = nullClient(spec.connections);
+  const get = getIteration(client);
+  const signal = new AbortController().signal;
+  if (spec.warmupMs > 0) await runClosed(spec.connections, { durationMs: spec.warmupMs, signal }, get, () => {});
+  const model = { ratePerSecond: spec.rate, maxInFlight: spec.maxInFlight };
+  const latency = newHistogram();
+  const lag = newHistogram();
+  let errors = 0;
+  let ok = 0;
+  let t0 = 0;
+  let lastStart = 0;
+  // runOpen does not tell the iteration its scheduled time: recompute it from
+  // the same arrivalTimeMs and a t0 taken right before runOpen takes its own.
+  const iteration = (index, sig) => {
+    const now = performance.now();
+    lastStart = now;
+    lag.recordValue(Math.max(1, Math.round((now - t0 - arrivalTimeMs(model, index)) * 1000)));
+    return get(index, sig);
+  };
+  const sink = (latencyUs, outcome) => {
+    if (outcome.error === 'dropped') return;
+    if (outcome.error) errors++;
+    else {
+      ok++;
+      latency.recordValue(Math.max(1, Math.round(latencyUs)));
+    }
+  };
+  const cpu0 = process.cpuUsage();
+  t0 = performance.now();
+  const stats = await runOpen(model, { durationMs: spec.durationMs, signal }, iteration, sink);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await client.close();
+  return {
+    ...stats,
+    ok,
+    errors,
+    wallMs,
+    startWindowMs: lastStart - t0,
+    cpuUs: cpu.user + cpu.system,
+    latencyMs: latencySummaryMs(latency),
+    lagMs: latencySummaryMs(lag),
+  };
+}
+
+async function scenario() {
+  const { connectionFromKubeconfig } = await import('../dist/kube/target.js');
+  const { parseScenario } = await import('../dist/scenarios/load.js');
+  const { compilePlan } = await import('../dist/scenarios/plan.js');
+  const { executePlan } = await import('../dist/engine/run.js');
+  const { newRunId } = await import('../dist/generators/labels.js');
+  const plan = compilePlan(parseScenario(spec.scenarioText, `${spec.name}.yaml`));
+  const connection = await connectionFromKubeconfig({ kubeconfig: spec.kubeconfig, local: true });
+  const client = new KubeClient(connection, { connections: spec.connections ?? 32 });
+  const t0 = performance.now();
+  const samples = [];
+  const sample = () => {
+    const m = process.memoryUsage();
+    samples.push({ t: Math.round(performance.now() - t0) / 1000, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+  };
+  sample();
+  const sampler = setInterval(sample, spec.sampleMs ?? 500);
+  const phaseStarts = {};
+  const phaseStartsEpoch = {};
+  const onEvent = (e) => {
+    switch (e.type) {
+      case 'phase-start':
+        phaseStarts[e.phase] = Math.round(performance.now() - t0) / 1000;
+        phaseStartsEpoch[e.phase] = Date.now();
+        log(`phase ${e.phase} (${e.load}${e.total !== undefined ? `, ${e.total} iterations` : ''})`);
+        break;
+      case 'phase-progress':
+        log(`  ${e.phase}: ${e.done}${e.total !== undefined ? `/${e.total}` : ''} done, ${e.errors} errors, rss ${(process.memoryUsage.rss() / 1048576).toFixed(0)} MB`);
+        break;
+      case 'message':
+        log(e.message);
+        break;
+      case 'phase-end':
+        log(`phase ${e.result.phase} ended after ${(e.result.durationMs / 1000).toFixed(1)} s; harness rss max ${(e.result.harness.rssMaxBytes / 1048576).toFixed(0)} MB`);
+        break;
+    }
+  };
+  const abort = new AbortController();
+  process.on('SIGTERM', () => abort.abort('SIGTERM'));
+  const result = await executePlan(plan, { client, runId: newRunId(), local: true, signal: abort.signal, onEvent, progressIntervalMs: spec.progressIntervalMs ?? 5000 });
+  clearInterval(sampler);
+  sample();
+  await client.close();
+  return {
+    status: result.status,
+    reason: result.reason,
+    cleanup: result.cleanup,
+    phaseStarts,
+    phaseStartsEpoch,
+    phases: result.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })),
+    samples,
+  };
+}
+
+const kinds = { closed, open, scenario };
+if (!kinds[kind]) {
+  log(`unknown kind ${kind}; expected ${Object.keys(kinds).join(', ')}`);
+  process.exit(2);
+}
+try {
+  const result = await kinds[kind]();
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+  // Watch pools and timers may linger; the result is out.
+  process.exit(0);
+} catch (err) {
+  log(`failed: ${err.stack ?? err}`);
+  process.exit(1);
+}

@@ -1,0 +1,484 @@
+/**
+ * Engine benchmarks for asa-bench, measured side by side in one run:
+ *
+ *   null   — physical limit: wrk vs the asa-bench engine (runClosed + KubeClient)
+ *            against a private nginx serving a fixed JSON over HTTPS.
+ *   open   — open-model accuracy (2000/s, schedule lag) and overload (50000/s,
+ *            maxInFlight 64: drops, latency from the scheduled start).
+ *   watch  — 10,000 watchers over 10 CRDs on a real local kube-apiserver while
+ *            objects are patched: events received vs expected, harness RSS.
+ *   long   — a steady get/list/patch mix at 300/s for BENCH_LONG_MINUTES (16):
+ *            harness RSS at minute 1 vs minute 15.
+ *
+ * Usage: node bench/engine.mjs [null] [open] [watch] [long]   (default: all)
+ * Needs dist/ (npm run build). Each benchmark prints one plain-text table on
+ * stdout; progress goes to stderr. Everything started is stopped on any exit.
+ *
+ * Environment knobs (defaults in brackets):
+ *   BENCH_HTTP_SECONDS [10]    measured seconds per wrk / engine run
+ *   BENCH_OPEN_SECONDS [10]    BENCH_OVERLOAD_SECONDS [3]
+ *   BENCH_N [32,1]             concurrency (= connections) rows of `null`
+ *   BENCH_WATCHERS [10000]     BENCH_WATCH_CRDS [10]
+ *   BENCH_WATCH_RATE [20]      BENCH_WATCH_SECONDS [10]   patches/s and seconds of churn
+ *   BENCH_LONG_MINUTES [16]    BENCH_LONG_RATE [300]
+ *   BENCH_CPU_PROF=<dir>       run the engine processes under node --cpu-prof, write
+ *                              profiles to <dir> and print their top functions
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import {
+  ensureNginxAndWrk,
+  fdLimits,
+  fmtFix,
+  fmtInt,
+  installSignalHandlers,
+  mb,
+  NULL_BODY,
+  onCleanup,
+  pass,
+  procCpuSeconds,
+  procRssBytes,
+  progress,
+  reexecWithMoreFiles,
+  runCleanups,
+  runWorker,
+  sleep,
+  startNginx,
+  table,
+  trackPid,
+} from './lib.mjs';
+
+const exitCode = await reexecWithMoreFiles();
+if (exitCode !== undefined) process.exit(exitCode);
+installSignalHandlers();
+
+const env = process.env;
+const num = (name, def) => (env[name] !== undefined && env[name] !== '' ? Number(env[name]) : def);
+const HTTP_SECONDS = num('BENCH_HTTP_SECONDS', 10);
+const NS = (env.BENCH_N ?? '32,1').split(',').map(Number).filter((n) => n > 0);
+const OPEN_SECONDS = num('BENCH_OPEN_SECONDS', 10);
+const OVERLOAD_SECONDS = num('BENCH_OVERLOAD_SECONDS', 3);
+const WATCHERS = num('BENCH_WATCHERS', 10_000);
+const WATCH_CRDS = num('BENCH_WATCH_CRDS', 10);
+const WATCH_RATE = num('BENCH_WATCH_RATE', 20);
+const WATCH_SECONDS = num('BENCH_WATCH_SECONDS', 10);
+const LONG_MINUTES = num('BENCH_LONG_MINUTES', 16);
+const LONG_RATE = num('BENCH_LONG_RATE', 300);
+const CPU_PROF = env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined;
+
+const ALL = ['null', 'open', 'watch', 'long'];
+const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const s of selected) if (!ALL.includes(s)) throw new Error(`unknown benchmark ${s}; expected some of ${ALL.join(', ')}`);
+const run = selected.length > 0 ? ALL.filter((b) => selected.includes(b)) : ALL;
+
+const print = (text) => process.stdout.write(`${text}\n`);
+const workerOpts = () => ({ cpuProfDir: CPU_PROF });
+
+// ---------------------------------------------------------------------------
+// 1. Null server: wrk vs the engine
+// ---------------------------------------------------------------------------
+
+function runWrk(wrkBin, url, n, seconds) {
+  return new Promise((resolve, reject) => {
+    // bash's `time` gives wrk's own user+system CPU (children's rusage), in ms.
+    const script = `TIMEFORMAT='BENCH_CPU %3R %3U %3S'; time "$0" "$@"`;
+    const child = spawn('bash', ['-c', script, wrkBin, '-t1', `-c${n}`, `-d${seconds}s`, '--latency', `${url}/x`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const untrack = trackPid(child.pid);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      untrack();
+      const cpu = /BENCH_CPU ([\d.]+) ([\d.]+) ([\d.]+)/.exec(out);
+      const total = /(\d+) requests in ([\d.]+)(m?s)/.exec(out);
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      if (code !== 0 || !cpu || !total || !rps) return reject(new Error(`wrk failed (exit ${code}): ${out.slice(-800)}`));
+      const pct = (p) => {
+        const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
+        if (!m) return undefined;
+        return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+      };
+      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+      resolve({
+        requests: Number(total[1]),
+        rps: Number(rps[1]),
+        cpuUs: (Number(cpu[2]) + Number(cpu[3])) * 1e6,
+        wallMs: Number(cpu[1]) * 1000,
+        p50: pct(50),
+        p99: pct(99),
+        errors,
+      });
+    });
+  });
+}
+
+async function benchNull(nginx, wrkBin) {
+  const rows = [];
+  const notes = [];
+  const workerPid = nginx.workerPids[0];
+  const serverCpu = async (fn) => {
+    const c0 = procCpuSeconds(workerPid);
+    const t0 = performance.now();
+    const r = await fn();
+    return { r, serverCores: (procCpuSeconds(workerPid) - c0) / ((performance.now() - t0) / 1000) };
+  };
+  let allMet = true;
+  for (const n of NS) {
+    progress(`null server, N=${n}: wrk -t1 -c${n} -d${HTTP_SECONDS}s`);
+    const { r: w, serverCores: wServer } = await serverCpu(() => runWrk(wrkBin, nginx.url, n, HTTP_SECONDS));
+    rows.push(['wrk', n, fmtInt(w.rps), fmtFix(w.cpuUs / w.requests, 1), fmtFix(w.cpuUs / 1e6 / (w.wallMs / 1000)), fmtFix(wServer), fmtFix(w.p50, 3), fmtFix(w.p99, 3), w.errors]);
+    progress(`null server, N=${n}: asa-bench engine, runClosed(${n}) on KubeClient(connections ${n}), ${HTTP_SECONDS}s after 2s warm-up`);
+    // Warm-up runs inside the worker; the server-CPU window is the whole worker (warm-up included), so report it per request instead.
+    const e = await runWorker('closed', { url: nginx.url, caFile: nginx.caFile, concurrency: n, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 }, workerOpts());
+    const rps = e.iterations / (e.wallMs / 1000);
+    const errors = Object.values(e.errors).reduce((a, b) => a + b, 0);
+    rows.push(['asa-bench', n, fmtInt(rps), fmtFix(e.cpuUs / e.iterations, 1), fmtFix(e.cpuUs / 1e6 / (e.wallMs / 1000)), '', fmtFix(e.latencyMs?.p50, 3), fmtFix(e.latencyMs?.p99, 3), errors]);
+    const ratio = rps / w.rps;
+    allMet &&= ratio >= 0.5;
+    notes.push(`ratio asa-bench/wrk: ${ratio.toFixed(2)}  (N=${n}; target >= 0.5: ${pass(ratio >= 0.5)}; CPU per request asa-bench/wrk: ${(e.cpuUs / e.iterations / (w.cpuUs / w.requests)).toFixed(1)}x)`);
+  }
+  notes.push(
+    `nginx ${nginx.url}: 1 worker, HTTPS (self-signed P-256), keep-alive, fixed ${Buffer.byteLength(NULL_BODY)}-byte JSON; ${HTTP_SECONDS}s per run; wrk -t1 and one Node process (one event loop).`,
+    'client CPU = user+system of the whole client process (wrk: bash `time`; engine: process.cpuUsage around runClosed); server CPU = nginx worker /proc utime+stime (wrk runs only).',
+  );
+  return { text: table('Benchmark 1: null server (physical limit) — wrk vs asa-bench engine', ['client', 'N', 'req/s', 'CPU µs/req', 'client cores', 'nginx cores', 'p50 ms', 'p99 ms', 'errors'], rows, notes), met: allMet };
+}
+
+// ---------------------------------------------------------------------------
+// 2. Open model: accuracy and overload
+// ---------------------------------------------------------------------------
+
+async function benchOpen(nginx) {
+  const cases = [
+    { name: 'accuracy', rate: 2000, maxInFlight: 1000, durationMs: OPEN_SECONDS * 1000, connections: 32 },
+    { name: 'overload', rate: 50_000, maxInFlight: 64, durationMs: OVERLOAD_SECONDS * 1000, connections: 64 },
+  ];
+  const rows = [];
+  const notes = [];
+  const results = {};
+  for (const c of cases) {
+    progress(`open model ${c.name}: ${c.rate}/s, maxInFlight ${c.maxInFlight}, ${c.durationMs / 1000}s, ${c.connections} connections`);
+    const r = await runWorker('open', { url: nginx.url, caFile: nginx.caFile, rate: c.rate, maxInFlight: c.maxInFlight, durationMs: c.durationMs, connections: c.connections, warmupMs: 1000 }, workerOpts());
+    results[c.name] = r;
+    const achieved = r.started / (c.durationMs / 1000);
+    const dev = ((achieved - c.rate) / c.rate) * 100;
+    rows.push([
+      c.name,
+      fmtInt(c.rate),
+      c.maxInFlight,
+      fmtInt(r.scheduled),
+      fmtInt(r.started),
+      fmtInt(r.dropped),
+      fmtInt(achieved),
+      `${dev >= 0 ? '+' : ''}${dev.toFixed(2)}%`,
+      fmtFix(r.lagMs.p50, 3),
+      fmtFix(r.lagMs.p99, 3),
+      fmtFix(r.lagMs.max, 1),
+      fmtFix(r.latencyMs.p50, 3),
+      fmtFix(r.latencyMs.p99, 3),
+      fmtInt(r.ok),
+      r.errors,
+    ]);
+    c.result = { achieved, dev };
+  }
+  const acc = cases[0];
+  const ovl = cases[1];
+  const accMet = Math.abs(acc.result.dev) <= 1;
+  const ovlMet = results.overload.dropped > 0;
+  notes.push(
+    `accuracy: achieved = started / ${acc.durationMs / 1000}s = ${acc.result.achieved.toFixed(1)}/s vs ${acc.rate}/s (${acc.result.dev.toFixed(2)}%); within 1%: ${pass(accMet)}; schedule lag p99 ${results.accuracy.lagMs.p99} ms (max ${results.accuracy.lagMs.max} ms)`,
+    `overload: ${fmtInt(results.overload.dropped)} of ${fmtInt(results.overload.scheduled)} arrivals dropped (> 0: ${pass(ovlMet)}); completed ${fmtInt(results.overload.ok)} = ${fmtInt(results.overload.ok / (ovl.durationMs / 1000))}/s; latency from the scheduled start p50 ${results.overload.latencyMs.p50} ms, p99 ${results.overload.latencyMs.p99} ms`,
+    'lag = start of the iteration - (t0 + arrivalTimeMs(model, index)), per arrival (dropped ones included); latency = sink latency (from the scheduled start) of completed requests.',
+  );
+  return {
+    text: table(
+      'Benchmark 2: open model (runOpen) against the null server',
+      ['case', 'rate/s', 'maxInFlight', 'scheduled', 'started', 'dropped', 'achieved/s', 'dev', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'lat p50 ms', 'lat p99 ms', 'ok', 'errors'],
+      rows,
+      notes,
+    ),
+    met: accMet && ovlMet,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Local control plane (etcd + kube-apiserver)
+// ---------------------------------------------------------------------------
+
+async function withControlPlane(fn) {
+  const { ensureControlPlane } = await import('../dist/controlplane/build.js');
+  const { startControlPlane } = await import('../dist/controlplane/up.js');
+  const { DEFAULT_SERVER_VERSION } = await import('../dist/controlplane/paths.js');
+  const version = env.BENCH_SERVER_VERSION ?? DEFAULT_SERVER_VERSION;
+  const bins = await ensureControlPlane(version, (m) => progress(m));
+  const cp = await startControlPlane(bins, (m) => progress(m));
+  const untrackA = trackPid(cp.apiserverPid);
+  const untrackE = trackPid(cp.etcdPid);
+  const stop = onCleanup('control plane', async () => {
+    progress('stopping the control plane');
+    await cp.stop();
+    untrackA();
+    untrackE();
+  });
+  try {
+    return await fn(cp);
+  } finally {
+    await stop();
+  }
+}
+
+/** Polls the API server's RSS and open WATCH requests (apiserver_longrunning_requests) once a second. */
+function serverSampler(cp) {
+  const series = [];
+  let client;
+  let timer;
+  const read = async () => {
+    const rss = procRssBytes(cp.apiserverPid);
+    let watches;
+    try {
+      const res = await client.send({ method: 'GET', path: '/metrics', headers: client.headers({ accept: 'text/plain' }) });
+      if (res.status === 200) {
+        watches = 0;
+        for (const line of res.body.toString('utf8').split('\n')) {
+          if (line.startsWith('apiserver_longrunning_requests{') && line.includes('verb="WATCH"')) watches += Number(line.slice(line.lastIndexOf(' ') + 1));
+        }
+      }
+    } catch {
+      // the server is busy; skip this sample
+    }
+    series.push({ epochMs: Date.now(), rss, watches });
+  };
+  return {
+    series,
+    async start() {
+      const { connectionFromKubeconfig } = await import('../dist/kube/target.js');
+      const { KubeClient } = await import('../dist/kube/client.js');
+      client = new KubeClient(await connectionFromKubeconfig({ kubeconfig: cp.kubeconfig, local: true }), { connections: 1, timeoutMs: 5000 });
+      await read();
+      const loop = async () => {
+        await read();
+        timer = setTimeout(loop, 1000);
+      };
+      timer = setTimeout(loop, 1000);
+    },
+    async stop() {
+      clearTimeout(timer);
+      await client?.close();
+    },
+  };
+}
+
+const opOf = (phase, key) => phase?.ops.find((o) => o.op === key);
+
+// ---------------------------------------------------------------------------
+// 3. Watch fan-out
+// ---------------------------------------------------------------------------
+
+function watchScenario() {
+  return `version: 1
+name: bench-watch-fanout
+description: ${WATCHERS} watchers over ${WATCH_CRDS} CRDs while patching at ${WATCH_RATE}/s for ${WATCH_SECONDS}s.
+seed: 3
+generate:
+  crds: { count: ${WATCH_CRDS}, groups: 1, scope: Namespaced, schema: { properties: 4, depth: 1 } }
+  objects: { perCRD: 10, sizeBytes: 256, namespaces: 1 }
+phases:
+  - { name: install, op: create, of: crds, concurrency: 10, waitFor: established }
+  - { name: create, op: create, of: objects, concurrency: 10 }
+  - { name: churn, op: patch, of: objects, rate: ${WATCH_RATE}/s, duration: ${WATCH_SECONDS}s }
+  - { name: watch, op: watch, watchers: ${WATCHERS}, during: churn }
+cleanup: true
+`;
+}
+
+async function benchWatch() {
+  const limits = fdLimits();
+  progress(`open-files limit for this process and its children: soft ${limits.soft}, hard ${limits.hard}`);
+  return withControlPlane(async (cp) => {
+    const sampler = serverSampler(cp);
+    await sampler.start();
+    let r;
+    try {
+      progress(`watch fan-out: ${WATCHERS} watchers over ${WATCH_CRDS} CRDs, churn ${WATCH_RATE}/s for ${WATCH_SECONDS}s`);
+      r = await runWorker('scenario', { kubeconfig: cp.kubeconfig, name: 'bench-watch-fanout', scenarioText: watchScenario(), sampleMs: 500, progressIntervalMs: 2000 }, workerOpts());
+    } finally {
+      await sampler.stop();
+    }
+    const churn = r.phases.find((p) => p.phase === 'churn');
+    const watch = r.phases.find((p) => p.phase === 'watch');
+    const patchOps = opOf(churn, 'patch.objects');
+    const patches = patchOps?.ok ?? 0;
+    const perCrd = WATCHERS / WATCH_CRDS;
+    const expected = patches * perCrd;
+    const received = opOf(watch, 'watch.events.modified')?.count ?? 0;
+    const established = opOf(watch, 'watch.established');
+    const reconnect = opOf(watch, 'watch.reconnect');
+    const lat = opOf(watch, 'watch.event-latency')?.latencyMs;
+    const rssSampled = Math.max(...r.samples.map((s) => s.rss));
+    const rssPhase = watch?.harness.rssMaxBytes;
+    const serverRss = Math.max(...sampler.series.map((s) => s.rss ?? 0));
+    // When were all watches open, relative to the watch and churn phase starts?
+    const baseline = sampler.series.find((s) => s.watches !== undefined && s.epochMs <= (r.phaseStartsEpoch?.watch ?? Infinity))?.watches ?? sampler.series[0]?.watches;
+    const watchStart = r.phaseStartsEpoch?.watch;
+    const churnStart = r.phaseStartsEpoch?.churn;
+    const allOpen = sampler.series.find((s) => s.watches !== undefined && baseline !== undefined && s.watches - baseline >= WATCHERS && s.epochMs >= (watchStart ?? 0));
+    const maxOpen = Math.max(...sampler.series.map((s) => (s.watches ?? 0) - (baseline ?? 0)));
+    const rel = (t) => (t !== undefined && watchStart !== undefined ? `${((t - watchStart) / 1000).toFixed(1)} s` : '-');
+    const receivedMet = received === expected && expected > 0;
+    const rssMet = rssSampled <= 300 * 1024 * 1024;
+    const rows = [
+      ['watchers established (watch.established)', `${fmtInt(established?.count ?? 0)} / ${fmtInt(WATCHERS)}`, '', ''],
+      ['watch reconnects / errors', `${fmtInt(reconnect?.count ?? 0)} / ${JSON.stringify(reconnect?.errors ?? {})}`, '', ''],
+      ['server-side open watches (max, above baseline)', fmtInt(maxOpen), '', ''],
+      ['all watches open at (after watch phase start)', allOpen ? rel(allOpen.epochMs) : 'never', '', ''],
+      ['churn (patches) started at (after watch phase start)', rel(churnStart), '', ''],
+      ['patches ok / sent', `${fmtInt(patches)} / ${fmtInt(patchOps?.count ?? 0)}`, '', ''],
+      ['watchers per CRD', fmtInt(perCrd), '', ''],
+      ['events expected (patches x watchers/CRD)', fmtInt(expected), '', ''],
+      ['events received (watch.events.modified)', fmtInt(received), '= expected', pass(receivedMet)],
+      ['harness RSS max (sampled every 500 ms)', `${mb(rssSampled)} MB`, '<= 300 MB', pass(rssMet)],
+      ['harness RSS max (PhaseResult.harness, watch)', `${mb(rssPhase)} MB`, '', ''],
+      ['harness CPU (watch phase), cores', fmtFix(watch?.harness.cpuCores), '', ''],
+      ['event latency p50 / p99 / max', lat ? `${lat.p50} / ${lat.p99} / ${lat.max} ms` : '-', '', ''],
+      ['kube-apiserver RSS max', `${mb(serverRss)} MB`, '', ''],
+      ['run status', `${r.status}${r.reason ? ` (${r.reason})` : ''}`, '', ''],
+    ];
+    const notes = [`open files: soft ${limits.soft}, hard ${limits.hard} (inherited by kube-apiserver, etcd and the worker; Go raises its soft limit to the hard one)`];
+    if (!receivedMet) notes.push(`missing events: ${fmtInt(expected - received)} (${((1 - received / Math.max(1, expected)) * 100).toFixed(2)}%)`);
+    return { text: table(`Benchmark 3: watch fan-out on kube-apiserver (${fmtInt(WATCHERS)} watchers, ${WATCH_CRDS} CRDs, ${WATCH_RATE}/s x ${WATCH_SECONDS}s patches)`, ['metric', 'value', 'target', 'result'], rows, notes), met: receivedMet && rssMet };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// 4. Long run memory
+// ---------------------------------------------------------------------------
+
+function longScenario(seconds) {
+  return `version: 1
+name: bench-long-run
+description: Steady get/list/patch mix at ${LONG_RATE}/s for ${seconds}s.
+seed: 4
+generate:
+  crds: { count: 10, groups: 2, scope: Namespaced, schema: { properties: 10, depth: 1 } }
+  objects: { perCRD: 20, sizeBytes: 1024, namespaces: 4 }
+phases:
+  - { name: install, op: create, of: crds, concurrency: 10, waitFor: established }
+  - { name: create, op: create, of: objects, concurrency: 10 }
+  - name: steady
+    op: mix
+    rate: ${LONG_RATE}/s
+    maxInFlight: 200
+    duration: ${seconds}s
+    mix:
+      - { op: get, consistency: cache, weight: 6 }
+      - { op: list, consistency: cache, scope: namespace, weight: 2 }
+      - { op: patch, of: objects, weight: 2 }
+cleanup: true
+`;
+}
+
+/** Median RSS of the samples within ±windowS of time t (seconds). */
+function rssAround(samples, t, windowS = 15) {
+  const near = samples.filter((s) => Math.abs(s.t - t) <= windowS).map((s) => s.rss).sort((a, b) => a - b);
+  return near.length > 0 ? near[Math.floor(near.length / 2)] : undefined;
+}
+
+async function benchLong() {
+  const seconds = Math.round(LONG_MINUTES * 60);
+  // Minute 1 and minute 15 of the 16-minute run; a short run compares its own equivalents.
+  const early = LONG_MINUTES >= 4 ? 1 : LONG_MINUTES / 4;
+  const late = LONG_MINUTES >= 4 ? LONG_MINUTES - 1 : (LONG_MINUTES * 7) / 8;
+  return withControlPlane(async (cp) => {
+    progress(`long run: mix get/list/patch at ${LONG_RATE}/s for ${LONG_MINUTES} min (RSS at minute ${early} vs ${late})`);
+    const r = await runWorker('scenario', { kubeconfig: cp.kubeconfig, name: 'bench-long-run', scenarioText: longScenario(seconds), sampleMs: 500, progressIntervalMs: 30_000 }, workerOpts());
+    const steady = r.phases.find((p) => p.phase === 'steady');
+    const t0 = r.phaseStarts.steady;
+    const samples = r.samples.map((s) => ({ ...s, t: s.t - t0 })).filter((s) => s.t >= 0 && s.t <= seconds);
+    const rows = [];
+    for (let m = 0.5; m <= LONG_MINUTES + 1e-9; m += LONG_MINUTES >= 4 ? 1 : 0.5) {
+      const near = samples.filter((s) => Math.abs(s.t - m * 60) <= 15);
+      if (near.length === 0) continue;
+      const med = (k) => near.map((s) => s[k]).sort((a, b) => a - b)[Math.floor(near.length / 2)];
+      rows.push([fmtFix(m, 1), mb(med('rss')), mb(med('heapUsed')), mb(med('external')), mb(Math.max(...near.map((s) => s.rss)))]);
+    }
+    const rssEarly = rssAround(samples, early * 60);
+    const rssLate = rssAround(samples, late * 60);
+    const diff = ((rssLate - rssEarly) / rssEarly) * 100;
+    const met = Math.abs(diff) < 10;
+    const mix = opOf(steady, 'mix');
+    const dropped = mix?.errors?.dropped ?? 0;
+    const errs = Object.entries(mix?.errors ?? {}).filter(([k]) => k !== 'dropped').reduce((a, [, v]) => a + v, 0);
+    const notes = [
+      `duration ${LONG_MINUTES} min${LONG_MINUTES < 16 ? ' (SHORT RUN, not the 16-minute target run)' : ''}; offered ${LONG_RATE}/s; completed ${fmtInt(mix?.ok ?? 0)} (${fmtFix((mix?.ok ?? 0) / (steady.durationMs / 1000), 1)}/s), dropped ${fmtInt(dropped)}, errors ${fmtInt(errs)}; mix latency p50 ${mix?.latencyMs.p50} ms, p99 ${mix?.latencyMs.p99} ms`,
+      `RSS at minute ${early}: ${mb(rssEarly)} MB; at minute ${late}: ${mb(rssLate)} MB; difference ${diff >= 0 ? '+' : ''}${diff.toFixed(1)}% (target < 10%: ${pass(met)})`,
+      'each row: median of the 500 ms samples within ±15 s of that minute of the steady phase (max = their maximum); harness CPU ' + fmtFix(steady.harness.cpuCores) + ' cores.',
+    ];
+    return { text: table(`Benchmark 4: long-run harness memory (mix get/list/patch at ${LONG_RATE}/s on kube-apiserver, ${LONG_MINUTES} min)`, ['minute', 'RSS MB', 'heapUsed MB', 'external MB', 'RSS max MB'], rows, notes), met };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// CPU profiles (BENCH_CPU_PROF)
+// ---------------------------------------------------------------------------
+
+async function printProfiles(before) {
+  const { summarizeProfile } = await import('./cpuprofile-top.mjs');
+  const files = (await readdir(CPU_PROF)).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).sort();
+  for (const f of files) process.stderr.write(`\n${await summarizeProfile(path.join(CPU_PROF, f), 20)}\n`);
+}
+
+// ---------------------------------------------------------------------------
+
+const summary = [];
+let failed = false;
+const before = new Set();
+if (CPU_PROF) {
+  await mkdir(CPU_PROF, { recursive: true });
+  for (const f of await readdir(CPU_PROF)) before.add(f);
+}
+progress(`node ${process.version}; benchmarks: ${run.join(', ')}`);
+try {
+  let nginx;
+  let tools;
+  if (run.includes('null') || run.includes('open')) {
+    tools = ensureNginxAndWrk();
+    nginx = await startNginx(tools.nginx);
+    progress(`nginx (pid ${nginx.masterPid}, worker ${nginx.workerPids.join(',')}) serving ${nginx.url}`);
+  }
+  for (const [name, fn] of [
+    ['null', () => benchNull(nginx, tools.wrk)],
+    ['open', () => benchOpen(nginx)],
+    ['watch', () => benchWatch()],
+    ['long', () => benchLong()],
+  ]) {
+    if (!run.includes(name)) continue;
+    if (name === 'watch' && nginx) {
+      await nginx.stop();
+      nginx = undefined;
+    }
+    try {
+      const r = await fn();
+      print(r.text);
+      summary.push(`${name}: ${pass(r.met)}`);
+    } catch (err) {
+      failed = true;
+      progress(`benchmark ${name} failed: ${err.stack ?? err}`);
+      print(`Benchmark ${name}: FAILED: ${String(err.message ?? err).split('\n')[0]}\n`);
+      summary.push(`${name}: FAILED`);
+    }
+  }
+  if (nginx) await nginx.stop();
+} catch (err) {
+  failed = true;
+  progress(`benchmark setup failed: ${err.stack ?? err}`);
+} finally {
+  await runCleanups();
+}
+print(`targets: ${summary.join('; ')}`);
+if (CPU_PROF) await printProfiles(before);
+await sleep(10);
+process.exit(failed ? 1 : 0);
