@@ -133,8 +133,9 @@ export async function reexecWithMoreFiles(want = 65536) {
     stdio: 'inherit',
     env: { ...process.env, ASA_BENCH_FD_RAISED: '1' },
   });
-  // The child gets terminal signals itself (same process group); forward kill(1) ones.
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  // Ctrl-C reaches the child itself (same process group): ignore it here. Forward SIGTERM.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 130 : 1))));
 }
 
@@ -363,7 +364,7 @@ export async function runWorker(kind, spec, { cpuProfDir } = {}) {
 export function table(title, header, rows, notes = []) {
   const cells = [header, ...rows].map((r) => r.map((c) => String(c ?? '')));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  const numeric = header.map((_, i) => rows.every((r) => typeof r[i] === 'number' || /^[-+]?[\d.,]+(\s?[%a-zµ/]+)?$/i.test(String(r[i] ?? ''))));
+  const numeric = header.map((_, i) => rows.every((r) => typeof r[i] === 'number' || r[i] === '' || r[i] === undefined || /^[-+]?[\d.,]+(\s?[%a-zµ/]+)?$/i.test(String(r[i] ?? ''))));
   const fmt = (r) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const lines = [title, '', fmt(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(fmt)];
   if (notes.length > 0) lines.push('', ...notes);
