@@ -67,14 +67,23 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   const runId = newRunId();
   const startedAt = new Date();
   const interrupt = new AbortController();
+  const skipCleanup = new AbortController();
   let interrupts = 0;
+  let local = false;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1) {
       out.error(`\n${signal}: stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)`);
       interrupt.abort(signal);
+    } else if (interrupts === 2) {
+      out.error(
+        local
+          ? `${signal} again: skipping cleanup; the run's own control plane is stopped and its data deleted anyway`
+          : `${signal} again: skipping cleanup; remove leftovers later with: asa-bench cleanup --run ${runId} (with the same --kubeconfig/--context)`,
+      );
+      skipCleanup.abort(signal);
     } else {
-      out.error(`${signal} again: skipping cleanup; remove leftovers later with: asa-bench cleanup --run ${runId}`);
+      out.error(`${signal} a third time: exiting now`);
       process.exit(ExitCode.interrupted);
     }
   };
@@ -86,6 +95,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     process.off('SIGTERM', onSignal);
     throw err;
   });
+  local = target.ephemeral;
   try {
     out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}`);
     out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${runId}`);
@@ -133,7 +143,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
           out.progress(event.message);
       }
     };
-    const result = await executePlan(plan, { client: target.client, runId, local: target.info.local, signal: interrupt.signal, onEvent, keep: args.keep, startedAt: performance.now() });
+    const result = await executePlan(plan, { client: target.client, runId, local: target.info.local, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() });
     const finished: RunInfo = { ...info, endedAt: new Date().toISOString(), status: result.status, reason: result.reason, cleanup: result.cleanup && { deleted: result.cleanup.crds + result.cleanup.namespaces, leftover: result.cleanup.leftover, skipped: result.cleanup.skipped } };
     const slo = evaluateSlos(loaded.doc.slo ?? {}, result.phases);
     const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries };

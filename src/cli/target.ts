@@ -34,6 +34,8 @@ export const TARGET_OPTIONS = {
 export interface ResolvedTarget {
   /** Folder of the local control plane's logs, when the target is one this process uses. */
   localDir?: string;
+  /** This process started the control plane and stops it (with all its data) on release. */
+  ephemeral: boolean;
   connection: Connection;
   client: KubeClient;
   info: TargetInfo;
@@ -59,6 +61,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   let connection: Connection;
   let release: () => Promise<void> = async () => {};
   let localDir: string | undefined;
+  let ephemeral = false;
   if (args.kubeconfig !== undefined || args.context !== undefined) {
     // An empty KUBECONFIG (or an empty first entry) means unset, as for kubectl.
     const kubeconfig = args.kubeconfig ?? (process.env.KUBECONFIG?.split(path.delimiter)[0] || path.join(os.homedir(), '.kube', 'config'));
@@ -71,6 +74,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
     const local = await acquireLocalTarget(args['server-version'], (m) => out.progress(m), { apiserverArgs: args['apiserver-arg'] ?? [] });
     release = local.release;
     localDir = local.dir;
+    ephemeral = local.ephemeral;
     try {
       connection = await connectionFromKubeconfig({ kubeconfig: local.kubeconfig, local: true });
     } catch (err) {
@@ -87,6 +91,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
     const version = await getVersion(client);
     return {
       localDir,
+      ephemeral,
       connection,
       client,
       info: { server: connection.server.origin, context: connection.context, local: connection.local, version },

@@ -256,7 +256,9 @@ async function stopProcess(pid: number | undefined): Promise<void> {
 
 async function launch(binary: string, args: string[], logFile: string, detached: boolean): Promise<ChildProcess> {
   const log = await open(logFile, 'a');
-  const child = spawn(binary, args, { stdio: ['ignore', log.fd, log.fd], detached });
+  // Always a process group of its own: a Ctrl-C in the terminal goes to asa-bench, which
+  // stops the run, cleans up, and only then stops the control plane it started.
+  const child = spawn(binary, args, { stdio: ['ignore', log.fd, log.fd], detached: true });
   // Listen before any await: 'spawn' fires on the next tick.
   const started = new Promise<void>((resolve, reject) => {
     child.once('spawn', () => resolve());

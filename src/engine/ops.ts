@@ -61,7 +61,7 @@ async function attemptWith(ctx: OpContext, fn: () => Promise<number>): Promise<I
         }
         return { error: err.errorClass, message: err.message };
       }
-      if ((err as Error).name === 'AbortError') return { error: 'timeout', message: (err as Error).message };
+      if ((err as Error).name === 'AbortError') return { error: 'cancelled', message: (err as Error).message };
       throw err;
     }
   }

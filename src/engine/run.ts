@@ -33,6 +33,8 @@ export interface ExecuteOptions {
   onEvent: (event: RunEvent) => void;
   /** Keep what the run created (`--keep`), overriding the scenario's cleanup. */
   keep?: boolean;
+  /** Aborting it skips (or stops) cleanup: a second Ctrl-C. */
+  cleanupSignal?: AbortSignal;
   progressIntervalMs?: number;
   /** performance.now() at the run's start, the zero of interval timestamps (default: now). */
   startedAt?: number;
@@ -88,14 +90,16 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   server.stop();
   const serverSeries = server.series;
   let cleanupResult: ExecuteResult['cleanup'];
-  if (plan.scenario.cleanup && !options.keep) {
+  if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted) {
     options.onEvent({ type: 'message', message: 'cleaning up what this run created' });
     try {
       cleanupResult = await cleanup(options.client, {
         runId: options.runId,
         finalizeNamespaces: options.local,
         progress: (message) => options.onEvent({ type: 'message', message }),
+        signal: options.cleanupSignal,
       });
+      if (options.cleanupSignal?.aborted) cleanupResult = { ...cleanupResult, skipped: true };
     } catch (err) {
       options.onEvent({ type: 'message', message: `cleanup failed: ${(err as Error).message}; run \`asa-bench cleanup --run ${options.runId}\`` });
       cleanupResult = { crds: 0, namespaces: 0, leftover: -1 };
@@ -187,6 +191,11 @@ function startPhase(
     const sink = (latencyUs: number, outcome: { error?: string; bytes?: number; message?: string }, index: number) => {
       done++;
       if (outcome.error) operation.failed?.(index);
+      if (outcome.error === 'cancelled') {
+        // Aborted by us (phase end, Ctrl-C): neither a latency nor a server failure.
+        recorder.count('cancelled');
+        return;
+      }
       recorder.record(operation.key, latencyUs, outcome.error as never, outcome.bytes, outcome.message);
       if (outcome.error && outcome.error !== 'http-429' && outcome.error !== 'dropped') {
         if (policy === 'abort-phase' && !phaseAbort.signal.aborted) {

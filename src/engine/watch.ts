@@ -84,7 +84,7 @@ export function watchOperation(ctx: OpContext, phase: PlannedPhase, hostSignal: 
           const requested = performance.now();
           const res = await client.pool.request({
             method: 'GET',
-            path: withQuery(base, { watch: 1, allowWatchBookmarks: true, resourceVersion }),
+            path: client.fullPath(withQuery(base, { watch: 1, allowWatchBookmarks: true, resourceVersion })),
             headers,
             signal: stop,
           });

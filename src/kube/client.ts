@@ -65,6 +65,7 @@ export class KubeClient {
   readonly pool: Pool;
   private readonly baseHeaders: Readonly<Record<string, string>>;
   private readonly timeoutMs: number;
+  private readonly pathPrefix: string;
 
   constructor(
     readonly connection: Connection,
@@ -88,6 +89,13 @@ export class KubeClient {
       },
     });
     this.baseHeaders = Object.freeze({ ...connection.headers, 'user-agent': 'asa-bench' });
+    // A server URL with a path (e.g. a Rancher proxy, https://host/k8s/clusters/c-x) prefixes every request.
+    this.pathPrefix = connection.server.pathname.replace(/\/+$/, '');
+  }
+
+  /** The full request path on this server (see pathPrefix). */
+  fullPath(path: string): string {
+    return this.pathPrefix + path;
   }
 
   /** Merges the credential headers once, for requests built ahead of the hot loop. */
@@ -119,7 +127,7 @@ export class KubeClient {
     try {
       res = await this.pool.request({
         method: req.method,
-        path: req.path,
+        path: this.fullPath(req.path),
         headers: req.headers ?? this.headers(JSON_HEADERS),
         body: req.body,
         signal: req.signal,

@@ -3,13 +3,13 @@
  * `http-<code>` (429 apart because it is flow control, not failure),
  * `http2`, `connection`, `timeout`, `dropped` (open model could not start it).
  */
-export type ErrorClass = `http-${number}` | 'http2' | 'connection' | 'timeout' | 'dropped' | 'protocol';
+export type ErrorClass = `http-${number}` | 'http2' | 'connection' | 'timeout' | 'dropped' | 'protocol' | 'cancelled';
 
 export function classifyStatus(status: number): ErrorClass | undefined {
   return status >= 200 && status < 400 ? undefined : `http-${status}`;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'ABORT_ERR']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
   'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_CONNECT',
@@ -21,6 +21,8 @@ export function classifyError(err: unknown): ErrorClass {
   for (let depth = 0; depth < 4 && e; depth++) {
     const code = (e as { code?: string }).code;
     const name = (e as { name?: string }).name;
+    // Requests asa-bench itself aborted (end of phase, Ctrl-C) are not the server's failures.
+    if (code === 'UND_ERR_ABORTED' || name === 'AbortError' || name === 'RequestAbortedError') return 'cancelled';
     if (name === 'TimeoutError' || (code && TIMEOUT_CODES.has(code))) return 'timeout';
     if (code?.startsWith('ERR_HTTP2') || code === 'UND_ERR_H2') return 'http2';
     if (code && CONNECTION_CODES.has(code)) return 'connection';

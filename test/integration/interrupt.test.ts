@@ -185,12 +185,10 @@ describe('a second SIGINT', () => {
     expect(run.runId).toBe(runId);
     expect(run.status).toBe('partial');
     expect(summary.runId).toBe(runId);
-    // summary.json is rewritten after each phase without being awaited, and the second signal
-    // exits at once: the rewrite for the phase that just ended ('create') can be lost on a busy
-    // machine. What is there is a valid prefix of the phases that ran.
-    const names = summary.phases.map((p) => p.phase);
-    expect(names.length).toBeGreaterThanOrEqual(1);
-    expect(['install', 'create'].slice(0, names.length)).toEqual(names);
+    // The second signal only skips cleanup: the run still finishes writing its results,
+    // including the interrupted phase.
+    expect(run.reason).toBe('interrupted');
+    expect(summary.phases.map((p) => p.phase)).toEqual(['install', 'create', 'list-long']);
 
     // Cleanup really was skipped: the run's CRDs and namespaces are still there.
     expect(await countLeftovers(client, runId)).toBeGreaterThan(0);
