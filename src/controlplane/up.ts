@@ -44,6 +44,12 @@ export interface ControlPlaneState {
 
 export interface RunningControlPlane extends ControlPlaneState {
   stop(): Promise<void>;
+  /**
+   * Kills kube-apiserver (SIGKILL, as a crash would) and, after `downMs`, starts it
+   * again with the same flags, port, certificates and etcd; resolves when /readyz is OK.
+   * For fault tests.
+   */
+  crashApiserver(downMs: number): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -127,9 +133,7 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
 
     const server = `https://127.0.0.1:${securePort}`;
     progress(`starting kube-apiserver ${bins.version} on ${server}`);
-    const apiserver = await launch(
-      bins.kubeApiserver,
-      [
+    const apiserverArgs = [
         `--etcd-servers=${etcdUrl}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
@@ -146,10 +150,8 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
         '--endpoint-reconciler-type=none',
         '--profiling=true',
         ...(options.apiserverArgs ?? []),
-      ],
-      path.join(dir, 'kube-apiserver.log'),
-      options.detached ?? false,
-    );
+      ];
+    const apiserver = await launch(bins.kubeApiserver, apiserverArgs, path.join(dir, 'kube-apiserver.log'), options.detached ?? false);
     children.push(apiserver);
 
     // The API server writes its self-signed serving cert (with its CA) on start.
@@ -212,7 +214,26 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
       etcdUrl,
       startedAt: new Date().toISOString(),
     };
-    return { ...state, stop: stopAll };
+    const crashApiserver = async (downMs: number) => {
+      const current = children[children.length - 1]!;
+      process.kill(current.pid!, 'SIGKILL');
+      await new Promise((r) => current.once('exit', r));
+      await new Promise((r) => setTimeout(r, downMs));
+      const restarted = await launch(bins.kubeApiserver, apiserverArgs, path.join(dir, 'kube-apiserver.log'), options.detached ?? false);
+      children[children.length - 1] = restarted;
+      const readyAgent = new Agent({ connect: { ca, rejectUnauthorized: true } });
+      try {
+        await waitFor('kube-apiserver /readyz after restart', path.join(dir, 'kube-apiserver.log'), restarted, 120_000, async () => {
+          const res = await request(`${server}/readyz`, { dispatcher: readyAgent, headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+          if (!res) return false;
+          await res.body.dump();
+          return res.statusCode === 200;
+        });
+      } finally {
+        await readyAgent.close();
+      }
+    };
+    return { ...state, stop: stopAll, crashApiserver };
   } catch (err) {
     await stopAll();
     throw err;
