@@ -19,6 +19,7 @@ export interface TargetArgs {
   yes?: boolean;
   http2?: boolean;
   connections?: number;
+  'request-timeout'?: number;
   'apiserver-arg'?: string[];
 }
 
@@ -27,6 +28,7 @@ export const TARGET_OPTIONS = {
   context: { type: 'string', describe: 'kubeconfig context to use' },
   yes: { type: 'boolean', default: false, describe: 'allow writes to a non-local target (also: ASA_BENCH_ALLOW_CONTEXTS=ctx1,ctx2)' },
   connections: { type: 'number', default: 32, describe: 'HTTP connections to the API server (apart from concurrency)' },
+  'request-timeout': { type: 'number', default: 60, describe: 'seconds before a request without a response counts as a timeout' },
   http2: { type: 'boolean', default: false, describe: 'use HTTP/2 (multiplexed streams, as client-go does) instead of HTTP/1.1' },
   'apiserver-arg': { type: 'string', array: true, describe: 'extra kube-apiserver flag for the local control plane (repeatable)' },
 } as const;
@@ -82,7 +84,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       throw err;
     }
   }
-  const client = new KubeClient(connection, { connections: args.connections ?? 32, http2: args.http2 ?? false });
+  const client = new KubeClient(connection, { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: (args['request-timeout'] ?? 60) * 1000 });
   const releaseAll = async () => {
     await client.close();
     await release();

@@ -4,7 +4,7 @@
  * finalizer deletes their custom objects), then namespaces.
  */
 import { LABEL_RUN } from '../generators/labels.js';
-import { JSON_HEADERS, type KubeClient } from '../kube/client.js';
+import { JSON_HEADERS, RequestError, type KubeClient } from '../kube/client.js';
 import { CRD_PATH, NAMESPACES_PATH, withQuery } from '../kube/paths.js';
 
 export interface CleanupOptions {
@@ -33,13 +33,44 @@ interface Named {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
 }
 
+/**
+ * Cleanup runs when things have gone wrong, often right after the server did:
+ * it retries what a restarting server answers (connection errors, timeouts,
+ * 429, 5xx, and 403 — a restarted kube-apiserver denies requests until its RBAC
+ * caches are filled) for up to a minute before giving up.
+ */
+async function retrying<T>(fn: () => Promise<T>, signal?: AbortSignal, budgetMs = 60_000): Promise<T> {
+  const deadline = performance.now() + budgetMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      const retriable =
+        err instanceof RequestError &&
+        (err.errorClass === 'connection' || err.errorClass === 'timeout' || err.status === 429 || err.status === 403 || (err.status ?? 0) >= 500);
+      if (!retriable || performance.now() > deadline || signal?.aborted) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 export function runSelector(runId: string | undefined): string {
   return runId ? `${LABEL_RUN}=${runId}` : LABEL_RUN;
 }
 
-export async function listLabelled(client: KubeClient, path: string, runId: string | undefined): Promise<Named[]> {
-  const list = await client.getJson<{ items: Named[] }>(withQuery(path, { labelSelector: runSelector(runId) }));
+export async function listLabelled(client: KubeClient, path: string, runId: string | undefined, signal?: AbortSignal): Promise<Named[]> {
+  const list = await retrying(() => client.getJson<{ items: Named[] }>(withQuery(path, { labelSelector: runSelector(runId) })), signal);
   return list.items;
+}
+
+/** A DELETE or PUT that fails on a non-2xx status other than the ones listed as fine. */
+async function mutate(client: KubeClient, req: Parameters<KubeClient['send']>[0], fine: number[], signal?: AbortSignal): Promise<void> {
+  await retrying(async () => {
+    const res = await client.send(req);
+    if (res.status >= 300 && !fine.includes(res.status)) {
+      throw new RequestError(`${req.method} ${req.path}: HTTP ${res.status}`, `http-${res.status}`, res.status);
+    }
+  }, signal);
 }
 
 /** Labelled CRDs and namespaces that still exist (terminating ones included). */
@@ -51,25 +82,23 @@ export async function countLeftovers(client: KubeClient, runId?: string): Promis
 export async function cleanup(client: KubeClient, options: CleanupOptions): Promise<CleanupResult> {
   const progress = options.progress ?? (() => {});
   const headers = client.headers(JSON_HEADERS);
-  const crds = await listLabelled(client, CRD_PATH, options.runId);
+  const crds = await listLabelled(client, CRD_PATH, options.runId, options.signal);
   progress(`deleting ${crds.length} CRDs (their custom objects go with them)`);
   let done = 0;
   let next = 0;
   const worker = async () => {
     while (next < crds.length && !options.signal?.aborted) {
       const crd = crds[next++]!;
-      const res = await client.send({ method: 'DELETE', path: `${CRD_PATH}/${crd.metadata.name}`, headers });
-      if (res.status >= 300 && res.status !== 404) throw new Error(`DELETE CRD ${crd.metadata.name}: HTTP ${res.status}`);
+      await mutate(client, { method: 'DELETE', path: `${CRD_PATH}/${crd.metadata.name}`, headers }, [404], options.signal);
       if (++done % 500 === 0) progress(`deleted ${done}/${crds.length} CRDs`);
     }
   };
   await Promise.all(Array.from({ length: Math.min(20, crds.length) }, worker));
 
-  const namespaces = await listLabelled(client, NAMESPACES_PATH, options.runId);
+  const namespaces = await listLabelled(client, NAMESPACES_PATH, options.runId, options.signal);
   if (namespaces.length > 0) progress(`deleting ${namespaces.length} namespaces`);
   for (const ns of namespaces) {
-    const res = await client.send({ method: 'DELETE', path: `${NAMESPACES_PATH}/${ns.metadata.name}`, headers });
-    if (res.status >= 300 && res.status !== 404 && res.status !== 409) throw new Error(`DELETE namespace ${ns.metadata.name}: HTTP ${res.status}`);
+    await mutate(client, { method: 'DELETE', path: `${NAMESPACES_PATH}/${ns.metadata.name}`, headers }, [404, 409], options.signal);
   }
 
   // Wait for CRD finalizers (custom objects removed) and, on the local control plane, finalize namespaces.
@@ -77,8 +106,8 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
   const nsDeadline = performance.now() + 60_000;
   let leftover = 0;
   for (;;) {
-    const remainingCrds = await listLabelled(client, CRD_PATH, options.runId);
-    const remainingNs = await listLabelled(client, NAMESPACES_PATH, options.runId);
+    const remainingCrds = await listLabelled(client, CRD_PATH, options.runId, options.signal);
+    const remainingNs = await listLabelled(client, NAMESPACES_PATH, options.runId, options.signal);
     if (options.finalizeNamespaces && remainingCrds.length === 0) {
       for (const ns of remainingNs) {
         await client.send({

@@ -22,12 +22,12 @@ let cp: RunningControlPlane;
 let connection: Connection;
 
 beforeAll(async () => {
-  cp = await startControlPlane(await ensureControlPlane(DEFAULT_SERVER_VERSION), () => {}, { apiserverArgs: ['--goaway-chance=0.05'] });
+  cp = await startControlPlane(await ensureControlPlane(DEFAULT_SERVER_VERSION), () => {}, { apiserverArgs: ['--goaway-chance=0.02'] });
   connection = await connectionFromKubeconfig({ kubeconfig: cp.kubeconfig, local: true });
 });
 
 afterAll(async () => {
-  process.kill(cp?.etcdPid, 'SIGCONT');
+  if (cp) process.kill(cp.etcdPid, 'SIGCONT');
   await cp?.stop();
 });
 
@@ -84,7 +84,8 @@ phases:
       const reads = op(result, 'reads', 'get.quorum')!;
       const failed = Object.entries(reads.errors).filter(([cls]) => cls !== 'http-429');
       expect(failed.length).toBeGreaterThan(0);
-      for (const [cls] of failed) expect(['connection', 'timeout', 'http-500', 'http-503', 'http-504']).toContain(cls);
+      // A restarted kube-apiserver answers 403 for a moment, until its RBAC informers have synced.
+      for (const [cls] of failed) expect(['connection', 'timeout', 'http-403', 'http-500', 'http-503', 'http-504']).toContain(cls);
       expect(reads.ok).toBeGreaterThan(0);
       // Watches noticed the dropped streams and came back.
       expect(op(result, 'watch', 'watch.reconnect')?.count ?? 0).toBeGreaterThan(0);
