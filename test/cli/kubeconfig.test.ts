@@ -1,3 +1,4 @@
+import { runCli as runHelper } from '../helpers/cli.js';
 /**
  * How the CLI reports a target it cannot use: a missing, broken or wrong
  * kubeconfig, a server it cannot reach, TLS it cannot verify, credentials the
@@ -8,7 +9,7 @@
  * made with openssl in beforeAll): they exercise the transport and error
  * path, not Kubernetes behaviour, and only ever answer /version with an error.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -27,24 +28,14 @@ let tmp: string;
 let serverCa: string;
 let otherCa: string;
 /** Requests the HTTPS servers received: method, url, authorization. */
+/** The CLI without the caller's kubeconfig or allow-list leaking in. */
+const runCli = (args: string[], env: NodeJS.ProcessEnv = {}) => runHelper(args, { ASA_BENCH_ALLOW_CONTEXTS: undefined, KUBECONFIG: undefined, ...env });
+
 const seen: { method: string; url: string; authorization?: string }[] = [];
 const servers: https.Server[] = [];
 let port1: number;
 let port2: number;
 
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ASA_BENCH_ALLOW_CONTEXTS: undefined, KUBECONFIG: undefined, ...env };
-    for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/asa-bench.js'), ...args], { cwd: ROOT, env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Exit 3; stderr is `asa-bench: <message>` and at most a `hint: ` line; no stack, no secret. */
 function expectTargetError(r: { code: number | null; stdout: string; stderr: string }, message: RegExp | string, hint?: RegExp | string): string[] {

@@ -1,3 +1,4 @@
+import { runCli as runHelper } from '../helpers/cli.js';
 /**
  * The write-safety guard and the absurd-value ceilings, through the built CLI
  * (bin/asa-bench.js → dist). A kubeconfig that points anywhere but loopback
@@ -11,7 +12,6 @@
  * prove "before any connection", and nothing here leaves the machine even if
  * the guard regressed.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -79,19 +79,8 @@ interface CliResult {
 
 async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const netLog = path.join(tmp, `net-${++counter}.log`);
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ASA_BENCH_ALLOW_CONTEXTS: undefined, KUBECONFIG: undefined, ...env };
-    childEnv.NODE_OPTIONS = `${childEnv.NODE_OPTIONS ?? ''} --require ${hookFile}`.trim();
-    childEnv.ASA_TEST_NET_LOG = netLog;
-    for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/asa-bench.js'), ...args], { cwd: ROOT, env: childEnv });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
-  });
+  const hooked = `${process.env.NODE_OPTIONS ?? ''} --require ${hookFile}`.trim();
+  const { code, stdout, stderr } = await runHelper(args, { ASA_BENCH_ALLOW_CONTEXTS: undefined, KUBECONFIG: undefined, ...env, NODE_OPTIONS: hooked, ASA_TEST_NET_LOG: netLog });
   const text = existsSync(netLog) ? await readFile(netLog, 'utf8') : '';
   const net = text
     .split('\n')

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
+import { runCli } from '../helpers/cli.js';
 import type { RunSummary } from '../../src/types/results.js';
 
 const scenario = 'test/fixtures/scenarios/integration/compare.yaml';

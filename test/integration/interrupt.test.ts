@@ -1,3 +1,4 @@
+import { runCli } from '../helpers/cli.js';
 /**
  * Ctrl-C and SIGTERM during a run on the shared real control plane: the
  * first signal stops the load, keeps what was measured (run.json partial,
@@ -75,10 +76,6 @@ function startCli(args: string[]): Running {
   return { child, stdout: () => stdout, stderr: () => stderr, waitFor, exited };
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const running = startCli(args);
-  return running.exited.then(({ code }) => ({ code, stdout: running.stdout(), stderr: running.stderr() }));
-}
 
 let tmp: string;
 let scenarioFile: string;

@@ -12,7 +12,7 @@ import { countLeftovers } from '../../src/engine/cleanup.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
 import type { RunInfo, RunSummary } from '../../src/types/results.js';
-import { runCli } from './cli.js';
+import { runCli } from '../helpers/cli.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
