@@ -436,6 +436,14 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
   };
 }
 
+/** DELETE that counts 404 (already gone, e.g. a retried delete) as done; returns bytes received. */
+async function deleteGone(ctx: OpContext, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<number> {
+  const res = await ctx.client.send({ method: 'DELETE', path, headers, signal });
+  const cls = res.status === 404 ? undefined : classifyStatus(res.status);
+  if (cls) throw new RequestError(`DELETE ${path}: HTTP ${res.status}`, cls, res.status);
+  return res.body.length;
+}
+
 function deleteObjects(ctx: OpContext): Operation {
   const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const total = baseObjectCount(ctx);
@@ -446,10 +454,7 @@ function deleteObjects(ctx: OpContext): Operation {
     iteration: (i, signal) =>
       attempt(async () => {
         const ref = baseObjectAt(ctx, i)!;
-        const res = await ctx.client.send({ method: 'DELETE', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, signal });
-        // 404: already gone (a retried delete); not a failure of the server.
-        if (res.status !== 404 && classifyStatus(res.status)) throw new RequestError(`DELETE: HTTP ${res.status}`, classifyStatus(res.status)!, res.status);
-        return res.body.length;
+        return deleteGone(ctx, objectPath(gv(ref.crd), ref.namespace, ref.name), headers, signal);
       }),
     after: () => {
       ctx.state.withObjects = 0;
@@ -468,9 +473,7 @@ function deleteCrds(ctx: OpContext): Operation {
     iteration: (i, signal) =>
       attempt(async () => {
         const ref = crdAt(ctx, i);
-        const res = await ctx.client.send({ method: 'DELETE', path: `${CRD_PATH}/${ref.name}`, headers, signal });
-        if (res.status !== 404 && classifyStatus(res.status)) throw new RequestError(`DELETE: HTTP ${res.status}`, classifyStatus(res.status)!, res.status);
-        return res.body.length;
+        return deleteGone(ctx, `${CRD_PATH}/${ref.name}`, headers, signal);
       }),
     after: () => {
       ctx.state.installed = 0;
