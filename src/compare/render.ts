@@ -38,9 +38,15 @@ export interface CompareLabels {
 
 function headline(c: Comparison, labels: CompareLabels): string {
   const reps = c.repetitions.baseline > 1 || c.repetitions.candidate > 1 ? ` over ${c.repetitions.baseline} vs ${c.repetitions.candidate} repetitions` : '';
-  return c.verdict === 'regression'
-    ? `REGRESSION: ${c.regressions} of ${c.rows.length} rows of ${labels.candidate} are worse than ${labels.baseline}${reps}.`
-    : `No regression: ${labels.candidate} vs ${labels.baseline}${reps} (${c.improvements} rows better).`;
+  const verdict =
+    c.verdict === 'regression'
+      ? `REGRESSION: ${c.regressions} of ${c.rows.length} rows of ${labels.candidate} are worse than ${labels.baseline}${reps}.`
+      : `No regression: ${labels.candidate} vs ${labels.baseline}${reps} (${c.improvements} rows better).`;
+  const caution =
+    Math.min(c.repetitions.baseline, c.repetitions.candidate) < 3
+      ? ' Caution: fewer than 3 repetitions per side, so no significance test; on a busy machine single runs differ by tens of percent (use `ab --repeat 3` or folders of runs).'
+      : '';
+  return verdict + caution;
 }
 
 export function renderCompareTable(c: Comparison, labels: CompareLabels): string {
