@@ -59,11 +59,13 @@ async function closed() {
   }
   const recorder = new PhaseRecorder();
   const sink = (latencyUs, outcome) => recorder.record('get', latencyUs, outcome.error, outcome.bytes, outcome.message);
+  process.stdout.write('BENCH_MARK start\n');
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const iterations = await runClosed(spec.concurrency, { durationMs: spec.durationMs, signal }, iteration, sink);
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  process.stdout.write('BENCH_MARK end\n');
   recorder.finish();
   await client.close();
   const s = recorder.summaries()[0];

@@ -134,18 +134,21 @@ async function benchNull(nginx, wrkBin) {
     const { r: w, serverCores: wServer } = await serverCpu(() => runWrk(wrkBin, nginx.url, n, HTTP_SECONDS));
     rows.push(['wrk', n, fmtInt(w.rps), fmtFix(w.cpuUs / w.requests, 1), `${fmtFix(w.cpuUserUs / w.requests, 1)}/${fmtFix(w.cpuSystemUs / w.requests, 1)}`, fmtFix(w.cpuUs / 1e6 / (w.wallMs / 1000)), fmtFix(wServer), fmtFix(w.p50, 3), fmtFix(w.p99, 3), w.errors]);
     progress(`null server, N=${n}: asa-bench engine, runClosed(${n}) on KubeClient(connections ${n}), ${HTTP_SECONDS}s after 2s warm-up`);
-    // Warm-up runs inside the worker; the server-CPU window is the whole worker (warm-up included), so report it per request instead.
-    const e = await runWorker('closed', { url: nginx.url, caFile: nginx.caFile, concurrency: n, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 }, workerOpts());
+    // Warm-up runs inside the worker; nginx CPU is read at the worker's BENCH_MARK start/end lines.
+    const marks = {};
+    const onMark = (m) => (marks[m] = { cpu: procCpuSeconds(workerPid), t: performance.now() });
+    const e = await runWorker('closed', { url: nginx.url, caFile: nginx.caFile, concurrency: n, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 }, { ...workerOpts(), onMark });
+    const eServer = marks.start && marks.end ? (marks.end.cpu - marks.start.cpu) / ((marks.end.t - marks.start.t) / 1000) : NaN;
     const rps = e.iterations / (e.wallMs / 1000);
     const errors = Object.values(e.errors).reduce((a, b) => a + b, 0);
-    rows.push(['asa-bench', n, fmtInt(rps), fmtFix(e.cpuUs / e.iterations, 1), `${fmtFix(e.cpuUserUs / e.iterations, 1)}/${fmtFix(e.cpuSystemUs / e.iterations, 1)}`, fmtFix(e.cpuUs / 1e6 / (e.wallMs / 1000)), '', fmtFix(e.latencyMs?.p50, 3), fmtFix(e.latencyMs?.p99, 3), errors]);
+    rows.push(['asa-bench', n, fmtInt(rps), fmtFix(e.cpuUs / e.iterations, 1), `${fmtFix(e.cpuUserUs / e.iterations, 1)}/${fmtFix(e.cpuSystemUs / e.iterations, 1)}`, fmtFix(e.cpuUs / 1e6 / (e.wallMs / 1000)), fmtFix(eServer), fmtFix(e.latencyMs?.p50, 3), fmtFix(e.latencyMs?.p99, 3), errors]);
     const ratio = rps / w.rps;
     allMet &&= ratio >= 0.5;
     notes.push(`ratio asa-bench/wrk: ${ratio.toFixed(2)}  (N=${n}; target >= 0.5: ${pass(ratio >= 0.5)}; CPU per request asa-bench/wrk: ${(e.cpuUs / e.iterations / (w.cpuUs / w.requests)).toFixed(1)}x)`);
   }
   notes.push(
     `nginx ${nginx.url}: 1 worker, HTTPS (self-signed P-256), keep-alive, fixed ${Buffer.byteLength(NULL_BODY)}-byte JSON; ${HTTP_SECONDS}s per run; wrk -t1 and one Node process (one event loop).`,
-    'client CPU = user+system of the whole client process (wrk: bash `time`; engine: process.cpuUsage around runClosed); server CPU = nginx worker /proc utime+stime (wrk runs only).',
+    'client CPU = user+system of the whole client process (wrk: bash `time`; engine: process.cpuUsage around runClosed); nginx cores = nginx worker /proc utime+stime over the measured window.',
   );
   return { text: table('Benchmark 1: null server (physical limit) — wrk vs asa-bench engine', ['client', 'N', 'req/s', 'CPU µs/req', 'usr/sys µs', 'client cores', 'nginx cores', 'p50 ms', 'p99 ms', 'errors'], rows, notes), met: allMet };
 }

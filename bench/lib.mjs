@@ -339,7 +339,7 @@ function tryConnect(port) {
 // spec on argv; the result is the `BENCH_RESULT <json>` line on its stdout.
 // ---------------------------------------------------------------------------
 
-export async function runWorker(kind, spec, { cpuProfDir } = {}) {
+export async function runWorker(kind, spec, { cpuProfDir, onMark } = {}) {
   const workerFile = new URL('./engine-worker.mjs', import.meta.url).pathname;
   const nodeArgs = [];
   if (cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`);
@@ -347,7 +347,17 @@ export async function runWorker(kind, spec, { cpuProfDir } = {}) {
   const untrack = trackPid(child.pid);
   const stop = onCleanup(`worker ${kind}`, () => stopPid(child.pid, 10_000));
   let out = '';
-  child.stdout.on('data', (d) => (out += d.toString()));
+  let seen = 0;
+  child.stdout.on('data', (d) => {
+    out += d.toString();
+    // `BENCH_MARK <name>` lines tell the caller, as they happen, where the measured window is.
+    let nl;
+    while ((nl = out.indexOf('\n', seen)) >= 0) {
+      const line = out.slice(seen, nl);
+      seen = nl + 1;
+      if (line.startsWith('BENCH_MARK ')) onMark?.(line.slice('BENCH_MARK '.length));
+    }
+  });
   const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? s)));
   untrack();
   await stop();

@@ -19,6 +19,8 @@ import { watchOperation } from './watch.js';
 export interface Operation {
   /** Histogram key for whole iterations, e.g. `create.crds`, `list.quorum`. */
   key: string;
+  /** The row that answers "how did this phase do" (SLOs, charts), when not `key` (watches: event latency). */
+  primary?: string;
   /** Iterations when the work is defined by the generators (create, delete); else the phase's limits apply. */
   total?: number;
   iteration: Iteration;

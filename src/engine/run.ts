@@ -245,7 +245,7 @@ function startPhase(
       load: load.model === 'open' ? { model: 'open', ratePerSecond: load.ratePerSecond, rampToPerSecond: load.rampToPerSecond } : { model: 'closed', concurrency: load.concurrency },
       phase: phase.name,
       kind: phase.doc.op,
-      primary: operation.key,
+      primary: operation.primary ?? operation.key,
       limit: total !== undefined ? 'iterations' : 'duration',
       startedAt: startedAt.toISOString(),
       durationMs: Math.round((recorder.endedAt! - recorder.startedAt) * 10) / 10,

@@ -45,6 +45,7 @@ export function watchOperation(ctx: OpContext, phase: PlannedPhase, hostSignal: 
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   return {
     key: WATCH_KEYS.session,
+    primary: WATCH_KEYS.eventLatency,
     total: doc.watchers,
     ready,
     iteration: async (i, signal) => {
