@@ -363,7 +363,12 @@ export async function runWorker(kind, spec, { cpuProfDir, onMark } = {}) {
   await stop();
   const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
   if (code !== 0 || !line) throw new Error(`worker ${kind} failed (exit ${code})${out ? `: ${out.slice(-500)}` : ''}`);
-  return JSON.parse(line.slice('BENCH_RESULT '.length));
+  const json = line.slice('BENCH_RESULT '.length);
+  // Raw results (all samples) for later analysis: BENCH_RAW_DIR, default the temp dir.
+  const rawDir = process.env.BENCH_RAW_DIR ?? os.tmpdir();
+  const rawFile = path.join(rawDir, `asa-bench-${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(rawFile, json).then(() => progress(`raw result: ${rawFile}`), () => {});
+  return JSON.parse(json);
 }
 
 // ---------------------------------------------------------------------------

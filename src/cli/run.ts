@@ -13,6 +13,7 @@ import { renderPhaseCsv, reportInput } from './report.js';
 import { defaultRunDir, ResultStore } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan, estimatePlan } from '../scenarios/plan.js';
+import { parseShard, sliceScenario } from '../shard/slice.js';
 import { ExitCode } from '../types/errors.js';
 import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo } from '../types/results.js';
 import type { Output } from './output.js';
@@ -30,6 +31,8 @@ export interface RunArgs extends TargetArgs {
   json: boolean;
   /** Do not print the phase table (used by `ab`, which prints one comparison). */
   quiet?: boolean;
+  /** --shard i/N: run the i-th of N slices of the scenario (src/shard/slice.ts). */
+  shard?: string;
 }
 
 export function runCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -45,6 +48,7 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
         .option('allow-huge', { type: 'boolean', default: false, describe: 'lift the safety ceilings on counts and rates' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and touch nothing' })
         .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout instead of a table' })
+        .option('shard', { type: 'string', describe: 'run the i-th of N slices of the scenario (i/N, e.g. 2/3); combine the shards with `asa-bench merge`' })
         .example('$0 run scenarios/smoke.yaml', 'smoke test on the embedded control plane')
         .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
         .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster'),
@@ -56,7 +60,9 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
 
 export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
-  const plan = compilePlan(loaded.doc);
+  // --shard: slice the validated scenario before compiling it; the engine is unaware of shards.
+  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
+  const plan = compilePlan(shard ? sliceScenario(loaded.doc, shard.index, shard.count) : loaded.doc);
   const estimate = estimatePlan(plan);
   if (args['dry-run']) {
     const { renderPlan } = await import('./validate.js');
@@ -100,7 +106,8 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}`);
     out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${runId}`);
 
-    const store = new ResultStore(args.out ?? defaultRunDir(path.resolve('results'), loaded.doc.name, startedAt));
+    // --shard: concurrent shards started in the same second get distinct default folders.
+    const store = new ResultStore(args.out ?? defaultRunDir(path.resolve('results'), shard ? `${loaded.doc.name}-shard${shard.index}of${shard.count}` : loaded.doc.name, startedAt));
     await store.init();
     const info: RunInfo = {
       formatVersion: RESULT_FORMAT_VERSION,
@@ -113,6 +120,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       startedAt: startedAt.toISOString(),
       status: 'partial',
       reason: 'running',
+      ...(shard ? { shard } : {}),
     };
     await store.writeRun(info);
     await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms']]));

@@ -17,6 +17,8 @@ export interface RunState {
   withObjects: number;
   /** Objects created beyond the base ones (timed or repeated create phases). */
   extraObjects: number;
+  /** Extra objects created so far per CRD index (they are numbered after the base ones). */
+  extraPerCrd: Map<number, number>;
   namespacesReady: boolean;
 }
 

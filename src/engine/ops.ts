@@ -422,14 +422,18 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
       },
     };
   }
-  // Extra objects for a timed or repeated phase, numbered after the base objects so names never collide.
+  // Extra objects for a timed or repeated phase: spread round-robin over the live CRDs and
+  // numbered per CRD after its base objects, so names never collide — also across steps,
+  // where the number of CRDs (and so the round-robin) changes.
   return {
     key: 'create.objects',
     before: () => ensureNamespaces(ctx),
     iteration: (i, signal) =>
       attempt(async () => {
-        const k = extraFrom + i;
-        const ref = objectRef(objects, liveCrdAt(ctx, k), perCrd + Math.floor(k / installed));
+        const crd = liveCrdAt(ctx, extraFrom + i);
+        const next = ctx.state.extraPerCrd.get(crd.index) ?? 0;
+        ctx.state.extraPerCrd.set(crd.index, next + 1);
+        const ref = objectRef(objects, crd, perCrd + next);
         return post(objectManifest(objects, ref), ref, signal);
       }),
     after: (iterations) => {
@@ -481,6 +485,7 @@ function deleteCrds(ctx: OpContext): Operation {
       ctx.state.installed = 0;
       ctx.state.withObjects = 0;
       ctx.state.extraObjects = 0;
+      ctx.state.extraPerCrd.clear();
       ctx.state.missingCrds.clear();
       ctx.state.missingObjects.clear();
     },

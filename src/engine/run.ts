@@ -51,7 +51,7 @@ export interface ExecuteResult {
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
   options = { ...options, startedAt: options.startedAt ?? performance.now() };
   const inputs = generatorInputs(plan.scenario, options.runId);
-  const state: RunState = { installed: 0, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, namespacesReady: false };
+  const state: RunState = { installed: 0, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: false };
   const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state, honorRetryAfter: plan.scenario.honorRetryAfter };
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);

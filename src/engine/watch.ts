@@ -38,11 +38,13 @@ export function watchOperation(ctx: OpContext, phase: PlannedPhase, hostSignal: 
   const doc = phase.doc as Extract<PlannedPhase['doc'], { op: 'watch' }>;
   // Watches hold their connection for their whole life: a pool of their own,
   // sized to the watchers, with no body timeout.
-  const client = new KubeClient(ctx.client.connection, { connections: doc.watchers, timeoutMs: 0 });
+  // --shard: a shard's share of the watchers may be 0 (then one idle connection slot, and ready at once).
+  const client = new KubeClient(ctx.client.connection, { connections: Math.max(1, doc.watchers), timeoutMs: 0 });
   const headers = client.headers(JSON_HEADERS);
   let established = 0;
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
+  if (doc.watchers === 0) markReady(); // --shard: no watchers in this shard, nothing to wait for
   return {
     key: WATCH_KEYS.session,
     primary: WATCH_KEYS.eventLatency,

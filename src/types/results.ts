@@ -114,6 +114,10 @@ export interface RunInfo {
   status: RunStatus;
   reason?: string;
   cleanup?: { deleted: number; leftover: number; skipped?: boolean };
+  /** --shard: this run is shard `index` (1-based) of `count` (see src/shard/slice.ts). */
+  shard?: { index: number; count: number };
+  /** `asa-bench merge`: the shard runs this result was merged from. */
+  shards?: { runId: string; index?: number; count?: number; status: RunStatus; startedAt: string; endedAt?: string; dir: string }[];
 }
 
 /** One sample of the API server's own metrics over the run. */

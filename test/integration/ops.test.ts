@@ -708,6 +708,25 @@ phases:
 });
 
 describe('steps', () => {
+  it('timed object creates at every step never reuse a name, though the number of CRDs changes', async () => {
+    const ran = await runScenario(`
+version: 1
+name: ops-steps-extra
+seed: 19
+generate:
+  crds: { count: 4, groups: 1, schema: ${SCHEMA} }
+  objects: { perCRD: 1, sizeBytes: 64 }
+steps: { by: crds, at: [2, 3, 4] }
+phases:
+  - { name: install, op: create, of: crds, concurrency: 2, waitFor: established }
+  - { name: create, op: create, of: objects, concurrency: 2 }
+  - { name: more, op: create, of: objects, concurrency: 2, repeat: 9 }
+`);
+    expectNoErrors(ran.result);
+    for (const step of [0, 1, 2]) expect(op(ran.result, 'more', 'create.objects', step)).toMatchObject({ count: 9, ok: 9, errors: {} });
+    await expectCleanedUp(ran);
+  });
+
   it('runs the phases once per level, installing only the CRDs each level adds', async () => {
     const ran = await runScenario(
       `

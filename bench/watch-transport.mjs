@@ -1,0 +1,108 @@
+/**
+ * What one open watch costs the harness, by transport: N watches over
+ * HTTP/1.1 (one TLS connection each, as src/engine/watch.ts opens them today)
+ * vs HTTP/2 (streams multiplexed over a few connections, as client-go does),
+ * each in its own process, against a local kube-apiserver started with API
+ * Priority and Fairness off (so the server accepts every watch at once).
+ *
+ *   node bench/watch-transport.mjs [watches=10000]
+ *
+ * Prints one table: RSS before and after the watches are open, per watch.
+ */
+import { spawn } from 'node:child_process';
+import { installSignalHandlers, mb, onCleanup, progress, reexecWithMoreFiles, runCleanups, stopPid, table, trackPid, fmtInt, fmtFix } from './lib.mjs';
+
+const [mode, ...rest] = process.argv.slice(2);
+
+if (mode === '--child') {
+  // Child: open N watches with one transport, report RSS.
+  const [transport, nText, kubeconfig] = rest;
+  const n = Number(nText);
+  const { connectionFromKubeconfig } = await import('../dist/kube/target.js');
+  const { KubeClient, JSON_HEADERS } = await import('../dist/kube/client.js');
+  const connection = await connectionFromKubeconfig({ kubeconfig, local: true });
+  const client = new KubeClient(connection, { connections: n, http2: transport === 'h2', timeoutMs: 0 });
+  const headers = client.headers(JSON_HEADERS);
+  const list = await client.getJson('/api/v1/namespaces?limit=1');
+  const rv = list.metadata.resourceVersion;
+  globalThis.gc?.();
+  const before = process.memoryUsage();
+  const t0 = performance.now();
+  const abort = new AbortController();
+  let open = 0;
+  let failed = 0;
+  const bodies = [];
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      try {
+        const res = await client.pool.request({ method: 'GET', path: `/api/v1/namespaces?watch=1&resourceVersion=${rv}`, headers, signal: abort.signal });
+        if (res.statusCode === 200) {
+          open++;
+          bodies.push(res.body);
+          res.body.on('error', () => {});
+          res.body.resume();
+        } else {
+          failed++;
+          await res.body.dump();
+        }
+      } catch {
+        failed++;
+      }
+    }),
+  );
+  const openMs = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 2000));
+  globalThis.gc?.();
+  const after = process.memoryUsage();
+  const stats = client.pool.stats;
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ transport, n, open, failed, openMs, connections: stats.connected, before, after })}\n`);
+  abort.abort();
+  process.exit(0);
+}
+
+const code = await reexecWithMoreFiles();
+if (code !== undefined) process.exit(code);
+installSignalHandlers();
+const n = Number(mode ?? 10_000);
+const rows = [];
+try {
+  const { ensureControlPlane } = await import('../dist/controlplane/build.js');
+  const { startControlPlane } = await import('../dist/controlplane/up.js');
+  const { DEFAULT_SERVER_VERSION } = await import('../dist/controlplane/paths.js');
+  const bins = await ensureControlPlane(DEFAULT_SERVER_VERSION, progress);
+  const cp = await startControlPlane(bins, progress, { apiserverArgs: ['--enable-priority-and-fairness=false', '--max-requests-inflight=20000'] });
+  const untrack = [trackPid(cp.apiserverPid), trackPid(cp.etcdPid)];
+  onCleanup('control plane', async () => {
+    await cp.stop();
+    untrack.forEach((u) => u());
+  });
+  for (const transport of ['h2', 'h1']) {
+    progress(`${n} watches over ${transport}`);
+    const child = spawn(process.execPath, ['--expose-gc', new URL(import.meta.url).pathname, '--child', transport, String(n), cp.kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const untrackChild = trackPid(child.pid);
+    const stop = onCleanup(`child ${transport}`, () => stopPid(child.pid));
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await new Promise((r) => child.on('exit', r));
+    untrackChild();
+    await stop();
+    const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+    if (!line) throw new Error(`child ${transport} failed: ${out.slice(-300)}`);
+    const r = JSON.parse(line.slice(13));
+    const per = (r.after.rss - r.before.rss) / Math.max(1, r.open) / 1024;
+    rows.push([transport === 'h2' ? 'HTTP/2' : 'HTTP/1.1', fmtInt(r.open), r.failed, fmtInt(r.connections), fmtFix(r.openMs / 1000, 1), mb(r.before.rss), mb(r.after.rss), mb(r.after.heapUsed), fmtFix(per, 1)]);
+  }
+  process.stdout.write(
+    table(
+      `Watch transport: harness memory for ${fmtInt(n)} open watches (kube-apiserver, APF off)`,
+      ['transport', 'open', 'failed', 'connections', 'open s', 'RSS before MB', 'RSS after MB', 'heapUsed MB', 'KB/watch'],
+      rows,
+      ['RSS after = 2 s after the last watch opened, after a GC; one process per transport.'],
+    ),
+  );
+} catch (err) {
+  progress(`failed: ${err.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await runCleanups();
+}

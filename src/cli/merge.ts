@@ -1,0 +1,103 @@
+/**
+ * `asa-bench merge <run-dirs...> --out DIR`: combines the results of
+ * `asa-bench run --shard i/N` (i = 1..N) into one results directory that
+ * `report` and `compare` read like any run. The rules are in src/shard/merge.ts.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { renderHtml } from '../reporters/html.js';
+import { renderMarkdown } from '../reporters/markdown.js';
+import { renderPhaseTable } from '../reporters/table.js';
+import { readRunDir, ResultStore, RUN_FILE } from '../results/store.js';
+import { mergeShards, shardProblems, type ShardRun } from '../shard/merge.js';
+import { ExitCode, UsageError } from '../types/errors.js';
+import type { Output } from './output.js';
+import { renderPhaseCsv, reportInput } from './report.js';
+
+export interface MergeArgs {
+  'run-dirs': string[];
+  out: string;
+  force: boolean;
+  json: boolean;
+}
+
+export function mergeCommand(out: Output, setExit: (code: number) => void): CommandModule {
+  return {
+    command: 'merge <run-dirs...>',
+    describe: 'Merge the results of `run --shard i/N` (every shard of one scenario) into one results directory',
+    builder: (y) =>
+      y
+        .positional('run-dirs', { type: 'string', array: true, demandOption: true, describe: 'results directories of the shards' })
+        .option('out', { type: 'string', demandOption: true, describe: 'results directory to write the merged run to' })
+        .option('force', { type: 'boolean', default: false, describe: 'merge even if the runs are not the shards 1..N of one scenario file' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the merged summary as JSON on stdout instead of a table' })
+        .example('$0 merge results/*-smoke-shard*of3 --out results/smoke-merged', 'merge three shards'),
+    handler: async (argv) => {
+      setExit(await mergeRuns(argv as unknown as MergeArgs, out));
+    },
+  };
+}
+
+export async function mergeRuns(args: MergeArgs, out: Output): Promise<number> {
+  const dirs = args['run-dirs'];
+  if (dirs.length === 0) throw new UsageError('merge: name the results directories of the shards');
+  const outDir = path.resolve(args.out);
+  if (dirs.some((d) => path.resolve(d) === outDir)) throw new UsageError(`merge: --out ${args.out} is one of the inputs`, 'write the merged run to a new folder');
+  if (await stat(path.join(outDir, RUN_FILE)).then(() => true, () => false)) {
+    throw new UsageError(`merge: ${args.out} already holds a run (run.json)`, 'choose a new --out folder');
+  }
+  const runs: ShardRun[] = await Promise.all(
+    dirs.map(async (dir) => {
+      const saved = await readRunDir(dir).catch((err: Error) => {
+        throw new UsageError(`${dir}: not a readable results directory (${err.message})`, 'pass folders written by `asa-bench run --shard i/N`');
+      });
+      return { dir: path.resolve(dir), ...saved };
+    }),
+  );
+  const problems = shardProblems(runs);
+  if (problems.length > 0 && args.force) for (const p of problems) out.error(`warning (--force): ${p}`);
+  const merged = mergeShards(runs, { force: args.force });
+
+  const store = new ResultStore(outDir);
+  await store.init();
+  await store.writeSummary(merged.summary);
+  await store.writeRun(merged.run);
+  const intervals = await mergeIntervals(runs);
+  if (intervals) await store.writeText('intervals.csv', intervals);
+  const report = reportInput(merged.run, merged.summary);
+  await store.writeText('report.md', renderMarkdown(report));
+  await store.writeText('report.html', renderHtml(report));
+  await store.writeText('summary.csv', renderPhaseCsv(merged.summary));
+
+  if (args.json) {
+    out.data(JSON.stringify({ run: { ...merged.run, scenario: { ...merged.run.scenario, text: undefined } }, phases: merged.summary.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })) }, null, 2));
+  } else {
+    out.data(renderPhaseTable(merged.summary.phases));
+  }
+  out.progress(`merged ${runs.length} runs (${merged.run.status}): ${store.dir}`);
+  return ExitCode.ok;
+}
+
+/** The shards' intervals.csv on one time axis (from the earliest start), with a `shard` column. */
+async function mergeIntervals(runs: readonly ShardRun[]): Promise<string | undefined> {
+  const t0 = Math.min(...runs.map((r) => Date.parse(r.run.startedAt)));
+  let header: string | undefined;
+  const rows: { t: number; line: string }[] = [];
+  for (const r of runs) {
+    const text = await readFile(path.join(r.dir, 'intervals.csv'), 'utf8').catch(() => undefined);
+    if (!text) continue;
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    header ??= `${lines[0]},shard`;
+    const offset = (Date.parse(r.run.startedAt) - t0) / 1000;
+    const shard = r.run.shard ? `${r.run.shard.index}/${r.run.shard.count}` : r.run.runId;
+    for (const line of lines.slice(1)) {
+      const comma = line.indexOf(',');
+      const t = Math.round((Number(line.slice(0, comma)) + offset) * 10) / 10;
+      rows.push({ t, line: `${t}${line.slice(comma)},${shard}` });
+    }
+  }
+  if (header === undefined) return undefined;
+  rows.sort((a, b) => a.t - b.t);
+  return `${[header, ...rows.map((r) => r.line)].join('\n')}\n`;
+}
