@@ -341,7 +341,8 @@ function tryConnect(port) {
 
 export async function runWorker(kind, spec, { cpuProfDir, onMark } = {}) {
   const workerFile = new URL('./engine-worker.mjs', import.meta.url).pathname;
-  const nodeArgs = [];
+  // BENCH_NODE_ARGS: extra flags for the measured processes, e.g. --heapsnapshot-signal=SIGUSR2.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   if (cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`);
   const child = spawn(process.execPath, [...nodeArgs, workerFile, kind, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const untrack = trackPid(child.pid);

@@ -15,6 +15,8 @@ import { cleanupCommand } from './cleanup.js';
 import { reportCommand } from './report.js';
 import { compareCommand } from './compare.js';
 import { abCommand } from './ab.js';
+import { mergeCommand } from './merge.js';
+import { exportCommand } from './export.js';
 import { TOOL_VERSION } from './version.js';
 import { Output } from './output.js';
 
@@ -50,6 +52,8 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .command(reportCommand(out, setExit))
     .command(compareCommand(out, setExit))
     .command(abCommand(out, setExit))
+    .command(mergeCommand(out, setExit))
+    .command(exportCommand(out, setExit))
     .command(serverCommands(out, setExit))
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -235,6 +235,8 @@ function startPhase(
     operation.after?.(iterations);
     const retried = ctx.client.retries - retriesBefore;
     if (retried > 0) recorder.count('transport.retried-after-reset', retried);
+    // --shard: a slice with 0 iterations (repeat share 0) still reports its primary op row (count 0).
+    recorder.stats(operation.key);
     recorder.finish();
     const harnessStats = harness.stop();
     const serverAfter = serverBefore ? await server.snapshot() : undefined;

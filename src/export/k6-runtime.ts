@@ -271,18 +271,20 @@ function withQuery(path: string, query: Record<string, string | number | undefin
   return parts.length > 0 ? path + '?' + parts.join('&') : path;
 }
 
+type StatusCallback = ReturnType<typeof http.expectedStatuses>;
+
 const DEFAULT_OK = http.expectedStatuses({ min: 200, max: 299 });
 const DELETE_OK = http.expectedStatuses({ min: 200, max: 299 }, 404);
 const NAMESPACE_OK = http.expectedStatuses({ min: 200, max: 299 }, 409);
 
-function params(headers: Record<string, string>, name: string, phase: string, ok?: ExpectedStatusesCallback): RefinedParams<'text'> {
+function params(headers: Record<string, string>, name: string, phase: string, ok?: StatusCallback): RefinedParams<'text'> {
   const all: Record<string, string> = {};
   for (const k of Object.keys(BASE_HEADERS)) all[k] = BASE_HEADERS[k];
   for (const k of Object.keys(headers)) all[k] = headers[k];
   return { headers: all, tags: { name, phase }, responseCallback: ok === undefined ? DEFAULT_OK : ok, responseType: 'text' };
 }
 
-function send(method: string, path: string, body: string | null, headers: Record<string, string>, name: string, phase: string, ok?: ExpectedStatusesCallback): RefinedResponse<'text'> {
+function send(method: string, path: string, body: string | null, headers: Record<string, string>, name: string, phase: string, ok?: StatusCallback): RefinedResponse<'text'> {
   return http.request(method, SERVER + path, body, params(headers, name, phase, ok));
 }
 

@@ -343,7 +343,7 @@ export function renderK6Script(plan: Plan, options: K6ExportOptions = {}): strin
   );
   return `${header}
 import http from 'k6/http';
-import type { ExpectedStatusesCallback, ObjectBatchRequest, RefinedParams, RefinedResponse } from 'k6/http';
+import type { ObjectBatchRequest, RefinedParams, RefinedResponse } from 'k6/http';
 import { sleep } from 'k6';
 import exec from 'k6/execution';
 import type { Options } from 'k6/options';
@@ -452,7 +452,7 @@ export function renderTestRun(scriptName: string, parallelism: number, script: s
   }
   if (parallelism > 1) {
     warnings.push(
-      `parallelism ${parallelism}: k6-operator splits every k6 scenario across ${parallelism} runners (execution segments); the load is the same in total, but every runner runs setup/teardown`,
+      `parallelism ${parallelism}: k6-operator splits every k6 scenario across ${parallelism} runners (execution segments); iteration numbers stay unique across runners, so they address the same objects as one runner would`,
     );
   }
   const configMap = {
