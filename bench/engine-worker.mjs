@@ -8,6 +8,7 @@
  *   open     — runOpen against an HTTPS URL, with per-arrival schedule lag
  *   scenario — executePlan of a scenario text against a kubeconfig target
  */
+import diagnostics from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { runClosed, runOpen, arrivalTimeMs } from '../dist/engine/load.js';
 import { KubeClient, JSON_HEADERS, RequestError } from '../dist/kube/client.js';
@@ -165,6 +166,7 @@ async function scenario() {
         break;
     }
   };
+  const tracker = spec.trackWatches ? trackWatchRequests(t0) : undefined;
   const abort = new AbortController();
   process.on('SIGTERM', () => abort.abort('SIGTERM'));
   const result = await executePlan(plan, { client, runId: newRunId(), local: true, signal: abort.signal, onEvent, progressIntervalMs: spec.progressIntervalMs ?? 5000 });
@@ -177,8 +179,90 @@ async function scenario() {
     cleanup: result.cleanup,
     phaseStarts,
     phaseStartsEpoch,
+    watchTracking: tracker?.summary(phaseStarts),
     phases: result.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })),
     samples,
+  };
+}
+
+/**
+ * Client-side timing of the watchers, from undici's diagnostics channels (no
+ * change to the engine): when each watcher's initial list (its starting
+ * resourceVersion) was answered and its watch opened, and when each patch was
+ * sent. A watcher gets a patch's event iff its list was served before the
+ * patch was committed, so "reachable" counts, per patch, the watchers of that
+ * CRD whose list had been answered before the patch was even created (a lower
+ * bound; lists answered while the patch was in flight are the uncertain rest).
+ */
+function trackWatchRequests(t0) {
+  const lists = new Map(); // crd -> [ms]
+  const opens = [];
+  const patches = []; // { crd, created, ok }
+  const created = new WeakMap();
+  const crdOf = (p) => {
+    const segs = p.split('?')[0].split('/');
+    if (segs[1] !== 'apis' || segs.length < 5) return undefined;
+    return `${segs[2]}/${segs[4] === 'namespaces' ? segs[6] : segs[4]}`;
+  };
+  const onCreate = ({ request }) => {
+    if (request.method === 'PATCH') created.set(request, performance.now() - t0);
+  };
+  const onHeaders = ({ request, response }) => {
+    const t = performance.now() - t0;
+    const p = request.path;
+    if (request.method === 'PATCH') {
+      const crd = crdOf(p);
+      if (crd) patches.push({ crd, created: created.get(request) ?? t, ok: response.statusCode < 300 });
+    } else if (request.method === 'GET' && response.statusCode === 200) {
+      if (/[?&]watch=(1|true)/.test(p)) opens.push(t);
+      else if (/[?&]limit=1(&|$)/.test(p) && !p.includes('resourceVersion=')) {
+        const crd = crdOf(p);
+        if (crd) (lists.get(crd) ?? lists.set(crd, []).get(crd)).push(t);
+      }
+    }
+  };
+  diagnostics.subscribe('undici:request:create', onCreate);
+  diagnostics.subscribe('undici:request:headers', onHeaders);
+  return {
+    summary(phaseStarts) {
+      diagnostics.unsubscribe('undici:request:create', onCreate);
+      diagnostics.unsubscribe('undici:request:headers', onHeaders);
+      for (const v of lists.values()) v.sort((a, b) => a - b);
+      const countBefore = (arr, t) => {
+        let lo = 0;
+        let hi = arr.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (arr[mid] < t) lo = mid + 1;
+          else hi = mid;
+        }
+        return lo;
+      };
+      let reachable = 0;
+      let reachableUpper = 0;
+      const okPatches = patches.filter((x) => x.ok);
+      for (const x of okPatches) {
+        const arr = lists.get(x.crd) ?? [];
+        reachable += countBefore(arr, x.created);
+        reachableUpper += arr.length;
+      }
+      opens.sort((a, b) => a - b);
+      const w = (phaseStarts.watch ?? 0) * 1000;
+      const sec = (ms) => (ms === undefined ? undefined : Math.round(ms - w) / 1000);
+      const sortedPatch = okPatches.map((x) => x.created).sort((a, b) => a - b);
+      return {
+        watchesOpened: opens.length,
+        firstOpenS: sec(opens[0]),
+        halfOpenS: sec(opens[Math.floor(opens.length / 2)]),
+        lastOpenS: sec(opens.at(-1)),
+        lastListS: sec(Math.max(...[...lists.values()].map((a) => a.at(-1) ?? -Infinity))),
+        firstPatchS: sec(sortedPatch[0]),
+        lastPatchS: sec(sortedPatch.at(-1)),
+        okPatches: okPatches.length,
+        reachable,
+        reachableUpper,
+      };
+    },
   };
 }
 

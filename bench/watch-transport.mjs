@@ -32,6 +32,8 @@ if (mode === '--child') {
   let open = 0;
   let failed = 0;
   const bodies = [];
+  const reasons = {};
+  const why = (k) => (reasons[k] = (reasons[k] ?? 0) + 1);
   await Promise.all(
     Array.from({ length: n }, async () => {
       try {
@@ -43,10 +45,11 @@ if (mode === '--child') {
           res.body.resume();
         } else {
           failed++;
-          await res.body.dump();
+          why(`HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 120)}`);
         }
-      } catch {
+      } catch (err) {
         failed++;
+        why(`${err.code ?? err.name}: ${err.message}`.slice(0, 160));
       }
     }),
   );
@@ -55,7 +58,7 @@ if (mode === '--child') {
   globalThis.gc?.();
   const after = process.memoryUsage();
   const stats = client.pool.stats;
-  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ transport, n, open, failed, openMs, connections: stats.connected, before, after })}\n`);
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ transport, n, open, failed, openMs, connections: stats.connected, before, after, reasons })}\n`);
   abort.abort();
   process.exit(0);
 }
@@ -65,6 +68,7 @@ if (code !== undefined) process.exit(code);
 installSignalHandlers();
 const n = Number(mode ?? 10_000);
 const rows = [];
+const reasons = [];
 try {
   const { ensureControlPlane } = await import('../dist/controlplane/build.js');
   const { startControlPlane } = await import('../dist/controlplane/up.js');
@@ -89,6 +93,7 @@ try {
     const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
     if (!line) throw new Error(`child ${transport} failed: ${out.slice(-300)}`);
     const r = JSON.parse(line.slice(13));
+    reasons.push(...Object.entries(r.reasons).map(([k, v]) => `${transport}: ${v} x ${k}`));
     const per = (r.after.rss - r.before.rss) / Math.max(1, r.open) / 1024;
     rows.push([transport === 'h2' ? 'HTTP/2' : 'HTTP/1.1', fmtInt(r.open), r.failed, fmtInt(r.connections), fmtFix(r.openMs / 1000, 1), mb(r.before.rss), mb(r.after.rss), mb(r.after.heapUsed), fmtFix(per, 1)]);
   }
@@ -97,7 +102,7 @@ try {
       `Watch transport: harness memory for ${fmtInt(n)} open watches (kube-apiserver, APF off)`,
       ['transport', 'open', 'failed', 'connections', 'open s', 'RSS before MB', 'RSS after MB', 'heapUsed MB', 'KB/watch'],
       rows,
-      ['RSS after = 2 s after the last watch opened, after a GC; one process per transport.'],
+      ['RSS after = 2 s after the last watch opened, after a GC; one process per transport.', ...reasons.map((r) => `failed: ${r}`)],
     ),
   );
 } catch (err) {

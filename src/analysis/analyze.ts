@@ -25,6 +25,8 @@ export interface PhaseVerdict {
   phase: string;
   bottleneck: Bottleneck;
   because: string;
+  /** When the harness saturated: what the server-side evidence points at anyway. */
+  behindHarness?: Bottleneck;
 }
 
 export interface Knee {
@@ -67,11 +69,17 @@ function errorCounts(phase: PhaseResult): { throttled: number; failed: number; a
   return { throttled, failed, attempts };
 }
 
-export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFAULT_ANALYSIS): PhaseVerdict {
+export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFAULT_ANALYSIS, ignoreHarness = false): PhaseVerdict {
   const base = { step: phase.step, phase: phase.phase };
   const h = phase.harness;
-  if (h?.saturated) {
-    return { ...base, bottleneck: 'harness', because: `the load generator used ${h.cpuCores.toFixed(2)} cores, event-loop delay p99 ${h.eventLoopDelayP99Ms} ms` };
+  if (h?.saturated && !ignoreHarness) {
+    const behind = phaseBottleneck(phase, run, options, true).bottleneck;
+    return {
+      ...base,
+      bottleneck: 'harness',
+      because: `the load generator used ${h.cpuCores.toFixed(2)} cores, event-loop delay p99 ${h.eventLoopDelayP99Ms} ms${behind !== 'none' ? `; the server-side evidence also points at ${LABEL[behind]}` : ''}`,
+      ...(behind !== 'none' ? { behindHarness: behind } : {}),
+    };
   }
   const { throttled, failed, attempts } = errorCounts(phase);
   const s = phase.server;

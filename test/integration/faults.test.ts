@@ -186,8 +186,17 @@ phases:
           ],
         },
       });
-      // The flow-control configuration takes effect asynchronously.
-      await new Promise((r) => setTimeout(r, 2_000));
+      // The flow-control configuration takes effect asynchronously: wait until a burst of
+      // reads by the load user gets a 429 (bounded), so the scenario starts on a starved level.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const statuses = await Promise.all(
+          Array.from({ length: 32 }, () => client.send({ method: 'GET', path: '/api/v1/namespaces/default', headers: client.headers({ accept: 'application/json' }) }).then((r) => r.status)),
+        );
+        if (statuses.includes(429)) break;
+        if (Date.now() > deadline) throw new Error('the starved priority level never rejected a request');
+        await new Promise((r) => setTimeout(r, 500));
+      }
       const { result, runId } = await run(
         `version: 1
 name: storm${objects}
@@ -195,7 +204,7 @@ honorRetryAfter: true
 phases:
   - { name: install, op: create, of: crds, waitFor: established }
   - { name: create, op: create, of: objects, concurrency: 4 }
-  - { name: storm, op: get, consistency: cache, concurrency: 32, duration: 4s }
+  - { name: storm, op: get, consistency: cache, concurrency: 16, duration: 4s }
 `,
         client,
       );
@@ -208,7 +217,10 @@ phases:
       expect(storm.server?.apfRejected ?? 0).toBeGreaterThan(0);
       const runInfo = { target: { local: true }, machine: { cores: 2, memoryBytes: 2 ** 34 }, scenario: { text: '' } } as unknown as RunInfo;
       const analysis = analyze(runInfo, { formatVersion: 1, runId, phases: result.phases });
-      expect(analysis.phases.find((v) => v.phase === 'storm')?.bottleneck).toBe('flow-control');
+      // Flow control is named; on a busy machine the harness may have saturated too, which the
+      // analysis then says first, with flow control as what the server's evidence points at.
+      const verdict = analysis.phases.find((v) => v.phase === 'storm')!;
+      expect(verdict.bottleneck === 'flow-control' || verdict.behindHarness === 'flow-control', JSON.stringify(verdict)).toBe(true);
       expect(result.cleanup?.leftover).toBe(0);
     } finally {
       await adminClient.send({ method: 'DELETE', path: `${apf}/flowschemas/asa-bench-starved` });
