@@ -371,7 +371,7 @@ async function benchWatch() {
       if (wt) {
         notes.push(
           received >= wt.reachable
-            ? `received >= reachable (${fmtInt(received)} >= ${fmtInt(wt.reachable)}): no event was lost; the missing ones were written before their watcher had listed (its starting resourceVersion) — run.ts starts the host phase after at most 5 s of waiting for the watchers`
+            ? `received >= reachable (${fmtInt(received)} >= ${fmtInt(wt.reachable)}): no event was lost; the missing ones were written before their watcher had listed (its starting resourceVersion)${(established?.count ?? 0) < WATCHERS ? ` or had no watcher at all (${fmtInt(WATCHERS - (established?.count ?? 0))} never established)` : ''} — run.ts starts the host phase after at most 5 s of waiting for the watchers`
             : `received < reachable (${fmtInt(received)} < ${fmtInt(wt.reachable)}): ${fmtInt(wt.reachable - received)} events that watchers should have got were not counted (lost, or still in flight when the watch drain ended)`,
         );
       }

@@ -167,7 +167,8 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     out.progress(report.analysis!.headline);
     for (const line of slo.lines) out.progress(line);
     out.progress(`results: ${store.dir}`);
-    if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: asa-bench cleanup --run ${runId}`);
+    if (result.cleanup?.skipped && target.ephemeral) out.progress('cleanup skipped: this run\'s own control plane is deleted with everything in it');
+    else if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: asa-bench cleanup --run ${runId}`);
 
     if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
       // Keep the server's side of the story next to the results before the temp folder goes.

@@ -5,7 +5,7 @@
  * against time and CRD count). If /metrics cannot be read (a remote cluster
  * that denies it), the run goes on without server figures and says so once.
  */
-import type { KubeClient } from '../kube/client.js';
+import { RequestError, type KubeClient } from '../kube/client.js';
 import { deltaSnapshot, scrapeServerMetrics, type ServerSnapshot } from '../metrics/server.js';
 import type { ServerPhaseStats, ServerSample } from '../types/results.js';
 
@@ -22,25 +22,44 @@ export class ServerWatch {
     private readonly onProblem: (message: string) => void,
   ) {}
 
-  /** One scrape, or undefined once scraping has failed (reported once). */
+  /**
+   * One scrape, or undefined if it failed. A denial (401/403/404: a cluster that
+   * does not let us read /metrics) stops scraping for the run, reported once; other
+   * failures (a slow or restarting server: /metrics grows to tens of MB with
+   * thousands of CRDs) skip this sample only.
+   */
   async snapshot(): Promise<ServerSnapshot | undefined> {
     if (this.disabled) return undefined;
     try {
-      return await scrapeServerMetrics(this.client, { signal: AbortSignal.timeout(30_000) });
+      return await scrapeServerMetrics(this.client, { signal: AbortSignal.timeout(60_000) });
     } catch (err) {
-      this.disabled = (err as Error).message;
-      this.onProblem(`server metrics unavailable (${this.disabled}); results will have client-side figures only`);
+      const status = err instanceof RequestError ? err.status : undefined;
+      if (status === 401 || status === 403 || status === 404) {
+        this.disabled = (err as Error).message;
+        this.onProblem(`server metrics unavailable (${this.disabled}); results will have client-side figures only`);
+      } else if (!this.warned) {
+        this.warned = true;
+        this.onProblem(`a /metrics scrape failed (${(err as Error).message}); skipping samples that fail`);
+      }
       return undefined;
     }
   }
 
+  private warned = false;
+  private sampling = false;
+
   start(periodMs = 5_000): void {
     const sample = async () => {
-      const snap = await this.snapshot();
+      // One sample at a time: a slow scrape must not overlap the next (tiny intervals
+      // between overlapping scrapes would turn CPU seconds into absurd core counts).
+      if (this.sampling) return;
+      this.sampling = true;
+      const snap = await this.snapshot().finally(() => (this.sampling = false));
       if (!snap) return;
       const t = Math.round((performance.now() - this.runStartedAt) / 100) / 10;
       const prev = this.previous;
-      const cpuCores = prev ? deltaSnapshot(prev, snap).cpuCores : 0;
+      const delta = prev ? deltaSnapshot(prev, snap) : undefined;
+      const cpuCores = delta && delta.intervalSeconds >= 1 ? delta.cpuCores : 0;
       this.previous = snap;
       this.series.push({ t, rssBytes: snap.process.residentMemoryBytes, cpuCores: Math.round(cpuCores * 1000) / 1000, crds: this.crds(), requests429: snap.requests.byCode['429'] ?? 0 });
     };
