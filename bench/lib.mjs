@@ -122,13 +122,23 @@ export function fdLimits() {
   return { soft: num(soft), hard: num(hard) };
 }
 
-/** Returns true if the caller should wait for a re-executed copy of itself (and exit with its code). */
+/**
+ * If the open-files limit can be raised, runs a copy of this script under the
+ * raised limit and resolves with its exit code (the caller exits with it);
+ * otherwise resolves undefined and the caller goes on as it is.
+ */
 export async function reexecWithMoreFiles(want = 65536) {
   if (process.env.ASA_BENCH_FD_RAISED === '1') return undefined;
   const { soft, hard } = fdLimits();
   if (soft >= want) return undefined;
-  progress(`open-files limit ${soft} (hard ${hard}); re-running under a raised limit`);
-  const script = `ulimit -n ${want} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
+  const raise = `ulimit -n ${want} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null`;
+  const reachable = Number(spawnSync('sh', ['-c', `${raise}; ulimit -n`], { encoding: 'utf8' }).stdout.trim());
+  if (!(reachable > soft)) {
+    progress(`open-files limit ${soft} (hard ${hard}) cannot be raised here; going on with it`);
+    return undefined;
+  }
+  progress(`open-files limit ${soft} (hard ${hard}); re-running under ${reachable}`);
+  const script = `${raise}; exec "$@"`;
   const child = spawn('sh', ['-c', script, 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, ASA_BENCH_FD_RAISED: '1' },

@@ -46,7 +46,7 @@ export interface Analysis {
 
 const LABEL: Record<Bottleneck, string> = {
   harness: 'the harness itself',
-  'flow-control': 'flow control (API Priority and Fairness)',
+  'flow-control': 'flow control (429s and queueing: API Priority and Fairness or max-in-flight)',
   'apiserver-cpu': 'kube-apiserver CPU',
   'apiserver-memory': 'kube-apiserver memory',
   storage: 'storage (etcd)',

@@ -332,7 +332,13 @@ async function waitEstablished(ctx: OpContext, name: string, signal: AbortSignal
   const headers = ctx.client.headers(JSON_HEADERS);
   const deadline = performance.now() + 120_000;
   while (performance.now() < deadline && !signal.aborted) {
-    const res = await ctx.client.expectOk({ method: 'GET', path, headers, signal });
+    const res = await ctx.client.send({ method: 'GET', path, headers, signal });
+    if (res.status === 429) {
+      // Throttled while polling: try again, as any client would.
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    if (res.status !== 200) throw new RequestError(`GET ${path}: HTTP ${res.status}`, classifyStatus(res.status) ?? 'protocol', res.status);
     const crd = JSON.parse(res.body.toString('utf8')) as { status?: { conditions?: { type: string; status: string }[] } };
     if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return 0;
     await new Promise((r) => setTimeout(r, 50));

@@ -246,7 +246,7 @@ phases:
       expect(result.status).toBe('complete');
       const reads = op(result, 'reads', 'get.cache')!;
       expect(reads.count).toBe(1000);
-      expect(reads.ok).toBe(1000);
+      expect(reads.ok, JSON.stringify(reads.errorExamples)).toBe(1000);
       expect(result.cleanup?.leftover).toBe(0);
     } finally {
       await client.close();
