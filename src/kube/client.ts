@@ -111,11 +111,19 @@ export class KubeClient {
       // A kept-alive connection the server closed (idle timeout, GOAWAY, restart) fails the
       // request written onto it. Retrying is safe only for idempotent reads; writes are not
       // retried (the server may have applied them). Every retry is counted.
-      if (req.method === 'GET' && err instanceof RequestError && isResetOfReusedConnection(err) && !req.signal?.aborted) {
+      let last: unknown = err;
+      // Up to 3 times: on HTTP/2 a GOAWAY can hit the retry too (undici replays a refused
+      // stream once itself, then fails it with "GOAWAY frame received", UND_ERR_INFO/SOCKET).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (req.method !== 'GET' || !(last instanceof RequestError) || !isResetOfReusedConnection(last) || req.signal?.aborted) throw last;
         this.retries++;
-        return this.sendOnce(req);
+        try {
+          return await this.sendOnce(req);
+        } catch (again) {
+          last = again;
+        }
       }
-      throw err;
+      throw last;
     }
   }
 
@@ -182,12 +190,15 @@ export class KubeClient {
 }
 
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_ERROR']);
+/** undici's InformationalError is generic; only its GOAWAY form means "resend elsewhere". */
+const GOAWAY = /GOAWAY/;
 
 function isResetOfReusedConnection(err: RequestError): boolean {
   let e: unknown = err.cause;
   for (let depth = 0; depth < 4 && e; depth++) {
     const code = (e as { code?: string }).code;
     if (code && RESET_CODES.has(code)) return true;
+    if (code === 'UND_ERR_INFO' && GOAWAY.test((e as Error).message)) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;
