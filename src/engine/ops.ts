@@ -379,12 +379,19 @@ async function waitDiscoverable(ctx: OpContext, group: string, version: string, 
 export async function ensureNamespaces(ctx: EngineContext): Promise<void> {
   if (ctx.state.namespacesReady || !ctx.objects || !ctx.crds.crds.scope || ctx.crds.crds.scope !== 'Namespaced') return;
   for (const name of objectNamespaces(ctx.objects)) {
-    const res = await ctx.client.send({
-      method: 'POST',
-      path: NAMESPACES_PATH,
-      headers: ctx.client.headers(JSON_HEADERS),
-      body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [LABEL_RUN]: ctx.runId } } }),
-    });
+    const create = () =>
+      ctx.client.send({
+        method: 'POST',
+        path: NAMESPACES_PATH,
+        headers: ctx.client.headers(JSON_HEADERS),
+        body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [LABEL_RUN]: ctx.runId } } }),
+      });
+    let res = await create();
+    // Setup is not measured: a throttled server gets asked again, as any client would.
+    for (let tries = 0; res.status === 429 && tries < 50; tries++) {
+      await new Promise((r) => setTimeout(r, 200));
+      res = await create();
+    }
     if (res.status !== 201 && res.status !== 409) {
       throw new RequestError(`creating namespace ${name}: HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`, classifyStatus(res.status)!, res.status);
     }
