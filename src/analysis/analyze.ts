@@ -100,7 +100,8 @@ export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFA
     return { ...base, bottleneck: 'apiserver-memory', because: `kube-apiserver resident memory ${(s.rssBytes / 2 ** 30).toFixed(1)} GiB` };
   }
   const primary = phase.ops.find((o) => o.op === phase.primary);
-  if (s && primary && s.etcdP99Ms > 0 && s.etcdP99Ms >= 0.5 * primary.latencyMs.p99) {
+  // A few ms of etcd time in a fast read is the normal path, not saturation: require a slow etcd too.
+  if (s && primary && s.etcdP99Ms >= 50 && s.etcdP99Ms >= 0.5 * primary.latencyMs.p99) {
     return { ...base, bottleneck: 'storage', because: `etcd request p99 ${s.etcdP99Ms.toFixed(1)} ms is at least half of the client p99 ${primary.latencyMs.p99} ms` };
   }
   return { ...base, bottleneck: 'none', because: 'no limit reached' };
