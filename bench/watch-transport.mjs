@@ -8,6 +8,7 @@
  *   node bench/watch-transport.mjs [watches=10000]
  *
  * Prints one table: RSS before and after the watches are open, per watch.
+ * BENCH_TRANSPORTS=h2 measures one transport only (default: h2,h1).
  */
 import { spawn } from 'node:child_process';
 import { installSignalHandlers, mb, onCleanup, progress, reexecWithMoreFiles, runCleanups, stopPid, table, trackPid, fmtInt, fmtFix } from './lib.mjs';
@@ -18,14 +19,20 @@ if (mode === '--child') {
   // Child: open N watches with one transport, report RSS.
   const [transport, nText, kubeconfig] = rest;
   const n = Number(nText);
-  const { connectionFromKubeconfig } = await import('../dist/kube/target.js');
+  const { connectionForLocalControlPlane } = await import('../dist/kube/target.js');
   const { KubeClient, JSON_HEADERS } = await import('../dist/kube/client.js');
-  const connection = await connectionFromKubeconfig({ kubeconfig, local: true });
-  const client = new KubeClient(connection, { connections: n, http2: transport === 'h2', timeoutMs: 0 });
+  const connection = await connectionForLocalControlPlane(kubeconfig);
+  // As src/engine/watch.ts opens them: HTTP/2 with at most 100 streams per connection.
+  const h2 = transport === 'h2';
+  const client = new KubeClient(connection, { connections: h2 ? Math.ceil(n / 100) : n, http2: h2, maxStreams: 100, timeoutMs: 0 });
   const headers = client.headers(JSON_HEADERS);
   const list = await client.getJson('/api/v1/namespaces?limit=1');
   const rv = list.metadata.resourceVersion;
   globalThis.gc?.();
+  // BENCH_HEAP_SNAPSHOTS=<dir>: V8 heap snapshots before and after (compare with heapsnapshot-diff.mjs).
+  const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
+  const { writeHeapSnapshot } = await import('node:v8');
+  if (snapshots) writeHeapSnapshot(`${snapshots}/watches-${transport}-before.heapsnapshot`);
   const before = process.memoryUsage();
   const t0 = performance.now();
   const abort = new AbortController();
@@ -37,15 +44,16 @@ if (mode === '--child') {
   await Promise.all(
     Array.from({ length: n }, async () => {
       try {
-        const res = await client.pool.request({ method: 'GET', path: `/api/v1/namespaces?watch=1&resourceVersion=${rv}`, headers, signal: abort.signal });
-        if (res.statusCode === 200) {
-          open++;
-          bodies.push(res.body);
-          res.body.on('error', () => {});
-          res.body.resume();
-        } else {
+        // The engine's watch transport (KubeClient.streamLines); resolves when the stream ends.
+        let started;
+        const opened = new Promise((resolve) => (started = resolve));
+        const stream = client.streamLines({ method: 'GET', path: `/api/v1/namespaces?watch=1&resourceVersion=${rv}`, headers, signal: abort.signal }, { onStart: started, onLine: () => true });
+        bodies.push(stream.catch(() => {}));
+        const status = await Promise.race([opened, stream.then((r) => r.status)]);
+        if (status === 200) open++;
+        else {
           failed++;
-          why(`HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 120)}`);
+          why(`HTTP ${status}: ${(await stream).body.toString().slice(0, 120)}`);
         }
       } catch (err) {
         failed++;
@@ -57,6 +65,7 @@ if (mode === '--child') {
   await new Promise((r) => setTimeout(r, 2000));
   globalThis.gc?.();
   const after = process.memoryUsage();
+  if (snapshots) writeHeapSnapshot(`${snapshots}/watches-${transport}-after.heapsnapshot`);
   const stats = client.pool.stats;
   process.stdout.write(`BENCH_RESULT ${JSON.stringify({ transport, n, open, failed, openMs, connections: stats.connected, before, after, reasons })}\n`);
   abort.abort();
@@ -80,7 +89,7 @@ try {
     await cp.stop();
     untrack.forEach((u) => u());
   });
-  for (const transport of ['h2', 'h1']) {
+  for (const transport of (process.env.BENCH_TRANSPORTS ?? 'h2,h1').split(',')) {
     progress(`${n} watches over ${transport}`);
     const child = spawn(process.execPath, ['--expose-gc', new URL(import.meta.url).pathname, '--child', transport, String(n), cp.kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
     const untrackChild = trackPid(child.pid);
@@ -95,12 +104,12 @@ try {
     const r = JSON.parse(line.slice(13));
     reasons.push(...Object.entries(r.reasons).map(([k, v]) => `${transport}: ${v} x ${k}`));
     const per = (r.after.rss - r.before.rss) / Math.max(1, r.open) / 1024;
-    rows.push([transport === 'h2' ? 'HTTP/2' : 'HTTP/1.1', fmtInt(r.open), r.failed, fmtInt(r.connections), fmtFix(r.openMs / 1000, 1), mb(r.before.rss), mb(r.after.rss), mb(r.after.heapUsed), fmtFix(per, 1)]);
+    rows.push([transport === 'h2' ? 'HTTP/2' : 'HTTP/1.1', fmtInt(r.open), r.failed, fmtInt(r.connections), fmtFix(r.openMs / 1000, 1), mb(r.before.rss), mb(r.after.rss), mb(r.after.heapUsed), mb(r.after.heapTotal), mb(r.after.external), fmtFix(per, 1)]);
   }
   process.stdout.write(
     table(
       `Watch transport: harness memory for ${fmtInt(n)} open watches (kube-apiserver, APF off)`,
-      ['transport', 'open', 'failed', 'connections', 'open s', 'RSS before MB', 'RSS after MB', 'heapUsed MB', 'KB/watch'],
+      ['transport', 'open', 'failed', 'connections', 'open s', 'RSS before MB', 'RSS after MB', 'heapUsed MB', 'heapTotal MB', 'external MB', 'KB/watch'],
       rows,
       ['RSS after = 2 s after the last watch opened, after a GC; one process per transport.', ...reasons.map((r) => `failed: ${r}`)],
     ),

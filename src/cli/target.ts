@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { acquireLocalTarget } from '../controlplane/server.js';
 import { KubeClient, RequestError } from '../kube/client.js';
-import { connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
+import { connectionForLocalControlPlane, connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
 import { TargetError } from '../types/errors.js';
 import type { TargetInfo } from '../types/results.js';
 import type { Output } from './output.js';
@@ -78,7 +78,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
     localDir = local.dir;
     ephemeral = local.ephemeral;
     try {
-      connection = await connectionFromKubeconfig({ kubeconfig: local.kubeconfig, local: true });
+      connection = await connectionForLocalControlPlane(local.kubeconfig);
     } catch (err) {
       await release();
       throw err;

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
-import { LOCAL_CLUSTER_NAME } from '../kube/target.js';
+import { LOCAL_CLUSTER_NAME, LOCAL_CONNECTION_FILE, type LocalConnectionFile } from '../kube/target.js';
 import { ControlPlaneError } from '../types/errors.js';
 import type { BuiltControlPlane, Progress } from './build.js';
 
@@ -203,6 +203,10 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
       }),
       { mode: 0o600 },
     );
+    // The same credentials for asa-bench itself, so a run on the local control plane connects
+    // without loading @kubernetes/client-node (~90 MB of harness RSS; see src/kube/target.ts).
+    const connectionFile: LocalConnectionFile = { server, ca: ca.toString('utf8'), token, context: LOCAL_CLUSTER_NAME };
+    await writeFile(path.join(dir, LOCAL_CONNECTION_FILE), JSON.stringify(connectionFile), { mode: 0o600 });
     progress(`control plane ready (${bins.version}); kubeconfig ${kubeconfig}`);
     const state: ControlPlaneState = {
       version: bins.version,

@@ -6,7 +6,7 @@
  */
 import { crdManifest } from '../generators/crds.js';
 import { objectManifest, objectNamespaces, objectRef } from '../generators/objects.js';
-import { LABEL_RUN, LABEL_SHARD } from '../generators/labels.js';
+import { ANNOTATION_SENT_AT, epochMicros, LABEL_RUN, LABEL_SHARD } from '../generators/labels.js';
 import { JSON_HEADERS, RequestError } from '../kube/client.js';
 import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath, withQuery } from '../kube/paths.js';
 import { classifyError, classifyStatus } from '../metrics/errors.js';
@@ -34,12 +34,6 @@ export interface Operation {
   after?: (iterations: number) => void;
 }
 
-/** Annotation carrying the client's send time (epoch µs), for watch event latency. */
-export const ANNOTATION_SENT_AT = 'asa-bench.io/sent-at-us';
-
-export function epochMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
 
 /** Retry-After is honoured up to this many times per iteration, each wait capped. */
 const MAX_THROTTLE_RETRIES = 3;
@@ -99,8 +93,8 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
           attempt(async () => {
             const ref = baseObjectAt(ctx, i)!;
             const body = JSON.stringify({ metadata: { annotations: { [ANNOTATION_SENT_AT]: String(epochMicros()) } }, spec: { replicas: i % 1000 } });
-            const res = await client.expectOk({ method: 'PATCH', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, body, signal });
-            return res.body.length;
+            const res = await client.expectOk({ method: 'PATCH', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, body, signal, read: 'count' });
+            return res.bytes;
           }),
       };
     }
@@ -114,8 +108,8 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
         iteration: (i, signal) =>
           attempt(async () => {
             const ref = baseObjectAt(ctx, i)!;
-            const res = await client.expectOk({ method: 'GET', path: withQuery(objectPath(gv(ref.crd), ref.namespace, ref.name), query), headers: jsonHeaders, signal });
-            return res.body.length;
+            const res = await client.expectOk({ method: 'GET', path: withQuery(objectPath(gv(ref.crd), ref.namespace, ref.name), query), headers: jsonHeaders, signal, read: 'count' });
+            return res.bytes;
           }),
       };
     }
@@ -143,8 +137,9 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
                 resourceVersion: doc.consistency === 'cache' && continueToken === undefined ? '0' : undefined,
                 labelSelector: selector,
               });
-              const res = await client.expectOk({ method: 'GET', path, headers: jsonHeaders, signal });
-              bytes += res.body.length;
+              // Counted, not held: only the head (metadata.continue) is kept.
+              const res = await client.expectOk({ method: 'GET', path, headers: jsonHeaders, signal, read: 'count' });
+              bytes += res.bytes;
               pages++;
               continueToken = doc.pageSize ? readContinue(res.body) : undefined;
             } while (continueToken);
@@ -161,9 +156,9 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
           iteration: (_i, signal) =>
             attempt(async () => {
               // Aggregated discovery: two documents hold every group, version and resource.
-              const core = await client.expectOk({ method: 'GET', path: '/api', headers, signal });
-              const groups = await client.expectOk({ method: 'GET', path: '/apis', headers, signal });
-              return core.body.length + groups.body.length;
+              const core = await client.expectOk({ method: 'GET', path: '/api', headers, signal, read: 'count' });
+              const groups = await client.expectOk({ method: 'GET', path: '/apis', headers, signal, read: 'count' });
+              return core.bytes + groups.bytes;
             }),
         };
       }
@@ -172,11 +167,11 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
         iteration: (_i, signal) =>
           attempt(async () => {
             // What a cold-cache kubectl does without aggregated discovery: /api, /apis, then every group-version.
-            let bytes = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: '/api', headers: jsonHeaders, signal })).body.length);
+            let bytes = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: '/api', headers: jsonHeaders, signal, read: 'count' })).bytes);
             let apis!: Awaited<ReturnType<typeof client.expectOk>>;
             bytes += await timed(ctx, 'discovery.legacy.request', async () => {
               apis = await client.expectOk({ method: 'GET', path: '/apis', headers: jsonHeaders, signal });
-              return apis.body.length;
+              return apis.bytes;
             });
             const list = JSON.parse(apis.body.toString('utf8')) as { groups: { versions: { groupVersion: string }[] }[] };
             const paths = ['/api/v1', ...list.groups.flatMap((g) => g.versions.map((v) => `/apis/${v.groupVersion}`))];
@@ -185,7 +180,7 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
             const worker = async () => {
               while (next < paths.length) {
                 const p = paths[next++]!;
-                const received = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: p, headers: jsonHeaders, signal })).body.length);
+                const received = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: p, headers: jsonHeaders, signal, read: 'count' })).bytes);
                 bytes += received;
               }
             };
@@ -200,19 +195,19 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
       if (doc.version === 'v2') {
         return {
           key: 'openapi.v2',
-          iteration: (_i, signal) => attempt(async () => (await client.expectOk({ method: 'GET', path: '/openapi/v2', headers, signal })).body.length),
+          iteration: (_i, signal) => attempt(async () => (await client.expectOk({ method: 'GET', path: '/openapi/v2', headers, signal, read: 'count' })).bytes),
         };
       }
       return {
         key: `openapi.${doc.version}`,
         iteration: (_i, signal) =>
           attempt(async () => {
-            const index = await client.expectOk({ method: 'GET', path: '/openapi/v3', headers, signal });
-            if (doc.version === 'v3') return index.body.length;
+            const index = await client.expectOk({ method: 'GET', path: '/openapi/v3', headers, signal, read: doc.version === 'v3' ? 'count' : 'body' });
+            if (doc.version === 'v3') return index.bytes;
             const paths = JSON.parse(index.body.toString('utf8')) as { paths: Record<string, { serverRelativeURL: string }> };
-            let bytes = index.body.length;
+            let bytes = index.bytes;
             for (const entry of Object.values(paths.paths)) {
-              bytes += await timed(ctx, 'openapi.v3.group-version', async () => (await client.expectOk({ method: 'GET', path: entry.serverRelativeURL, headers, signal })).body.length);
+              bytes += await timed(ctx, 'openapi.v3.group-version', async () => (await client.expectOk({ method: 'GET', path: entry.serverRelativeURL, headers, signal, read: 'count' })).bytes);
             }
             return bytes;
           }),
@@ -304,7 +299,7 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
       attempt(async () => {
         const manifest = crdManifest(ctx.crds, from + i);
         const ref = crdAt(ctx, from + i);
-        const res = await ctx.client.expectOk({ method: 'POST', path: CRD_PATH, headers, body: JSON.stringify(manifest), signal });
+        const res = await ctx.client.expectOk({ method: 'POST', path: CRD_PATH, headers, body: JSON.stringify(manifest), signal, read: 'count' });
         const acked = performance.now();
         if (doc.waitFor !== undefined) {
           await timed(ctx, 'crd.established', () => waitEstablished(ctx, ref.name, signal));
@@ -318,7 +313,7 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
           await waitDiscoverable(ctx, ref.group, ref.versions[0]!, ref.plural, signal);
           ctx.recorder.record('crd.create-to-discovery', (performance.now() - acked) * 1000);
         }
-        return res.body.length;
+        return res.bytes;
       }),
     failed: (i) => ctx.state.missingCrds.add(from + i),
     after: (iterations) => {
@@ -411,8 +406,8 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
   const post = async (manifest: Record<string, unknown>, ref: ReturnType<typeof objectRef>, signal: AbortSignal) => {
     const metadata = manifest.metadata as { annotations?: Record<string, string> };
     metadata.annotations = { [ANNOTATION_SENT_AT]: String(epochMicros()) };
-    const res = await ctx.client.expectOk({ method: 'POST', path: collectionPath(gv(ref.crd), ref.namespace), headers, body: JSON.stringify(manifest), signal });
-    return res.body.length;
+    const res = await ctx.client.expectOk({ method: 'POST', path: collectionPath(gv(ref.crd), ref.namespace), headers, body: JSON.stringify(manifest), signal, read: 'count' });
+    return res.bytes;
   };
   if (installed === 0) throw new RunFailedError(`phase ${phase.name}: no CRDs are installed to create objects of`);
   if (!timedPhase) {
@@ -457,10 +452,10 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
 
 /** DELETE that counts 404 (already gone, e.g. a retried delete) as done; returns bytes received. */
 async function deleteGone(ctx: OpContext, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<number> {
-  const res = await ctx.client.send({ method: 'DELETE', path, headers, signal });
+  const res = await ctx.client.send({ method: 'DELETE', path, headers, signal, read: 'count' });
   const cls = res.status === 404 ? undefined : classifyStatus(res.status);
   if (cls) throw new RequestError(`DELETE ${path}: HTTP ${res.status}`, cls, res.status);
-  return res.body.length;
+  return res.bytes;
 }
 
 function deleteObjects(ctx: OpContext): Operation {

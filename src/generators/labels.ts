@@ -9,6 +9,14 @@ export const LABEL_RUN = 'asa-bench.io/run';
 /** Spreads objects over a few values so label-selector lists select a fraction. */
 export const LABEL_SHARD = 'asa-bench.io/shard';
 
+/** Annotation carrying the writer's send time (epoch µs), for watch event latency across processes. */
+export const ANNOTATION_SENT_AT = 'asa-bench.io/sent-at-us';
+
+/** Wall-clock µs since the epoch (comparable across processes and shards on one clock). */
+export function epochMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
 /** A short id, valid inside DNS labels: 8 lowercase base-36 characters. */
 export function newRunId(): string {
   const bytes = randomBytes(8);

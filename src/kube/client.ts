@@ -15,6 +15,8 @@ export interface ClientOptions {
   http2?: boolean;
   /** Per-request timeout for headers and body, milliseconds. */
   timeoutMs?: number;
+  /** HTTP/2: concurrent streams per connection (undici's default is 100). */
+  maxStreams?: number;
 }
 
 export interface Request {
@@ -23,13 +25,29 @@ export interface Request {
   headers?: Record<string, string>;
   body?: string | Buffer;
   signal?: AbortSignal;
+  /**
+   * `body` (default) keeps the whole response body. `count` counts its bytes and
+   * keeps only the first COUNTED_HEAD_BYTES of a 2xx body (where a list's
+   * `metadata.continue` and `resourceVersion` are) and at most ERROR_BODY_BYTES
+   * of an error body: a 171 MB OpenAPI document is measured without being held.
+   */
+  read?: 'body' | 'count';
 }
 
 export interface Response {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The whole body, or its head when the request was sent with `read: 'count'`. */
   body: Buffer;
+  /** Bytes received in the body (always the whole body's length). */
+  bytes: number;
 }
+
+/** Head of a counted body that is kept: a list's metadata comes before its items. */
+export const COUNTED_HEAD_BYTES = 4096;
+/** Kept of an error body in count mode (a Status is well under this). */
+const ERROR_BODY_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
 
 /** A request that did not produce an HTTP response, or one with a failing status. */
 export class RequestError extends Error {
@@ -75,6 +93,7 @@ export class KubeClient {
     this.pool = new Pool(connection.server.origin, {
       connections: options.connections,
       allowH2: options.http2 ?? false,
+      ...(options.maxStreams !== undefined ? { h2Options: { maxConcurrentStreams: options.maxStreams } } : {}),
       pipelining: 1,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -130,25 +149,164 @@ export class KubeClient {
   /** Retries of idempotent requests after a connection reset (see `send`). */
   retries = 0;
 
-  private async sendOnce(req: Request): Promise<Response> {
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await this.pool.request({
-        method: req.method,
-        path: this.fullPath(req.path),
-        headers: req.headers ?? this.headers(JSON_HEADERS),
-        body: req.body,
-        signal: req.signal,
-      });
-    } catch (err) {
-      throw new RequestError(`${req.method} ${req.path}: ${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err });
-    }
-    try {
-      const body = Buffer.from(await res.body.arrayBuffer());
-      return { status: res.statusCode, headers: res.headers, body };
-    } catch (err) {
-      throw new RequestError(`${req.method} ${req.path}: reading body: ${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err });
-    }
+  /**
+   * One request through undici's `dispatch()`: no response stream object per
+   * request (the `request()` API builds a Readable for every body), chunks are
+   * counted and kept only as `req.read` asks.
+   */
+  private sendOnce(req: Request): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      const signal = req.signal;
+      const fail = (err: unknown, phase: string) =>
+        reject(new RequestError(`${req.method} ${req.path}: ${phase}${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err }));
+      if (signal?.aborted) return fail(abortReason(signal), '');
+      const countOnly = req.read === 'count';
+      let status = 0;
+      let headers: Response['headers'] = {};
+      let keepLimit = Infinity;
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      let bytes = 0;
+      let started = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      const onAbort = () => controller?.abort(abortReason(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart: (c) => {
+          controller = c;
+          if (signal?.aborted) c.abort(abortReason(signal));
+        },
+        onResponseStart: (_c, statusCode, responseHeaders) => {
+          status = statusCode;
+          headers = responseHeaders as Response['headers'];
+          started = true;
+          keepLimit = !countOnly ? Infinity : statusCode >= 200 && statusCode < 300 ? COUNTED_HEAD_BYTES : ERROR_BODY_BYTES;
+        },
+        onResponseData: (_c, chunk) => {
+          bytes += chunk.length;
+          if (kept < keepLimit) {
+            const part = kept + chunk.length <= keepLimit ? chunk : chunk.subarray(0, keepLimit - kept);
+            chunks.push(part);
+            kept += part.length;
+          }
+        },
+        onResponseEnd: () => {
+          done();
+          resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept), bytes });
+        },
+        onResponseError: (_c, err) => {
+          done();
+          fail(err, started ? 'reading body: ' : '');
+        },
+      };
+      try {
+        this.pool.dispatch(
+          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.headers(JSON_HEADERS), body: req.body ?? null, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
+          handler,
+        );
+      } catch (err) {
+        done();
+        fail(err, '');
+      }
+    });
+  }
+
+  /**
+   * A long-running GET (a watch) whose body is handed over line by line as
+   * Buffers (newline-delimited JSON), without a response stream object: 10,000
+   * open watches each cost only their HTTP/2 stream and a partial line.
+   * Resolves when the server ends the response; a non-2xx response resolves
+   * with its status and (small) body and no lines. `onLine` returning false
+   * ends the stream (resolves with `stopped`; a throw rejects with it). Rejects
+   * with a RequestError on transport failures, including our own abort
+   * (`cancelled`).
+   */
+  streamLines(
+    req: Omit<Request, 'read' | 'body'>,
+    handlers: { onStart?: (status: number) => void; onLine: (line: Buffer) => boolean | void },
+  ): Promise<Response & { stopped: boolean }> {
+    return new Promise<Response & { stopped: boolean }>((resolve, reject) => {
+      const signal = req.signal;
+      const fail = (err: unknown) => reject(new RequestError(`${req.method} ${req.path}: ${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err }));
+      if (signal?.aborted) return fail(abortReason(signal));
+      let status = 0;
+      let headers: Response['headers'] = {};
+      let ok = false;
+      let partial: Buffer | undefined;
+      const errorBody: Buffer[] = [];
+      let bytes = 0;
+      let stopped = false;
+      let thrown: unknown;
+      let controller: Dispatcher.DispatchController | undefined;
+      const onAbort = () => controller?.abort(abortReason(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      try {
+        this.pool.dispatch(
+          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.headers(JSON_HEADERS), headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
+          {
+            onRequestStart: (c) => {
+              controller = c;
+              if (signal?.aborted) c.abort(abortReason(signal));
+            },
+            onResponseStart: (_c, statusCode, responseHeaders) => {
+              status = statusCode;
+              headers = responseHeaders as Response['headers'];
+              ok = statusCode >= 200 && statusCode < 300;
+              handlers.onStart?.(statusCode);
+            },
+            onResponseData: (c, chunk) => {
+              bytes += chunk.length;
+              if (!ok) {
+                if (bytes <= ERROR_BODY_BYTES) errorBody.push(chunk);
+                return;
+              }
+              if (stopped) return;
+              let from = 0;
+              let nl: number;
+              while ((nl = chunk.indexOf(NEWLINE, from)) >= 0) {
+                const piece = chunk.subarray(from, nl);
+                const line = partial ? Buffer.concat([partial, piece]) : piece;
+                partial = undefined;
+                from = nl + 1;
+                if (line.length === 0) continue;
+                let more: boolean | void;
+                try {
+                  more = handlers.onLine(line);
+                } catch (err) {
+                  thrown = err;
+                  more = false;
+                }
+                if (more === false) {
+                  stopped = true;
+                  c.abort(new StreamStopped());
+                  return;
+                }
+              }
+              if (from < chunk.length) {
+                // Copy the tail: holding a subarray would pin the whole chunk until the next newline.
+                const rest = Buffer.from(chunk.subarray(from));
+                partial = partial ? Buffer.concat([partial, rest]) : rest;
+              }
+            },
+            onResponseEnd: () => {
+              done();
+              resolve({ status, headers, body: Buffer.concat(errorBody), bytes, stopped });
+            },
+            onResponseError: (_c, err) => {
+              done();
+              if (thrown !== undefined) reject(thrown);
+              else if (stopped) resolve({ status, headers, body: Buffer.alloc(0), bytes, stopped });
+              else fail(err);
+            },
+          },
+        );
+      } catch (err) {
+        done();
+        fail(err);
+      }
+    });
   }
 
   /** Sends and fails on a non-2xx status with the server's Status message. */
@@ -192,6 +350,19 @@ export class KubeClient {
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_ERROR']);
 /** undici's InformationalError is generic; only its GOAWAY form means "resend elsewhere". */
 const GOAWAY = /GOAWAY/;
+
+/** Our own end of a stream the consumer asked to stop (not a failure). */
+class StreamStopped extends Error {
+  override name = 'StreamStopped';
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const err = new Error(typeof reason === 'string' ? reason : 'This operation was aborted');
+  err.name = 'AbortError';
+  return err;
+}
 
 function isResetOfReusedConnection(err: RequestError): boolean {
   let e: unknown = err.cause;

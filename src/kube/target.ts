@@ -5,7 +5,8 @@
  * per request.
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { TargetError } from '../types/errors.js';
 
 export interface Connection {
@@ -51,6 +52,9 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
   if (!existsSync(kubeconfig)) {
     throw new TargetError(`kubeconfig ${kubeconfig} does not exist`, 'pass --kubeconfig PATH, set KUBECONFIG, or omit both to use the embedded local control plane');
   }
+  // Loaded on first use: the library brings its generated API models along (~90 MB of RSS),
+  // which a run on the embedded control plane does not need (connectionForLocalControlPlane).
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
     kc.loadFromFile(kubeconfig);
@@ -101,6 +105,39 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
       servername: cluster.tlsServerName,
     },
     headers: Object.freeze(headers),
+  });
+}
+
+/** Written next to the local control plane's kubeconfig, for asa-bench only. */
+export const LOCAL_CONNECTION_FILE = 'connection.json';
+
+/** The load user's credentials of an embedded control plane (src/controlplane/up.ts). */
+export interface LocalConnectionFile {
+  server: string;
+  /** PEM of the server's self-signed CA. */
+  ca: string;
+  token: string;
+  context: string;
+}
+
+/**
+ * The connection to an embedded control plane, from the credentials it wrote
+ * for asa-bench next to its kubeconfig; a control plane started by an older
+ * asa-bench has only the kubeconfig, which is then read as any other.
+ */
+export async function connectionForLocalControlPlane(kubeconfig: string): Promise<Connection> {
+  let file: LocalConnectionFile;
+  try {
+    file = JSON.parse(await readFile(path.join(path.dirname(kubeconfig), LOCAL_CONNECTION_FILE), 'utf8')) as LocalConnectionFile;
+  } catch {
+    return connectionFromKubeconfig({ kubeconfig, local: true });
+  }
+  return Object.freeze({
+    server: new URL(file.server),
+    context: file.context,
+    local: true,
+    tls: { ca: file.ca, rejectUnauthorized: true },
+    headers: Object.freeze({ authorization: `Bearer ${file.token}` }),
   });
 }
 

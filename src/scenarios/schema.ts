@@ -158,6 +158,12 @@ const WatchPhase = z.strictObject({
   watchers: positive('Concurrent watches, spread round-robin over the installed CRDs.'),
   during: z.string().optional().describe('Keep the watches open while the named phase runs.'),
   duration: duration.optional().describe('Keep the watches open this long (when not `during` another phase).'),
+  transport: z
+    .enum(['http2', 'http1'])
+    .default('http2')
+    .describe(
+      'http2 (default): watches multiplexed as streams over a few connections, as client-go informers do (at most 100 streams per connection). http1: one TLS connection per watch.',
+    ),
 });
 
 /** Fields of a phase that a mix entry does not have: the mix phase owns the name and the load. */

@@ -8,10 +8,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { watchOperation } from '../../src/engine/watch.js';
+import { decodeWatchLine, Gate, reconnectDelayMs, watchOperation } from '../../src/engine/watch.js';
 import type { OpContext } from '../../src/engine/context.js';
 import { CrdGenerator } from '../../src/scenarios/schema.js';
-import { KubeClient } from '../../src/kube/client.js';
+import { KubeClient, RequestError } from '../../src/kube/client.js';
 import { PhaseRecorder } from '../../src/metrics/recorder.js';
 import { compilePlan } from '../../src/scenarios/plan.js';
 import { parseScenario } from '../../src/scenarios/load.js';
@@ -98,5 +98,79 @@ describe('watchOperation', () => {
     expect(watches).toHaveLength(3);
     expect(watches[2]).toContain('resourceVersion=250');
     expect(requests.filter((u) => !u.includes('watch=1'))).toHaveLength(2);
+  });
+});
+
+describe('reconnectDelayMs', () => {
+  const http500 = new RequestError('watch: HTTP 500', 'http-500', 500);
+  it('backs off exponentially with jitter, capped at 10 s', () => {
+    expect(reconnectDelayMs(http500, 0, () => 0)).toBe(100);
+    expect(reconnectDelayMs(http500, 0, () => 1)).toBe(200);
+    expect(reconnectDelayMs(http500, 3, () => 1)).toBe(1_600);
+    expect(reconnectDelayMs(http500, 30, () => 1)).toBe(10_000);
+    expect(reconnectDelayMs(http500, 30, () => 0)).toBe(5_000);
+  });
+  it('waits at least what a 429 Retry-After asks, at most 30 s', () => {
+    const throttled = (s: number) => new RequestError('watch: HTTP 429', 'http-429', 429, undefined, { retryAfterSeconds: s });
+    expect(reconnectDelayMs(throttled(3), 0, () => 1)).toBe(3_000);
+    expect(reconnectDelayMs(throttled(1), 5, () => 1)).toBe(6_400);
+    expect(reconnectDelayMs(throttled(600), 0, () => 1)).toBe(30_000);
+  });
+});
+
+describe('decodeWatchLine', () => {
+  const line = (o: unknown) => Buffer.from(JSON.stringify(o));
+  it('reads type, metadata.resourceVersion and the sent-at annotation without parsing the object', () => {
+    // Key order as kube-apiserver encodes a custom object: type first, then the object's keys sorted.
+    const modified = line({
+      type: 'MODIFIED',
+      object: {
+        apiVersion: 'x.asa-bench.io/v1',
+        kind: 'Widget',
+        metadata: { annotations: { 'asa-bench.io/sent-at-us': '1700000000000042' }, name: 'a', resourceVersion: '981', uid: 'u' },
+        spec: { resourceVersion: 'not this one' },
+      },
+    });
+    expect(decodeWatchLine(modified)).toEqual({ type: 'MODIFIED', resourceVersion: '981', sentAtUs: 1700000000000042 });
+    expect(decodeWatchLine(line({ type: 'BOOKMARK', object: { kind: 'Widget', metadata: { resourceVersion: '1000' } } }))).toEqual({ type: 'BOOKMARK', resourceVersion: '1000' });
+  });
+  it('parses ERROR events and lines in any other shape as JSON', () => {
+    expect(decodeWatchLine(line({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } }))).toMatchObject({ type: 'ERROR', code: 410 });
+    const reordered = line({ object: { metadata: { resourceVersion: '7', annotations: { 'asa-bench.io/sent-at-us': '5' } } }, type: 'ADDED' });
+    expect(decodeWatchLine(reordered)).toMatchObject({ type: 'ADDED', resourceVersion: '7', sentAtUs: 5 });
+    expect(() => decodeWatchLine(Buffer.from('{"type":"ERR'))).toThrow(SyntaxError);
+  });
+});
+
+describe('Gate', () => {
+  it('lets at most `limit` in, wakes waiters in order, and leaving twice frees one place', async () => {
+    const gate = new Gate(2);
+    const signal = new AbortController().signal;
+    const a = await gate.enter(signal);
+    const b = await gate.enter(signal);
+    const order: string[] = [];
+    const c = gate.enter(signal).then((t) => (order.push('c'), t));
+    const d = gate.enter(signal).then((t) => (order.push('d'), t));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(order).toEqual([]);
+    a.leave();
+    a.leave(); // idempotent: must not let d in too
+    await new Promise((r) => setTimeout(r, 5));
+    expect(order).toEqual(['c']);
+    b.leave();
+    await d;
+    expect(order).toEqual(['c', 'd']);
+  });
+  it('a waiter that gives up (abort) takes no place and no wake-up', async () => {
+    const gate = new Gate(1);
+    const held = await gate.enter(new AbortController().signal);
+    const abort = new AbortController();
+    const quitter = gate.enter(abort.signal);
+    const keeper = gate.enter(new AbortController().signal);
+    abort.abort();
+    (await quitter).leave(); // a no-op ticket
+    held.leave();
+    const t = await Promise.race([keeper.then(() => 'in'), new Promise((r) => setTimeout(() => r('stuck'), 100))]);
+    expect(t).toBe('in');
   });
 });

@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClient } from '../../src/kube/client.js';
-import { connectionFromKubeconfig } from '../../src/kube/target.js';
+import { ANNOTATION_SENT_AT } from '../../src/generators/labels.js';
+import { decodeWatchLine } from '../../src/engine/watch.js';
+import { connectionForLocalControlPlane, connectionFromKubeconfig } from '../../src/kube/target.js';
 import { crdManifest, crdRef, type CrdSpecInput } from '../../src/generators/crds.js';
 import { collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath, withQuery } from '../../src/kube/paths.js';
 import { CrdGenerator } from '../../src/scenarios/schema.js';
@@ -28,6 +30,26 @@ afterAll(async () => {
 });
 
 describe('local control plane', () => {
+  it('connects from its own credentials file exactly as from its kubeconfig, as the load user', async () => {
+    const viaKubeconfig = await connectionFromKubeconfig({ kubeconfig: inject('kubeconfig'), local: true });
+    const direct = await connectionForLocalControlPlane(inject('kubeconfig'));
+    expect(direct.server.href).toBe(viaKubeconfig.server.href);
+    expect(direct.headers).toEqual(viaKubeconfig.headers);
+    expect(String(direct.tls.ca)).toBe(String(viaKubeconfig.tls.ca));
+    expect(direct.context).toBe(viaKubeconfig.context);
+    // TLS is verified against the control plane's CA, and the server knows us as the load user.
+    const c = new KubeClient(direct, { connections: 1 });
+    try {
+      const review = await c.sendJson<{ status: { userInfo: { username: string } } }>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'SelfSubjectReview',
+      });
+      expect(review.status.userInfo.username).toBe('asa-bench-load');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('reports the version it was built as', async () => {
     const version = await client.getJson<{ gitVersion: string; minor: string }>('/version');
     expect(version.gitVersion).toBe(inject('serverVersion'));
@@ -67,7 +89,7 @@ describe('local control plane', () => {
     const created = await client.sendJson<{ metadata: { name: string; resourceVersion: string } }>('POST', collectionPath(gv, ns), {
       apiVersion: `${ref.group}/v1`,
       kind: ref.kind,
-      metadata: { name: 'first', namespace: ns, labels: { 'asa-bench.io/run': runId } },
+      metadata: { name: 'first', namespace: ns, labels: { 'asa-bench.io/run': runId }, annotations: { [ANNOTATION_SENT_AT]: '1700000000123456' } },
       spec: { replicas: 3, payload: 'hello' },
     });
     expect(created.metadata.name).toBe('first');
@@ -82,6 +104,8 @@ describe('local control plane', () => {
     expect(event.type).toBe('ADDED');
     expect(event.object.metadata.name).toBe('first');
     expect(event.object.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+    // The watcher's field scanner reads the same from this server's real encoding as JSON.parse does.
+    expect(decodeWatchLine(Buffer.from(buffered.split('\n')[0]!))).toEqual({ type: 'ADDED', resourceVersion: created.metadata.resourceVersion, sentAtUs: 1700000000123456 });
 
     const list = await client.getJson<{ items: { metadata: { name: string }; spec: { replicas: number } }[] }>(collectionPath(gv, ns));
     expect(list.items.map((i) => i.metadata.name)).toEqual(['first']);

@@ -280,7 +280,8 @@ describe('scrapeServerMetrics', () => {
       headers: (extra: Record<string, string>) => ({ authorization: 'Bearer x', ...extra }),
       expectOk: async (req: Request): Promise<Response> => {
         sent.push(req);
-        return { status: 200, headers: {}, body: Buffer.from('go_goroutines 7\nprocess_cpu_seconds_total 1.25\n') };
+        const body = Buffer.from('go_goroutines 7\nprocess_cpu_seconds_total 1.25\n');
+        return { status: 200, headers: {}, body, bytes: body.length };
       },
     } as unknown as KubeClient;
     const t0 = Date.now();
