@@ -17,6 +17,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** HTTP/2: concurrent streams per connection (undici's default is 100). */
   maxStreams?: number;
+  /** How often changing credentials are re-read (Connection.refreshHeaders), ms; default 5 s. */
+  credentialRefreshMs?: number;
 }
 
 export interface Request {
@@ -81,7 +83,14 @@ export const JSON_HEADERS = Object.freeze({ accept: 'application/json', 'content
 
 export class KubeClient {
   readonly pool: Pool;
-  private readonly baseHeaders: Readonly<Record<string, string>>;
+  private baseHeaders: Readonly<Record<string, string>>;
+  /** Header objects handed out by `headers()`, updated in place when credentials change. */
+  private readonly issued: WeakRef<Record<string, string>>[] = [];
+  private readonly defaultHeaders: Record<string, string>;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  /** Times the credential headers changed during the run. */
+  credentialChanges = 0;
   private readonly timeoutMs: number;
   private readonly pathPrefix: string;
 
@@ -108,6 +117,14 @@ export class KubeClient {
       },
     });
     this.baseHeaders = Object.freeze({ ...connection.headers, 'user-agent': 'asa-bench' });
+    this.defaultHeaders = this.headers(JSON_HEADERS);
+    if (connection.refreshHeaders) {
+      // Prebuilt requests keep their header objects; a new token is written into them in place.
+      // Exec plugins report an expiry a minute or more before the server stops accepting the
+      // token, so a check every few seconds swaps it before requests fail.
+      this.refreshTimer = setInterval(() => void this.refreshCredentials(), options.credentialRefreshMs ?? 5_000);
+      this.refreshTimer.unref();
+    }
     // A server URL with a path (e.g. a Rancher proxy, https://host/k8s/clusters/c-x) prefixes every request.
     this.pathPrefix = connection.server.pathname.replace(/\/+$/, '');
   }
@@ -119,7 +136,39 @@ export class KubeClient {
 
   /** Merges the credential headers once, for requests built ahead of the hot loop. */
   headers(extra: Record<string, string>): Record<string, string> {
-    return { ...this.baseHeaders, ...extra };
+    const headers = { ...this.baseHeaders, ...extra };
+    if (this.connection.refreshHeaders) this.issued.push(new WeakRef(headers));
+    return headers;
+  }
+
+  /** Re-reads changing credentials (one at a time) and writes changed values into every header object handed out. */
+  refreshCredentials(): Promise<void> {
+    const refresh = this.connection.refreshHeaders;
+    if (!refresh) return Promise.resolve();
+    this.refreshing ??= (async () => {
+      try {
+        const fresh = await refresh();
+        const changed = Object.entries(fresh).filter(([k, v]) => this.baseHeaders[k] !== v);
+        if (changed.length === 0) return;
+        this.credentialChanges++;
+        const previous = this.baseHeaders;
+        this.baseHeaders = Object.freeze({ ...previous, ...fresh });
+        let live = 0;
+        for (const ref of this.issued) {
+          const h = ref.deref();
+          if (!h) continue;
+          // Only where the request still carries the old value (an explicit override stays).
+          for (const [k, v] of changed) if (h[k] === previous[k]) h[k] = v;
+          this.issued[live++] = ref;
+        }
+        this.issued.length = live;
+      } catch {
+        // Keep the current credentials; the next tick tries again, and failing requests say 401.
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
   }
 
   /** Sends a request and reads the whole body. Never throws on HTTP status. */
@@ -178,6 +227,8 @@ export class KubeClient {
           if (signal?.aborted) c.abort(abortReason(signal));
         },
         onResponseStart: (_c, statusCode, responseHeaders) => {
+          // An expired token: fetch a fresh one for the requests after this one (this one counts as 401).
+          if (statusCode === 401) void this.refreshCredentials();
           status = statusCode;
           headers = responseHeaders as Response['headers'];
           started = true;
@@ -202,7 +253,7 @@ export class KubeClient {
       };
       try {
         this.pool.dispatch(
-          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.headers(JSON_HEADERS), body: req.body ?? null, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
+          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.defaultHeaders, body: req.body ?? null, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
           handler,
         );
       } catch (err) {
@@ -244,7 +295,7 @@ export class KubeClient {
       const done = () => signal?.removeEventListener('abort', onAbort);
       try {
         this.pool.dispatch(
-          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.headers(JSON_HEADERS), headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
+          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.defaultHeaders, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
           {
             onRequestStart: (c) => {
               controller = c;
@@ -343,6 +394,7 @@ export class KubeClient {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.refreshTimer);
     await this.pool.close().catch(() => this.pool.destroy());
   }
 }

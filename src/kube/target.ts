@@ -18,6 +18,13 @@ export interface Connection {
   tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized: boolean; servername?: string };
   /** Headers every request carries (Authorization from tokens or exec plugins). */
   headers: Readonly<Record<string, string>>;
+  /**
+   * Credential headers as of now, for credentials that change during a run
+   * (exec plugins, auth providers, token files: EKS tokens last 15 minutes,
+   * bound service-account tokens rotate). The library caches them until they
+   * expire, so calling it is cheap; KubeClient calls it periodically and after a 401.
+   */
+  refreshHeaders?: () => Promise<Record<string, string>>;
 }
 
 /** Cluster name in kubeconfigs written for the embedded control plane. */
@@ -90,9 +97,23 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
   } catch (err) {
     throw new TargetError(`cannot load credentials for context "${contextName}": ${firstLine((err as Error).message)}`, 'check the user entry of the kubeconfig (certificate files, exec plugin, token)', { cause: err });
   }
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  const lowercase = (raw: Record<string, unknown> | undefined) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(raw ?? {})) out[k.toLowerCase()] = String(v);
+    return out;
+  };
+  const headers = lowercase(opts.headers);
+  const user = kc.getCurrentUser();
+  const changing = user !== null && (user.exec !== undefined || user.authProvider !== undefined);
+  const refreshHeaders = changing
+    ? async () => {
+        const fresh: { headers?: Record<string, unknown> } = {};
+        await kc.applyToHTTPSOptions(fresh as never);
+        return lowercase(fresh.headers);
+      }
+    : undefined;
   return Object.freeze({
+    ...(refreshHeaders ? { refreshHeaders } : {}),
     server: origin,
     context: contextName,
     local,

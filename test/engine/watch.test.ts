@@ -160,6 +160,7 @@ describe('Gate', () => {
     b.leave();
     await d;
     expect(order).toEqual(['c', 'd']);
+    (await c).leave();
   });
   it('a waiter that gives up (abort) takes no place and no wake-up', async () => {
     const gate = new Gate(1);
