@@ -17,6 +17,7 @@ import { compareCommand } from './compare.js';
 import { abCommand } from './ab.js';
 import { mergeCommand } from './merge.js';
 import { exportCommand } from './export.js';
+import { distributeCommand, distributeWorkerCommand } from './distribute.js';
 import { TOOL_VERSION } from './version.js';
 import { Output } from './output.js';
 
@@ -54,6 +55,8 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .command(abCommand(out, setExit))
     .command(mergeCommand(out, setExit))
     .command(exportCommand(out, setExit))
+    .command(distributeCommand(out, setExit))
+    .command(distributeWorkerCommand(out, setExit))
     .command(serverCommands(out, setExit))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
