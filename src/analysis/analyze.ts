@@ -69,6 +69,15 @@ function errorCounts(phase: PhaseResult): { throttled: number; failed: number; a
   return { throttled, failed, attempts };
 }
 
+/** What the harness measured about itself, and which limits it passed (src/metrics/harness.ts). */
+function harnessFigures(h: NonNullable<PhaseResult['harness']>): string {
+  const parts = [`the load generator used ${h.cpuCores.toFixed(2)} cores`];
+  if (h.eventLoopUtilization !== undefined) parts.push(`its event loop was busy ${Math.round(h.eventLoopUtilization * 100)}% of the time`);
+  parts.push(`event-loop delay p99 ${h.eventLoopDelayP99Ms} ms`);
+  const why = h.saturatedBy && h.saturatedBy.length > 0 ? ` (${h.saturatedBy.join('; ')})` : '';
+  return `${parts.join(', ')}${why}`;
+}
+
 export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFAULT_ANALYSIS, ignoreHarness = false): PhaseVerdict {
   const base = { step: phase.step, phase: phase.phase };
   const h = phase.harness;
@@ -77,7 +86,7 @@ export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFA
     return {
       ...base,
       bottleneck: 'harness',
-      because: `the load generator used ${h.cpuCores.toFixed(2)} cores, event-loop delay p99 ${h.eventLoopDelayP99Ms} ms${behind !== 'none' ? `; the server-side evidence also points at ${LABEL[behind]}` : ''}`,
+      because: `${harnessFigures(h)}${behind !== 'none' ? `; the server-side evidence also points at ${LABEL[behind]}` : ''}`,
       ...(behind !== 'none' ? { behindHarness: behind } : {}),
     };
   }
@@ -164,7 +173,7 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
   const findings: string[] = [];
   const harness = verdicts.filter((v) => v.bottleneck === 'harness');
   if (harness.length > 0) {
-    findings.push(`The harness saturated in ${harness.length} phase(s) (${harness.map((v) => `${v.phase}@${v.step}`).join(', ')}): their numbers describe the client, not the server.`);
+    findings.push(`The harness saturated in ${harness.length} phase(s) (${harness.map((v) => `${v.phase}@${v.step}: ${v.because}`).join('; ')}): their numbers describe the client, not the server.`);
   }
   for (const kind of ['flow-control', 'errors', 'apiserver-cpu', 'apiserver-memory', 'storage'] as const) {
     const hits = verdicts.filter((v) => v.bottleneck === kind);

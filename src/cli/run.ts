@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { evaluateSlos } from '../compare/slo.js';
-import { executePlan, type RunEvent } from '../engine/run.js';
+import { executePlan, type ExecuteResult, type RunEvent } from '../engine/run.js';
+import { runThreads, threadSlices, type ThreadRun, type ThreadsEvent } from '../engine/threads.js';
 import { newRunId } from '../generators/labels.js';
 import { renderHtml } from '../reporters/html.js';
 import { renderMarkdown } from '../reporters/markdown.js';
@@ -14,7 +15,7 @@ import { defaultRunDir, ResultStore } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan, estimatePlan } from '../scenarios/plan.js';
 import { parseShard, sliceScenario } from '../shard/slice.js';
-import { ExitCode } from '../types/errors.js';
+import { ExitCode, UsageError } from '../types/errors.js';
 import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo } from '../types/results.js';
 import type { Output } from './output.js';
 import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
@@ -33,6 +34,8 @@ export interface RunArgs extends TargetArgs {
   quiet?: boolean;
   /** --shard i/N: run the i-th of N slices of the scenario (src/shard/slice.ts). */
   shard?: string;
+  /** --threads N: offer the load from N worker threads (src/engine/threads.ts); 1 = the main thread alone. */
+  threads?: number;
 }
 
 export function runCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -49,6 +52,7 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
         .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and touch nothing' })
         .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout instead of a table' })
         .option('shard', { type: 'string', describe: 'run the i-th of N slices of the scenario (i/N, e.g. 2/3); combine the shards with `asa-bench merge`' })
+        .option('threads', { type: 'number', default: 1, describe: 'offer the load from N worker threads (more than one core, for a remote target); results are merged into one run' })
         .example('$0 run scenarios/smoke.yaml', 'smoke test on the embedded control plane')
         .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
         .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster'),
@@ -64,13 +68,20 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
   const plan = compilePlan(shard ? sliceScenario(loaded.doc, shard.index, shard.count) : loaded.doc);
   const estimate = estimatePlan(plan);
+  const threads = args.threads ?? 1;
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`--threads: expected a whole number ≥ 1, got ${args.threads}`);
+  // --threads: every thread must get a share of the CRDs; refused before any connection.
+  if (threads > 1) threadSlices(plan.scenario, threads);
   if (args['dry-run']) {
     const { renderPlan } = await import('./validate.js');
     out.data(renderPlan(plan, estimate));
     return ExitCode.ok;
   }
 
-  const runId = newRunId();
+  // --threads: each thread has its own run id (names and labels), as shards do.
+  const threadRunIds = Array.from({ length: threads }, () => newRunId());
+  const runId = threadRunIds.join('+');
+  const cleanupHint = threadRunIds.map((id) => `asa-bench cleanup --run ${id}`).join(' && ');
   const startedAt = new Date();
   const interrupt = new AbortController();
   const skipCleanup = new AbortController();
@@ -85,7 +96,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       out.error(
         local
           ? `${signal} again: skipping cleanup; the run's own control plane is stopped and its data deleted anyway`
-          : `${signal} again: skipping cleanup; remove leftovers later with: asa-bench cleanup --run ${runId} (with the same --kubeconfig/--context)`,
+          : `${signal} again: skipping cleanup; remove leftovers later with: ${cleanupHint} (with the same --kubeconfig/--context)`,
       );
       skipCleanup.abort(signal);
     } else {
@@ -104,7 +115,12 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   local = target.ephemeral;
   try {
     out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}`);
-    out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${runId}`);
+    out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${threadRunIds.join(threads > 1 ? ' or ' : '')}`);
+    if (threads > 1) {
+      out.progress(`${threads} load threads, one run id each (${threadRunIds.join(', ')})`);
+      if (threads > os.availableParallelism()) out.progress(`note: ${threads} threads on ${os.availableParallelism()} cores: the threads compete for CPU`);
+      if (target.info.local) out.progress('note: the local control plane shares this machine\'s cores with the load threads');
+    }
 
     // --shard: concurrent shards started in the same second get distinct default folders.
     const store = new ResultStore(args.out ?? defaultRunDir(path.resolve('results'), shard ? `${loaded.doc.name}-shard${shard.index}of${shard.count}` : loaded.doc.name, startedAt));
@@ -116,17 +132,18 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
       target: target.info,
       machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
-      flags: { connections: args.connections, http2: args.http2, keep: args.keep, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'] },
+      flags: { connections: args.connections, http2: args.http2, keep: args.keep, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads },
       startedAt: startedAt.toISOString(),
       status: 'partial',
       reason: 'running',
       ...(shard ? { shard } : {}),
     };
     await store.writeRun(info);
-    await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms']]));
+    // --threads: one row per thread and second (percentiles do not add up), with a `thread` column.
+    await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms', ...(threads > 1 ? ['thread'] : [])]]));
 
     const phases: PhaseResult[] = [];
-    const onEvent = (event: RunEvent) => {
+    const onEvent = (event: RunEvent | ThreadsEvent) => {
       switch (event.type) {
         case 'phase-start':
           out.progress(`step ${event.step.index} (${event.step.level} CRDs) ▸ ${event.phase}${event.total !== undefined ? `: ${event.total} iterations` : ''}`);
@@ -143,7 +160,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
           store
             .append(
               INTERVALS_FILE,
-              stringify(event.rows.map((r) => [event.t, event.step.index, event.step.level, event.phase, r.op, r.count, r.errors, r.throttled, r.p50Ms, r.p99Ms, r.maxMs])),
+              stringify(event.rows.map((r) => [event.t, event.step.index, event.step.level, event.phase, r.op, r.count, r.errors, r.throttled, r.p50Ms, r.p99Ms, r.maxMs, ...('thread' in event ? [event.thread] : [])])),
             )
             .catch((err: Error) => out.error(`cannot append ${INTERVALS_FILE}: ${err.message}`));
           break;
@@ -151,8 +168,20 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
           out.progress(event.message);
       }
     };
-    const result = await executePlan(plan, { client: target.client, runId, local: target.info.local, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() });
-    const finished: RunInfo = { ...info, endedAt: new Date().toISOString(), status: result.status, reason: result.reason, cleanup: result.cleanup && { deleted: result.cleanup.crds + result.cleanup.namespaces, leftover: result.cleanup.leftover, skipped: result.cleanup.skipped } };
+    const common = { local: target.info.local, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
+    const result: ExecuteResult & { threads?: ThreadRun[] } =
+      threads > 1
+        ? await runThreads({ ...common, scenario: plan.scenario, runIds: threadRunIds, connection: target.connection, client: target.client, clientOptions: threadClientOptions(args) })
+        : await executePlan(plan, { ...common, client: target.client, runId });
+    const cleanupInfo = (c: ExecuteResult['cleanup']) => c && { deleted: c.crds + c.namespaces, leftover: c.leftover, skipped: c.skipped };
+    const finished: RunInfo = {
+      ...info,
+      endedAt: new Date().toISOString(),
+      status: result.status,
+      reason: result.reason,
+      cleanup: cleanupInfo(result.cleanup),
+      ...(result.threads ? { threads: result.threads.map((t) => ({ ...t, cleanup: cleanupInfo(t.cleanup) })) } : {}),
+    };
     const slo = evaluateSlos(loaded.doc.slo ?? {}, result.phases);
     const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries };
     await store.writeSummary(summary);
@@ -168,7 +197,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     for (const line of slo.lines) out.progress(line);
     out.progress(`results: ${store.dir}`);
     if (result.cleanup?.skipped && target.ephemeral) out.progress('cleanup skipped: this run\'s own control plane is deleted with everything in it');
-    else if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: asa-bench cleanup --run ${runId}`);
+    else if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: ${cleanupHint}`);
 
     if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
       // Keep the server's side of the story next to the results before the temp folder goes.
@@ -186,4 +215,9 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The client options resolveTarget gives the main thread's client; `--connections` is the total the threads share. */
+function threadClientOptions(args: RunArgs): { connections: number; http2: boolean; timeoutMs: number } {
+  return { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: (args['request-timeout'] ?? 60) * 1000 };
 }

@@ -22,7 +22,7 @@ export type RunEvent =
   | { type: 'phase-end'; result: PhaseResult }
   | { type: 'message'; message: string }
   /** Once a second per running phase: what happened in that second (for intervals.csv). */
-  | { type: 'interval'; t: number; step: PlannedStep; phase: string; rows: IntervalRow[] };
+  | { type: 'interval'; t: number; step: PlannedStep; phase: string; rows: IntervalRow[]; /** CRDs that exist at that moment. */ crds?: number };
 
 export interface ExecuteOptions {
   client: KubeClient;
@@ -38,6 +38,12 @@ export interface ExecuteOptions {
   progressIntervalMs?: number;
   /** performance.now() at the run's start, the zero of interval timestamps (default: now). */
   startedAt?: number;
+  /** false: do not scrape the server's /metrics (`run --threads`: the main thread scrapes once for every worker). */
+  serverMetrics?: boolean;
+  /** Awaited before each step ▸ phase group starts (`run --threads`: a barrier, so the workers run each phase together). */
+  beforePhase?: (step: PlannedStep, phase: string) => Promise<void>;
+  /** Awaited once after the last phase (or when the run stopped), before cleanup. */
+  afterPhases?: () => Promise<void>;
 }
 
 export interface ExecuteResult {
@@ -55,8 +61,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state, honorRetryAfter: plan.scenario.honorRetryAfter };
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
-  const server = new ServerWatch(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
-  server.start();
+  const server = options.serverMetrics === false ? undefined : new ServerWatch(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
+  server?.start();
   const phases: PhaseResult[] = [];
   let status: RunStatus = 'complete';
   let reason: string | undefined;
@@ -67,6 +73,10 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     outer: for (const step of plan.steps) {
       for (const phase of plan.phases) {
         if (signal.aborted) break outer;
+        if (options.beforePhase) {
+          await options.beforePhase(step, phase.name);
+          if (signal.aborted) break outer;
+        }
         const results = await runPhaseGroup(ctx, plan, phase, step, signal, runAbort, options, server);
         for (const r of results) {
           phases.push(r);
@@ -87,8 +97,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     options.onEvent({ type: 'message', message: `run stopped: ${reason}` });
   }
 
-  server.stop();
-  const serverSeries = server.series;
+  await options.afterPhases?.();
+  server?.stop();
+  const serverSeries = server?.series ?? [];
   let cleanupResult: ExecuteResult['cleanup'];
   if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted) {
     options.onEvent({ type: 'message', message: 'cleaning up what this run created' });
@@ -118,12 +129,18 @@ async function runPhaseGroup(
   runSignal: AbortSignal,
   runAbort: AbortController,
   options: ExecuteOptions,
-  server: ServerWatch,
+  server: ServerWatch | undefined,
 ): Promise<PhaseResult[]> {
   const hostDone = new AbortController();
   const companions = host.companions.map((c) => startPhase(ctx, plan, c, step, runSignal, runAbort, options, hostDone.signal, server));
-  // Give companions (watchers) a moment to open before the host's writes start.
-  if (companions.length > 0) await Promise.race([Promise.all(companions.map((c) => c.ready)), new Promise((r) => setTimeout(r, 5_000))]);
+  // Let companions (watchers) open before the host's writes start, so that every write has
+  // its watchers: 10,000 watches take seconds to establish, so the wait grows with their count.
+  if (companions.length > 0) {
+    const watchers = host.companions.reduce((n, c) => n + (c.doc.op === 'watch' ? c.doc.watchers : 0), 0);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(companions.map((c) => c.ready)), new Promise((r) => (timer = setTimeout(r, 5_000 + 5 * watchers)))]);
+    clearTimeout(timer);
+  }
   const hostRun = startPhase(ctx, plan, host, step, runSignal, runAbort, options, undefined, server);
   let hostResult: PhaseResult;
   try {
@@ -149,13 +166,13 @@ function startPhase(
   runAbort: AbortController,
   options: ExecuteOptions,
   hostSignal: AbortSignal | undefined,
-  server: ServerWatch,
+  server: ServerWatch | undefined,
 ): StartedPhase {
   let markReady: () => void = () => {};
   const ready = new Promise<void>((r) => (markReady = r));
   const runStartedAt = options.startedAt ?? performance.now();
   const done = (async (): Promise<PhaseResult> => {
-    const serverBefore = await server.snapshot();
+    const serverBefore = await server?.snapshot();
     const retriesBefore = ctx.client.retries;
     const recorder = new PhaseRecorder();
     const harness = new HarnessMonitor();
@@ -213,7 +230,7 @@ function startPhase(
     );
     const emitInterval = () => {
       const rows = recorder.takeInterval();
-      if (rows.length > 0) options.onEvent({ type: 'interval', t: Math.round((performance.now() - runStartedAt) / 100) / 10, step, phase: phase.name, rows });
+      if (rows.length > 0) options.onEvent({ type: 'interval', t: Math.round((performance.now() - runStartedAt) / 100) / 10, step, phase: phase.name, rows, crds: liveCrdCount(ctx) });
     };
     const intervals = setInterval(emitInterval, 1000);
     let iterations: number;
@@ -239,7 +256,7 @@ function startPhase(
     recorder.stats(operation.key);
     recorder.finish();
     const harnessStats = harness.stop();
-    const serverAfter = serverBefore ? await server.snapshot() : undefined;
+    const serverAfter = serverBefore ? await server?.snapshot() : undefined;
     return {
       step: step.index,
       level: step.level,

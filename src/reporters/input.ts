@@ -262,9 +262,11 @@ export const OP_COLUMNS: readonly OpColumn[] = [
 function saturationNote(p: PhaseResult): string | undefined {
   const h = p.harness as PhaseResult['harness'] | undefined;
   if (!h?.saturated) return undefined;
+  const busy = h.eventLoopUtilization !== undefined ? `, event loop busy ${Math.round(h.eventLoopUtilization * 100)}%` : '';
+  const why = h.saturatedBy && h.saturatedBy.length > 0 ? `; ${h.saturatedBy.join('; ')}` : '';
   return (
     `the load generator was saturated during ${p.phase} (CPU ${h.cpuCores.toFixed(2)} cores, event-loop delay p99 ` +
-    `${formatLatencyMs(h.eventLoopDelayP99Ms)} ms): its numbers may describe the client, not the server`
+    `${formatLatencyMs(h.eventLoopDelayP99Ms)} ms${why || busy}): its numbers may describe the client, not the server`
   );
 }
 

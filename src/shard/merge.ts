@@ -216,15 +216,29 @@ export function mergeHistograms(encoded: readonly string[]) {
   return merged;
 }
 
+/**
+ * The worst of each figure (shards or `run --threads` workers each measured
+ * their own load thread): saturated if any part was, with every part's reasons.
+ * Optional figures appear only when some part has them.
+ */
 export function mergeHarness(parts: readonly (HarnessStats | undefined)[]): HarnessStats {
   const hs = parts.filter((h): h is HarnessStats => h !== undefined);
   const max = (f: (h: HarnessStats) => number) => (hs.length > 0 ? Math.max(...hs.map(f)) : 0);
+  const maxOptional = <K extends 'eventLoopUtilization' | 'eventLoopWaitMs' | 'processCpuCores'>(key: K) => {
+    const vs = hs.map((h) => h[key]).filter((v): v is number => v !== undefined);
+    return vs.length > 0 ? { [key]: Math.max(...vs) } : {};
+  };
+  const why = [...new Set(hs.flatMap((h) => h.saturatedBy ?? []))];
   return {
     cpuCores: max((h) => h.cpuCores),
     eventLoopDelayP99Ms: max((h) => h.eventLoopDelayP99Ms),
     eventLoopDelayMaxMs: max((h) => h.eventLoopDelayMaxMs),
     rssMaxBytes: max((h) => h.rssMaxBytes),
     saturated: hs.some((h) => h.saturated),
+    ...maxOptional('eventLoopUtilization'),
+    ...maxOptional('eventLoopWaitMs'),
+    ...maxOptional('processCpuCores'),
+    ...(why.length > 0 ? { saturatedBy: why } : {}),
   };
 }
 

@@ -34,15 +34,28 @@ export interface OpSummary {
   histogram: string;
 }
 
-/** The harness's own CPU, event-loop delay and memory during a phase. */
+/**
+ * The harness's own CPU, event-loop delay and memory during a phase, for the
+ * thread that ran the load (with `run --threads N`, merged over the threads:
+ * the worst of each figure). Rules in src/metrics/harness.ts.
+ */
 export interface HarnessStats {
-  /** Process CPU time / wall time: 1.0 = one core fully busy (the event loop's limit). */
+  /** CPU time of the load thread / wall time: 1.0 = one core fully busy (the event loop's limit). Results before the thread figure existed hold process CPU. */
   cpuCores: number;
+  /** Event-loop lateness beyond the 10 ms sampling period, ms (results written before that correction include the 10 ms). */
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
   rssMaxBytes: number;
-  /** CPU or event-loop delay passed the limits: the numbers may describe the client, not the server. */
+  /** CPU, event-loop utilization or delay passed the limits: the numbers may describe the client, not the server. */
   saturated: boolean;
+  /** Share of wall time the load thread's event loop was busy (0..1). */
+  eventLoopUtilization?: number;
+  /** Mean time a response waited for the busy event loop before its callback ran, ms (what the harness added to latencies). */
+  eventLoopWaitMs?: number;
+  /** CPU of the whole process (every thread, GC and I/O helpers included), cores. */
+  processCpuCores?: number;
+  /** Why the phase counts as saturated, one phrase per limit passed. */
+  saturatedBy?: string[];
 }
 
 /** The API server's own view of a phase: deltas of its /metrics between the phase's start and end. */
@@ -116,6 +129,8 @@ export interface RunInfo {
   cleanup?: { deleted: number; leftover: number; skipped?: boolean };
   /** --shard: this run is shard `index` (1-based) of `count` (see src/shard/slice.ts). */
   shard?: { index: number; count: number };
+  /** `run --threads N` (N > 1): each thread's own run id (what `asa-bench cleanup --run` takes) and how it ended. */
+  threads?: { index: number; runId: string; status: RunStatus; reason?: string; cleanup?: { deleted: number; leftover: number; skipped?: boolean } }[];
   /** `asa-bench merge`: the shard runs this result was merged from. */
   shards?: { runId: string; index?: number; count?: number; status: RunStatus; startedAt: string; endedAt?: string; dir: string }[];
 }
