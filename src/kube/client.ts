@@ -362,20 +362,7 @@ export class KubeClient {
 
   /** Sends and fails on a non-2xx status with the server's Status message. */
   async expectOk(req: Request): Promise<Response> {
-    const res = await this.send(req);
-    const cls = classifyStatus(res.status);
-    if (cls !== undefined) {
-      const text = res.body.toString('utf8');
-      let message = text.slice(0, 300);
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? message;
-      } catch {
-        // not a Status body; keep the raw text
-      }
-      const retryAfter = Number(res.headers['retry-after']);
-      throw new RequestError(`${req.method} ${req.path}: HTTP ${res.status}: ${message}`, cls, res.status, text, Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : undefined);
-    }
-    return res;
+    return throwUnlessOk(req, await this.send(req));
   }
 
   async getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
@@ -402,6 +389,23 @@ export class KubeClient {
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_ERROR']);
 /** undici's InformationalError is generic; only its GOAWAY form means "resend elsewhere". */
 const GOAWAY = /GOAWAY/;
+
+/** The response, or a RequestError with the server's Status message for a failing status. */
+export function throwUnlessOk<R extends Response>(req: Pick<Request, 'method' | 'path'>, res: R): R {
+  const cls = classifyStatus(res.status);
+  if (cls !== undefined) {
+    const text = res.body.toString('utf8');
+    let message = text.slice(0, 300);
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // not a Status body; keep the raw text
+    }
+    const retryAfter = Number(res.headers['retry-after']);
+    throw new RequestError(`${req.method} ${req.path}: HTTP ${res.status}: ${message}`, cls, res.status, text, Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : undefined);
+  }
+  return res;
+}
 
 /** Our own end of a stream the consumer asked to stop (not a failure). */
 class StreamStopped extends Error {

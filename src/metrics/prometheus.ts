@@ -239,82 +239,129 @@ function unescapeHelp(text: string): string {
  * belong to the family `<base>`; samples with no `# TYPE` form an `untyped`
  * family of their own name.
  */
-export function parsePrometheusText(text: string): ParsedMetrics {
-  const families = new Map<string, MetricFamily>();
-  /** Sample name → family, so the suffix rules run once per name. */
-  const owner = new Map<string, MetricFamily>();
-  let malformed = 0;
-
-  const family = (name: string): MetricFamily => {
-    let f = families.get(name);
-    if (!f) {
-      f = { name, type: 'untyped', help: '', samples: [] };
-      families.set(name, f);
-    }
-    return f;
-  };
-
-  const ownerOf = (sampleName: string): MetricFamily => {
-    const cached = owner.get(sampleName);
-    if (cached) return cached;
-    let f = families.get(sampleName);
-    if (!f) {
-      const cut = sampleName.lastIndexOf('_');
-      if (cut > 0) {
-        const suffix = sampleName.slice(cut);
-        const base = families.get(sampleName.slice(0, cut));
-        if (base && (base.type === 'histogram' ? suffix === '_bucket' || suffix === '_sum' || suffix === '_count' : base.type === 'summary' && (suffix === '_sum' || suffix === '_count'))) {
-          f = base;
-        }
-      }
-    }
-    f ??= family(sampleName);
-    owner.set(sampleName, f);
-    return f;
-  };
-
+export function parsePrometheusText(text: string, options: ParserOptions = {}): ParsedMetrics {
+  const parser = new PrometheusTextParser(options);
   let start = 0;
   const len = text.length;
   while (start < len) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = len;
-    let line = text.slice(start, end);
+    parser.line(text.slice(start, end));
     start = end + 1;
+  }
+  return parser.result();
+}
+
+/**
+ * The same parser fed one line at a time, so a scrape is parsed as its body
+ * arrives: a 45 MB /metrics (thousands of CRDs) never blocks the load loop
+ * for the whole parse, only for one network chunk's lines at a time.
+ */
+export interface ParserOptions {
+  /**
+   * Keep only samples of these families (by family name; `_bucket`, `_sum`,
+   * `_count` samples go with their base). The others are skipped before their
+   * labels are read: with thousands of CRDs most of /metrics is per-resource
+   * series a consumer may not need. Skipped lines are not checked, so
+   * `malformed` counts only lines of the kept families.
+   */
+  families?: ReadonlySet<string>;
+}
+
+export class PrometheusTextParser {
+  constructor(private readonly options: ParserOptions = {}) {}
+  private readonly families = new Map<string, MetricFamily>();
+  /** Sample name → family, so the suffix rules run once per name. */
+  private readonly owner = new Map<string, MetricFamily>();
+  private malformed = 0;
+
+  result(): ParsedMetrics {
+    return { families: this.families, malformed: this.malformed };
+  }
+
+  private family(name: string): MetricFamily {
+    let f = this.families.get(name);
+    if (!f) {
+      f = { name, type: 'untyped', help: '', samples: [] };
+      this.families.set(name, f);
+    }
+    return f;
+  }
+
+  private ownerOf(sampleName: string): MetricFamily {
+    const cached = this.owner.get(sampleName);
+    if (cached) return cached;
+    let f = this.families.get(sampleName);
+    if (!f) {
+      const cut = sampleName.lastIndexOf('_');
+      if (cut > 0) {
+        const suffix = sampleName.slice(cut);
+        const base = this.families.get(sampleName.slice(0, cut));
+        if (base && (base.type === 'histogram' ? suffix === '_bucket' || suffix === '_sum' || suffix === '_count' : base.type === 'summary' && (suffix === '_sum' || suffix === '_count'))) {
+          f = base;
+        }
+      }
+    }
+    f ??= this.family(sampleName);
+    this.owner.set(sampleName, f);
+    return f;
+  }
+
+  /** One line, without its `\n` (a trailing `\r` is dropped). */
+  line(raw: string): void {
+    let line = raw;
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // \r\n
     let i = skipBlanks(line, 0);
-    if (i >= line.length) continue;
+    if (i >= line.length) return;
     if (i > 0) line = line.slice(i);
     if (line.charCodeAt(0) === HASH) {
       // `# HELP name text`, `# TYPE name type`; any other comment is ignored.
       i = skipBlanks(line, 1);
       const kwEnd = tokenEnd(line, i);
       const keyword = line.slice(i, kwEnd);
-      if (keyword !== 'HELP' && keyword !== 'TYPE') continue;
+      if (keyword !== 'HELP' && keyword !== 'TYPE') return;
       const nameStart = skipBlanks(line, kwEnd);
       const nameEnd = tokenEnd(line, nameStart);
       const name = line.slice(nameStart, nameEnd);
       if (name.length === 0 || !isNameStart(name.charCodeAt(0)) || ![...name].every((ch) => isNameChar(ch.charCodeAt(0)))) {
-        malformed++;
-        continue;
+        this.malformed++;
+        return;
       }
       const rest = line.slice(skipBlanks(line, nameEnd));
       if (keyword === 'HELP') {
-        family(name).help = unescapeHelp(rest);
+        this.family(name).help = unescapeHelp(rest);
       } else {
         const type = rest.trimEnd().toLowerCase();
-        const f = families.get(name);
-        if (!TYPES.has(type) && type !== 'unknown') malformed++;
-        else if (f && f.type !== 'untyped' && f.type !== type) malformed++;
-        else if (f && f.samples.length > 0 && f.type !== type) malformed++; // TYPE after its samples
-        else family(name).type = type === 'unknown' ? 'untyped' : (type as MetricType);
+        const f = this.families.get(name);
+        if (!TYPES.has(type) && type !== 'unknown') this.malformed++;
+        else if (f && f.type !== 'untyped' && f.type !== type) this.malformed++;
+        else if (f && f.samples.length > 0 && f.type !== type) this.malformed++; // TYPE after its samples
+        else this.family(name).type = type === 'unknown' ? 'untyped' : (type as MetricType);
       }
-      continue;
+      return;
     }
+    if (this.options.families && !this.wanted(line)) return;
     const sample = parseSample(line);
-    if (sample) ownerOf(sample.name).samples.push(sample);
-    else malformed++;
+    if (sample) this.ownerOf(sample.name).samples.push(sample);
+    else this.malformed++;
   }
-  return { families, malformed };
+
+  /** Whether a sample line's metric (name up to `{` or a blank) is one of `options.families`. */
+  private wanted(line: string): boolean {
+    let end = 0;
+    while (end < line.length) {
+      const c = line.charCodeAt(end);
+      if (c === LBRACE || c === SPACE || c === TAB) break;
+      end++;
+    }
+    const name = line.slice(0, end);
+    const keep = this.options.families!;
+    if (keep.has(name)) return true;
+    const cut = name.lastIndexOf('_');
+    if (cut <= 0) return false;
+    const suffix = name.slice(cut);
+    return (suffix === '_bucket' || suffix === '_sum' || suffix === '_count') && keep.has(name.slice(0, cut));
+  }
 }
 
 function matches(labels: Record<string, string>, filter: LabelFilter | undefined): boolean {

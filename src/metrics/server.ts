@@ -17,13 +17,15 @@
  * request went through APF, and object counts read 0 until the first
  * periodic count (about a minute after start).
  */
-import type { KubeClient } from '../kube/client.js';
+import { throwUnlessOk, type KubeClient } from '../kube/client.js';
 import {
   diffHistograms,
   hasSamples,
   histogramFromFamily,
   histogramQuantile,
   parsePrometheusText,
+  PrometheusTextParser,
+  type ParsedMetrics,
   sumSamples,
   sumSamplesBy,
   type Bucket,
@@ -122,17 +124,44 @@ const REQUEST_DURATION = 'apiserver_request_duration_seconds';
 const ETCD_DURATION = 'etcd_request_duration_seconds';
 const APF_WAIT = 'apiserver_flowcontrol_request_wait_duration_seconds';
 
+/** Every family a snapshot reads; the rest of /metrics is skipped while parsing. */
+export const SNAPSHOT_FAMILIES: ReadonlySet<string> = new Set([
+  'process_resident_memory_bytes',
+  'process_cpu_seconds_total',
+  'go_memstats_heap_alloc_bytes',
+  'go_memstats_alloc_bytes',
+  'go_goroutines',
+  'apiserver_request_total',
+  REQUEST_DURATION,
+  APF_WAIT,
+  ETCD_DURATION,
+  'apiserver_flowcontrol_rejected_requests_total',
+  'apiserver_flowcontrol_current_inqueue_requests',
+  'apiserver_flowcontrol_current_executing_requests',
+  'apiserver_flowcontrol_current_executing_seats',
+  'apiserver_watch_events_total',
+  'apiserver_storage_objects',
+  'apiserver_resource_objects',
+]);
+
 /** GET /metrics and extract a snapshot. Throws RequestError on a failing status (e.g. 403 without `get` on nonResourceURL /metrics). */
 export async function scrapeServerMetrics(client: KubeClient, options: { signal?: AbortSignal } = {}): Promise<ServerSnapshot> {
   const started = Date.now();
-  const res = await client.expectOk({ method: 'GET', path: '/metrics', headers: client.headers({ accept: 'text/plain' }), signal: options.signal });
+  // Parsed line by line as the body arrives: the scrape shares the event loop with the load,
+  // and a whole-body parse of tens of MB would stall every in-flight request behind it.
+  const parser = new PrometheusTextParser({ families: SNAPSHOT_FAMILIES });
+  const req = { method: 'GET', path: '/metrics', headers: client.headers({ accept: 'text/plain' }), signal: options.signal } as const;
+  throwUnlessOk(req, await client.streamLines(req, { onLine: (line) => parser.line(line.toString('utf8')) }));
   const at = new Date((started + Date.now()) / 2);
-  return snapshotFromMetrics(res.body.toString('utf8'), at);
+  return snapshotFromParsed(parser.result(), at);
 }
 
 /** A snapshot from the text of a /metrics answer. */
 export function snapshotFromMetrics(text: string, at: Date = new Date()): ServerSnapshot {
-  const { families, malformed } = parsePrometheusText(text);
+  return snapshotFromParsed(parsePrometheusText(text, { families: SNAPSHOT_FAMILIES }), at);
+}
+
+export function snapshotFromParsed({ families, malformed }: ParsedMetrics, at: Date): ServerSnapshot {
   const missing: string[] = [];
   /** The first name with samples, else records the names as missing. */
   const pick = (...names: string[]): string | undefined => {

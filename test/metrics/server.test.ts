@@ -5,13 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { KubeClient, Request, Response } from '../../src/kube/client.js';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeClient, type RequestError } from '../../src/kube/client.js';
+import { parsePrometheusText } from '../../src/metrics/prometheus.js';
 import {
   deltaSnapshot,
   fromSnapshotHistogram,
   requestKey,
   scrapeServerMetrics,
   snapshotFromMetrics,
+  snapshotFromParsed,
+  SNAPSHOT_FAMILIES,
   toSnapshotHistogram,
   type ServerSnapshot,
   type SnapshotHistogram,
@@ -121,8 +126,9 @@ describe('snapshotFromMetrics on older or sparser servers', () => {
     expect(snap.apf.waitDuration).toEqual({ bounds: [], counts: [], sum: 0, count: 0 });
   });
 
-  it('counts malformed lines and still extracts the rest', () => {
-    const snap = snapshotFromMetrics('go_goroutines 12\ngarbage line here\nprocess_cpu_seconds_total 3.5\n', AT);
+  it('counts malformed lines of the families it reads, and still extracts the rest', () => {
+    // Lines of families a snapshot does not read are skipped unparsed, so they are not counted.
+    const snap = snapshotFromMetrics('go_goroutines 12\napiserver_request_total{code="200" oops\ngarbage line here\nprocess_cpu_seconds_total 3.5\n', AT);
     expect(snap.malformedLines).toBe(1);
     expect(snap.process.goroutines).toBe(12);
     expect(snap.process.cpuSecondsTotal).toBe(3.5);
@@ -273,23 +279,78 @@ describe('deltaSnapshot', () => {
   });
 });
 
+describe('SNAPSHOT_FAMILIES', () => {
+  it('holds every family a snapshot reads: skipping the rest changes nothing', () => {
+    const text = readFileSync(FIXTURE, 'utf8');
+    const at = new Date('2026-01-01T00:00:00Z');
+    const everything = snapshotFromParsed(parsePrometheusText(text), at);
+    expect(snapshotFromMetrics(text, at)).toEqual(everything);
+    expect(everything.missing ?? []).toEqual([]);
+    // and the filter does skip most of the scrape
+    const kept = parsePrometheusText(text, { families: SNAPSHOT_FAMILIES }).families;
+    const all = parsePrometheusText(text).families;
+    const samples = (m: typeof all) => [...m.values()].reduce((n, f) => n + f.samples.length, 0);
+    expect(samples(kept)).toBeLessThan(samples(all) / 2);
+  });
+});
+
 describe('scrapeServerMetrics', () => {
-  it('GETs /metrics as text/plain and extracts a snapshot', async () => {
-    const sent: Request[] = [];
-    const client = {
-      headers: (extra: Record<string, string>) => ({ authorization: 'Bearer x', ...extra }),
-      expectOk: async (req: Request): Promise<Response> => {
-        sent.push(req);
-        const body = Buffer.from('go_goroutines 7\nprocess_cpu_seconds_total 1.25\n');
-        return { status: 200, headers: {}, body, bytes: body.length };
+  /** A local HTTP server answering /metrics (transport detail; the real server's scrape is in test/integration). */
+  async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ client: KubeClient; close: () => Promise<void> }> {
+    const server = createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const connection = { server: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), context: 't', local: false, tls: { rejectUnauthorized: true }, headers: { authorization: 'Bearer x' } };
+    const client = new KubeClient(connection, { connections: 1 });
+    return {
+      client,
+      close: async () => {
+        await client.close();
+        server.close();
       },
-    } as unknown as KubeClient;
-    const t0 = Date.now();
-    const snap = await scrapeServerMetrics(client);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ method: 'GET', path: '/metrics', headers: { accept: 'text/plain', authorization: 'Bearer x' } });
-    expect(snap.process.goroutines).toBe(7);
-    expect(snap.process.cpuSecondsTotal).toBe(1.25);
-    expect(Date.parse(snap.timestamp)).toBeGreaterThanOrEqual(t0 - 1);
+    };
+  }
+
+  it('GETs /metrics as text/plain and parses the body as it arrives, chunked anywhere', async () => {
+    const seen: IncomingMessage[] = [];
+    const text = readFileSync(FIXTURE, 'utf8');
+    const { client, close } = await serve((req, res) => {
+      seen.push(req);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      // Odd-sized writes split lines (and multi-byte characters) across chunks.
+      const body = Buffer.from(text);
+      let at = 0;
+      const next = () => {
+        if (at >= body.length) return res.end();
+        res.write(body.subarray(at, (at += 7_777)));
+        setImmediate(next);
+      };
+      next();
+    });
+    try {
+      const t0 = Date.now();
+      const snap = await scrapeServerMetrics(client);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.url).toBe('/metrics');
+      expect(seen[0]!.headers).toMatchObject({ accept: 'text/plain', authorization: 'Bearer x' });
+      expect(snap).toEqual({ ...snapshotFromMetrics(text, new Date(snap.timestamp)) });
+      expect(snap.process.goroutines).toBeGreaterThan(0);
+      expect(Date.parse(snap.timestamp)).toBeGreaterThanOrEqual(t0 - 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('fails with the status class when /metrics is forbidden', async () => {
+    const { client, close } = await serve((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', message: 'forbidden: User "x" cannot get path "/metrics"' }));
+    });
+    try {
+      const err = await scrapeServerMetrics(client).catch((e: unknown) => e);
+      expect((err as RequestError).errorClass).toBe('http-403');
+      expect((err as RequestError).message).toContain('cannot get path');
+    } finally {
+      await close();
+    }
   });
 });
