@@ -74,6 +74,7 @@ function harnessFigures(h: NonNullable<PhaseResult['harness']>): string {
   const parts = [`the load generator used ${h.cpuCores.toFixed(2)} cores`];
   if (h.eventLoopUtilization !== undefined) parts.push(`its event loop was busy ${Math.round(h.eventLoopUtilization * 100)}% of the time`);
   parts.push(`event-loop delay p99 ${h.eventLoopDelayP99Ms} ms`);
+  if (h.gcPauseShare !== undefined && h.gcPauseShare >= 0.05) parts.push(`${Math.round(h.gcPauseShare * 100)}% of the time in GC pauses (longest ${h.gcPauseMaxMs} ms)`);
   const why = h.saturatedBy && h.saturatedBy.length > 0 ? ` (${h.saturatedBy.join('; ')})` : '';
   return `${parts.join(', ')}${why}`;
 }

@@ -21,6 +21,9 @@
  *   swallowed: 40 ms stalls every 50 ms read about 16 ms; 20 ms every 50 ms,
  *   4 ms; many short callbacks (5 ms every 10 ms), 0; one 86 ms stall in a
  *   second, 3.7 ms.
+ * - GC: the share of wall time the thread's isolate was paused for garbage
+ *   collection, and the longest pause (`PerformanceObserver` 'gc' entries).
+ *   Recorded, not judged on its own: its pauses already count in the wait.
  *
  * When the harness counts as saturated (judgeHarness), over a phase of at
  * least a second (shorter ones are bursts: a handful of requests keeps one
@@ -35,7 +38,7 @@
  * is ready but not running; a low ELU tells that case apart, and the reason
  * says so). In every case the latencies include the harness's own delay.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import type { HarnessStats } from '../types/results.js';
 
 /** Sampling period of the event-loop delay timer, ms. */
@@ -93,8 +96,18 @@ export class HarnessMonitor {
   private lastTick = this.wallStart;
   /** Σ L² over the stalls L (ms², beyond the tick period). */
   private stallSquares = 0;
+  /** GC pauses of this thread's isolate during the phase (a major GC stops every callback). */
+  private gcPauseMs = 0;
+  private gcPauseMaxMs = 0;
+  private readonly gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      this.gcPauseMs += entry.duration;
+      this.gcPauseMaxMs = Math.max(this.gcPauseMaxMs, entry.duration);
+    }
+  });
 
   constructor() {
+    this.gc.observe({ entryTypes: ['gc'] });
     this.loop.enable();
     this.sampler = setInterval(() => {
       this.rssMax = Math.max(this.rssMax, process.memoryUsage.rss());
@@ -113,6 +126,12 @@ export class HarnessMonitor {
 
   stop(): HarnessStats {
     this.tick();
+    // Entries still queued for the observer's callback belong to this phase too.
+    for (const entry of this.gc.takeRecords()) {
+      this.gcPauseMs += entry.duration;
+      this.gcPauseMaxMs = Math.max(this.gcPauseMaxMs, entry.duration);
+    }
+    this.gc.disconnect();
     this.loop.disable();
     clearInterval(this.sampler);
     clearInterval(this.ticker);
@@ -138,6 +157,8 @@ export class HarnessMonitor {
       eventLoopUtilization: measure.eventLoopUtilization,
       eventLoopWaitMs: measure.eventLoopWaitMs,
       processCpuCores: cores(process.cpuUsage(this.processCpuStart)),
+      gcPauseShare: Math.round((this.gcPauseMs / wallMs) * 1000) / 1000,
+      gcPauseMaxMs: Math.round(this.gcPauseMaxMs * 100) / 100,
       ...(why.length > 0 ? { saturatedBy: why } : {}),
     };
   }

@@ -224,7 +224,7 @@ export function mergeHistograms(encoded: readonly string[]) {
 export function mergeHarness(parts: readonly (HarnessStats | undefined)[]): HarnessStats {
   const hs = parts.filter((h): h is HarnessStats => h !== undefined);
   const max = (f: (h: HarnessStats) => number) => (hs.length > 0 ? Math.max(...hs.map(f)) : 0);
-  const maxOptional = <K extends 'eventLoopUtilization' | 'eventLoopWaitMs' | 'processCpuCores'>(key: K) => {
+  const maxOptional = <K extends 'eventLoopUtilization' | 'eventLoopWaitMs' | 'processCpuCores' | 'gcPauseShare' | 'gcPauseMaxMs'>(key: K) => {
     const vs = hs.map((h) => h[key]).filter((v): v is number => v !== undefined);
     return vs.length > 0 ? { [key]: Math.max(...vs) } : {};
   };
@@ -238,6 +238,8 @@ export function mergeHarness(parts: readonly (HarnessStats | undefined)[]): Harn
     ...maxOptional('eventLoopUtilization'),
     ...maxOptional('eventLoopWaitMs'),
     ...maxOptional('processCpuCores'),
+    ...maxOptional('gcPauseShare'),
+    ...maxOptional('gcPauseMaxMs'),
     ...(why.length > 0 ? { saturatedBy: why } : {}),
   };
 }

@@ -56,6 +56,10 @@ export interface HarnessStats {
   processCpuCores?: number;
   /** Why the phase counts as saturated, one phrase per limit passed. */
   saturatedBy?: string[];
+  /** Share of wall time this thread's JavaScript was paused for garbage collection (0..1). */
+  gcPauseShare?: number;
+  /** Longest single GC pause, ms. */
+  gcPauseMaxMs?: number;
 }
 
 /** The API server's own view of a phase: deltas of its /metrics between the phase's start and end. */

@@ -72,6 +72,22 @@ describe('HarnessMonitor on this thread', () => {
     expect(stats.eventLoopWaitMs).toBeLessThan(5);
     expect(Math.abs(stats.eventLoopDelayP99Ms - (raw.percentile(99) / 1e6 - 10))).toBeLessThan(5);
   });
+
+  it('records the GC pauses of the phase', async () => {
+    const monitor = new HarnessMonitor();
+    // Allocation that outlives young collections: forces full (mark-sweep) GCs.
+    let keep: unknown[][] = [];
+    for (let round = 0; round < 30; round++) {
+      keep.push(Array.from({ length: 100_000 }, (_, i) => ({ i, s: `v${i}` })));
+      if (keep.length > 5) keep = keep.slice(-5);
+      await new Promise((r) => setImmediate(r));
+    }
+    const stats = monitor.stop();
+    expect(keep.length).toBe(5);
+    expect(stats.gcPauseMaxMs).toBeGreaterThan(0);
+    expect(stats.gcPauseShare).toBeGreaterThan(0);
+    expect(stats.gcPauseShare).toBeLessThanOrEqual(1);
+  });
 });
 
 describe('a saturated phase in the analysis and the report', () => {
