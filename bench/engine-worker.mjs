@@ -7,9 +7,11 @@
  *   closed   — runClosed against an HTTPS URL (the null server)
  *   open     — runOpen against an HTTPS URL, with per-arrival schedule lag
  *   scenario — executePlan of a scenario text against a kubeconfig target
+ *   kube-op  — runClosed of one GET (path + Accept) against a kubeconfig target,
+ *              over HTTP/1.1 or HTTP/2 (bench/reference.mjs, vs client-go)
  */
 import diagnostics from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { runClosed, runOpen, arrivalTimeMs } from '../dist/engine/load.js';
 import { KubeClient, JSON_HEADERS, RequestError } from '../dist/kube/client.js';
 import { newHistogram, latencySummaryMs } from '../dist/metrics/histogram.js';
@@ -130,13 +132,14 @@ async function open() {
 }
 
 async function scenario() {
-  const { connectionFromKubeconfig } = await import('../dist/kube/target.js');
+  const { connectionForLocalControlPlane } = await import('../dist/kube/target.js');
   const { parseScenario } = await import('../dist/scenarios/load.js');
   const { compilePlan } = await import('../dist/scenarios/plan.js');
   const { executePlan } = await import('../dist/engine/run.js');
   const { newRunId } = await import('../dist/generators/labels.js');
   const plan = compilePlan(parseScenario(spec.scenarioText, `${spec.name}.yaml`));
-  const connection = await connectionFromKubeconfig({ kubeconfig: spec.kubeconfig, local: true });
+  // As the CLI does for the embedded control plane (no @kubernetes/client-node loaded).
+  const connection = await connectionForLocalControlPlane(spec.kubeconfig);
   const client = new KubeClient(connection, { connections: spec.connections ?? 32 });
   const t0 = performance.now();
   const samples = [];
@@ -266,7 +269,84 @@ function trackWatchRequests(t0) {
   };
 }
 
-const kinds = { closed, open, scenario };
+/**
+ * One GET, prebuilt (path, Accept, credentials), driven by runClosed through
+ * KubeClient against a kubeconfig target: the asa-bench side of
+ * bench/reference.mjs. The whole body is read (`read: 'body'`, as client-go's
+ * DoRaw does) unless spec.read says otherwise; the status must be 200.
+ */
+async function kubeOp() {
+  const { connectionFromKubeconfig } = await import('../dist/kube/target.js');
+  const connection = await connectionFromKubeconfig({ kubeconfig: spec.kubeconfig, context: spec.context, local: true });
+  const client = new KubeClient(connection, { connections: spec.connections, http2: spec.http2 === true });
+  // ALPN of every connection the pool opens (a check that http2 did what it says).
+  const alpn = {};
+  const onConnected = ({ socket }) => {
+    const p = socket?.alpnProtocol || 'http/1.1';
+    alpn[p] = (alpn[p] ?? 0) + 1;
+  };
+  diagnostics.subscribe('undici:client:connected', onConnected);
+  const req = { method: 'GET', path: spec.path, headers: client.headers({ accept: spec.accept }), read: spec.read ?? 'body' };
+  const iteration = async () => {
+    try {
+      const res = await client.send(req);
+      return res.status === 200 ? { bytes: res.bytes ?? res.body.length } : { error: `http-${res.status}`, message: res.body.toString('utf8').slice(0, 300) };
+    } catch (err) {
+      return { error: err instanceof RequestError ? err.errorClass : 'connection', message: err.message };
+    }
+  };
+  const first = await iteration();
+  if (first.error) throw new Error(`first request ${spec.path}: ${first.error}: ${first.message ?? ''}`);
+  const signal = new AbortController().signal;
+  if (spec.warmupMs > 0) await runClosed(spec.concurrency, { durationMs: spec.warmupMs, signal }, iteration, () => {});
+  const recorder = new PhaseRecorder();
+  const sink = (latencyUs, outcome) => recorder.record('op', latencyUs, outcome.error, outcome.bytes, outcome.message);
+  // spec.cpuProfFile: a V8 CPU profile of the measured window only (not start-up,
+  // warm-up or the summary), through the inspector, written as a .cpuprofile.
+  let session;
+  if (spec.cpuProfFile) {
+    const { Session } = await import('node:inspector/promises');
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: spec.cpuProfIntervalUs ?? 1000 });
+    await session.post('Profiler.start');
+  }
+  // The pid rides along so the caller can look at this process's sockets mid-window.
+  process.stdout.write(`BENCH_MARK start ${process.pid}\n`);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const iterations = await runClosed(spec.concurrency, { durationMs: spec.durationMs, signal }, iteration, sink);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write('BENCH_MARK end\n');
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    writeFileSync(spec.cpuProfFile, JSON.stringify(profile));
+  }
+  recorder.finish();
+  diagnostics.unsubscribe('undici:client:connected', onConnected);
+  await client.close();
+  const s = recorder.summaries()[0];
+  return {
+    iterations,
+    ok: s?.ok ?? 0,
+    errors: errorsOf(recorder),
+    errorExamples: s?.errorExamples,
+    bytes: s?.bytes,
+    wallMs,
+    cpuUs: cpu.user + cpu.system,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    latencyMs: s?.latencyMs,
+    alpn,
+    retries: client.retries,
+    rssBytes: process.memoryUsage.rss(),
+  };
+}
+
+const kinds = { closed, open, scenario, 'kube-op': kubeOp };
 if (!kinds[kind]) {
   log(`unknown kind ${kind}; expected ${Object.keys(kinds).join(', ')}`);
   process.exit(2);

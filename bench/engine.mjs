@@ -3,6 +3,9 @@
  *
  *   null   — physical limit: wrk vs the asa-bench engine (runClosed + KubeClient)
  *            against a private nginx serving a fixed JSON over HTTPS.
+ *   reference — kube-apiserver: the engine vs a k8s.io/client-go reference client
+ *            (bench/reference.mjs, Go under bench/reference/): GET, LIST of 500
+ *            objects (quorum, cache), aggregated discovery, HTTP/1.1 and HTTP/2.
  *   open   — open-model accuracy (2000/s, schedule lag) and overload (50000/s,
  *            maxInFlight 64: drops, latency from the scheduled start).
  *   watch  — 10,000 watchers over 10 CRDs on a real local kube-apiserver while
@@ -10,7 +13,7 @@
  *   long   — a steady get/list/patch mix at 300/s for BENCH_LONG_MINUTES (16):
  *            harness RSS at minute 1 vs minute 15.
  *
- * Usage: node bench/engine.mjs [null] [open] [watch] [long]   (default: all)
+ * Usage: node bench/engine.mjs [null] [reference] [open] [watch] [long]   (default: all)
  * Needs dist/ (npm run build). Each benchmark prints one plain-text table on
  * stdout; progress goes to stderr. Everything started is stopped on any exit.
  *
@@ -72,7 +75,7 @@ const LONG_RATE = num('BENCH_LONG_RATE', 300);
 const WATCH_APISERVER_ARGS = (env.BENCH_WATCH_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean);
 const CPU_PROF = env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined;
 
-const ALL = ['null', 'open', 'watch', 'long'];
+const ALL = ['null', 'reference', 'open', 'watch', 'long'];
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const s of selected) if (!ALL.includes(s)) throw new Error(`unknown benchmark ${s}; expected some of ${ALL.join(', ')}`);
 const run = selected.length > 0 ? ALL.filter((b) => selected.includes(b)) : ALL;
@@ -487,6 +490,19 @@ async function printProfiles(before) {
 const summary = [];
 let failed = false;
 const before = new Set();
+/** Benchmark 2 lives in its own script (bench/reference.mjs, a Go client-go reference): run it, pass its table through. */
+async function benchReference() {
+  const script = new URL('./reference.mjs', import.meta.url).pathname;
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  const untrack = trackPid(child.pid);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  untrack();
+  if (code !== 0 && code !== 2) throw new Error(`bench/reference.mjs exited with ${code}`);
+  return { text: out.trimEnd() + '\n', met: code === 0 };
+}
+
 if (CPU_PROF) {
   await mkdir(CPU_PROF, { recursive: true });
   for (const f of await readdir(CPU_PROF)) before.add(f);
@@ -502,6 +518,7 @@ try {
   }
   for (const [name, fn] of [
     ['null', () => benchNull(nginx, tools.wrk)],
+    ['reference', () => benchReference()],
     ['open', () => benchOpen(nginx)],
     ['watch', () => benchWatch()],
     ['long', () => benchLong()],
