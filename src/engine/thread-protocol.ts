@@ -17,6 +17,8 @@ export interface ConnectionData {
   local: boolean;
   tls: { ca?: string | Uint8Array; cert?: string | Uint8Array; key?: string | Uint8Array; rejectUnauthorized: boolean; servername?: string };
   headers: Record<string, string>;
+  /** The main thread's credentials change during the run (exec plugin, auth provider) and are forwarded as `credentials` messages. */
+  refreshes?: boolean;
 }
 
 /** workerData of one worker. */
@@ -43,7 +45,12 @@ export type WorkerMessage =
   | { type: 'barrier'; seq: number; step?: number; phase?: string; end?: true }
   | { type: 'result'; result: ExecuteResult };
 
-export type MainMessage = { type: 'go'; seq: number } | { type: 'stop'; reason: string } | { type: 'skip-cleanup' };
+export type MainMessage =
+  | { type: 'go'; seq: number }
+  | { type: 'stop'; reason: string }
+  | { type: 'skip-cleanup' }
+  /** The main thread's credential headers changed (its KubeClient re-read them). */
+  | { type: 'credentials'; headers: Record<string, string> };
 
 export function connectionData(c: Connection): ConnectionData {
   const bytes = (v: string | Buffer | undefined) => (v === undefined || typeof v === 'string' ? v : new Uint8Array(v));
@@ -53,10 +60,18 @@ export function connectionData(c: Connection): ConnectionData {
     local: c.local,
     tls: { ca: bytes(c.tls.ca), cert: bytes(c.tls.cert), key: bytes(c.tls.key), rejectUnauthorized: c.tls.rejectUnauthorized, servername: c.tls.servername },
     headers: { ...c.headers },
+    ...(c.refreshHeaders ? { refreshes: true } : {}),
   };
 }
 
-export function connectionFromData(d: ConnectionData): Connection {
+/**
+ * The worker's Connection. Credentials that change are not re-read in the
+ * worker (a function does not cross threads, and N threads running one exec
+ * plugin would be N times the work): `latest` returns what the main thread
+ * last forwarded, and the worker's KubeClient picks it up as it would a
+ * re-read credential.
+ */
+export function connectionFromData(d: ConnectionData, latest?: () => Record<string, string>): Connection {
   const buffer = (v: string | Uint8Array | undefined) => (v === undefined || typeof v === 'string' ? v : Buffer.from(v));
   return Object.freeze({
     server: new URL(d.server),
@@ -64,5 +79,6 @@ export function connectionFromData(d: ConnectionData): Connection {
     local: d.local,
     tls: { ca: buffer(d.tls.ca), cert: buffer(d.tls.cert), key: buffer(d.tls.key), rejectUnauthorized: d.tls.rejectUnauthorized, servername: d.tls.servername },
     headers: Object.freeze({ ...d.headers }),
+    ...(d.refreshes && latest ? { refreshHeaders: async () => latest() } : {}),
   });
 }

@@ -22,6 +22,9 @@ const skipCleanup = new AbortController();
 let waiting: { seq: number; resolve: () => void } | undefined;
 let seq = 0;
 
+/** The credential headers the main thread last forwarded (see connectionFromData). */
+let latestCredentials: Record<string, string> = init.connection.headers;
+
 port.on('message', (message: MainMessage) => {
   switch (message.type) {
     case 'go':
@@ -38,6 +41,10 @@ port.on('message', (message: MainMessage) => {
       break;
     case 'skip-cleanup':
       skipCleanup.abort('skip cleanup');
+      break;
+    case 'credentials':
+      latestCredentials = message.headers;
+      void client.refreshCredentials();
   }
 });
 
@@ -51,7 +58,10 @@ function barrier(at: { step?: number; phase?: string; end?: true }): Promise<voi
   });
 }
 
-const client = new KubeClient(connectionFromData(init.connection), init.client);
+const client = new KubeClient(
+  connectionFromData(init.connection, () => latestCredentials),
+  init.client,
+);
 let result: ExecuteResult;
 try {
   result = await executePlan(compilePlan(init.scenario), {

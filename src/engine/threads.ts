@@ -282,6 +282,9 @@ export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult
     await maybeComplete();
   };
 
+  // Credentials the main thread re-reads (exec plugins, auth providers) go to every worker.
+  const forwardCredentials = (headers: Readonly<Record<string, string>>) => threads.forEach((t) => send(t, { type: 'credentials', headers: { ...headers } }));
+  options.client.onCredentialsChanged.add(forwardCredentials);
   const onAbort = () => stopAll(String(options.signal.reason ?? 'interrupted'));
   const onSkipCleanup = () => threads.forEach((t) => send(t, { type: 'skip-cleanup' }));
   const failures: Promise<void>[] = [];
@@ -374,6 +377,7 @@ export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult
     await Promise.all(threads.map((t) => t.exited));
     await Promise.all(failures);
   } finally {
+    options.client.onCredentialsChanged.delete(forwardCredentials);
     options.signal.removeEventListener('abort', onAbort);
     options.cleanupSignal?.removeEventListener('abort', onSkipCleanup);
     server.stop();

@@ -91,6 +91,8 @@ export class KubeClient {
   private refreshing: Promise<void> | undefined;
   /** Times the credential headers changed during the run. */
   credentialChanges = 0;
+  /** Called with the new credential headers whenever they change (`run --threads` forwards them to the workers). */
+  readonly onCredentialsChanged = new Set<(headers: Readonly<Record<string, string>>) => void>();
   private readonly timeoutMs: number;
   private readonly pathPrefix: string;
 
@@ -162,6 +164,7 @@ export class KubeClient {
           this.issued[live++] = ref;
         }
         this.issued.length = live;
+        for (const listener of this.onCredentialsChanged) listener(fresh);
       } catch {
         // Keep the current credentials; the next tick tries again, and failing requests say 401.
       } finally {

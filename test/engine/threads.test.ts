@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connectionData, connectionFromData } from '../../src/engine/thread-protocol.js';
+import { KubeClient } from '../../src/kube/client.js';
 import { threadSlices, workerEntryUrl } from '../../src/engine/threads.js';
 import type { Connection } from '../../src/kube/target.js';
 import { parseScenario } from '../../src/scenarios/load.js';
@@ -79,6 +80,41 @@ describe('the connection a worker gets', () => {
     expect(back.tls.cert).toBe('CERT');
     expect(back.tls).toMatchObject({ rejectUnauthorized: true, servername: 'api' });
     expect(back.headers).toEqual({ authorization: 'Bearer t' });
+    expect(back.refreshHeaders).toBeUndefined();
+  });
+
+  it('takes credentials the main thread re-read, into requests it built before', async () => {
+    let token = 'tok-1';
+    const main: Connection = {
+      server: new URL('https://10.0.0.1:6443'),
+      context: 'eks',
+      local: false,
+      tls: { rejectUnauthorized: true },
+      headers: { authorization: 'Bearer tok-1' },
+      refreshHeaders: async () => ({ authorization: `Bearer ${token}` }),
+    };
+    const data = structuredClone(connectionData(main));
+    expect(data.refreshes).toBe(true);
+    // As thread-worker.ts does: the worker's refresh returns what the main thread forwarded last.
+    let forwarded = data.headers;
+    const workerClient = new KubeClient(connectionFromData(data, () => forwarded), { connections: 1, credentialRefreshMs: 3_600_000 });
+    const mainClient = new KubeClient(main, { connections: 1, credentialRefreshMs: 3_600_000 });
+    try {
+      const prebuilt = workerClient.headers({ accept: 'application/json' });
+      // As threads.ts does: every change of the main client's credentials is posted to the workers.
+      mainClient.onCredentialsChanged.add((headers) => {
+        forwarded = structuredClone({ ...headers });
+        void workerClient.refreshCredentials();
+      });
+      token = 'tok-2';
+      await mainClient.refreshCredentials();
+      await workerClient.refreshCredentials();
+      expect(mainClient.credentialChanges).toBe(1);
+      expect(prebuilt.authorization).toBe('Bearer tok-2');
+      expect(workerClient.headers({}).authorization).toBe('Bearer tok-2');
+    } finally {
+      await Promise.all([workerClient.close(), mainClient.close()]);
+    }
   });
 });
 
