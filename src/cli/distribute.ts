@@ -159,7 +159,18 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
     const progress = (m: string) => out.progress(m);
     try {
       await createResources(api, created, { progress, signal: interrupt.signal });
-      const outcome = await waitForJob(api, created, { workers: args.workers, timeoutMs: timeoutSeconds * 1000, signal: interrupt.signal, progress });
+      let outcome: Awaited<ReturnType<typeof waitForJob>>;
+      try {
+        outcome = await waitForJob(api, created, { workers: args.workers, timeoutMs: timeoutSeconds * 1000, signal: interrupt.signal, progress });
+      } catch (err) {
+        // Timed out or interrupted: the shards that did finish printed their results; read them
+        // before teardown deletes their pods (unless a second Ctrl-C asked to hurry).
+        if (!skipCleanup.signal.aborted && !args.keep) {
+          const finished = await collectShardResults(api, created, args.workers, { progress, signal: AbortSignal.timeout(SALVAGE_TIMEOUT_MS) }).catch(() => []);
+          await keepFinishedShards(finished, dir, out);
+        }
+        throw err;
+      }
       if (outcome.state === 'failed') out.progress(`the Job failed (${outcome.reason}); reading what the shards left in their logs`);
       collected = await collectShardResults(api, created, args.workers, { progress, signal: interrupt.signal });
     } finally {
@@ -180,6 +191,25 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** How long reading the finished shards' logs may take after a timeout or Ctrl-C. */
+const SALVAGE_TIMEOUT_MS = 30_000;
+
+/**
+ * After a timeout or an interrupt: writes the results of the shards that had
+ * finished to <dir>/shard-<i> and says how to combine them. Returns how many.
+ */
+export async function keepFinishedShards(collected: readonly CollectedShard[], dir: string, out: Output): Promise<number> {
+  const finished = collected.filter((c) => c.result);
+  for (const c of finished) await writeShardResult(path.join(dir, `shard-${c.shard.index}`), c.result!);
+  if (finished.length > 0) {
+    out.error(
+      `kept the results of ${finished.length} of ${collected.length} shards that finished (${finished.map((c) => `${c.shard.index}/${c.shard.count}`).join(', ')}) in ${dir}/shard-*; ` +
+        `\`asa-bench merge --force ${dir}/shard-* --out DIR\` combines them (a partial load)`,
+    );
+  }
+  return finished.length;
 }
 
 /**

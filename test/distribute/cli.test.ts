@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { finishDistributed } from '../../src/cli/distribute.js';
+import { finishDistributed, keepFinishedShards } from '../../src/cli/distribute.js';
 import { main } from '../../src/cli/main.js';
 import type { CollectedShard } from '../../src/distribute/orchestrate.js';
 import { Output } from '../../src/cli/output.js';
@@ -150,5 +150,25 @@ describe('finishing a distributed run', () => {
     expect(stderr).toMatch(/asa-bench cleanup --run rabcdefg/);
     expect(readdirSync(dir)).toEqual(['shard-1']);
     expect(readFileSync(path.join(dir, 'shard-1', 'run.json'), 'utf8')).toBe('{"runId":"r1111111"}\n');
+  });
+
+  it('after a timeout or Ctrl-C, the shards that finished are kept and the merge command is named', async () => {
+    const collected: CollectedShard[] = [
+      { shard: { index: 1, count: 3 }, pod: 'p-1', podState: 'Running', problem: 'pod p-1: no shard result in the log' },
+      { shard: { index: 2, count: 3 }, pod: 'p-2', podState: 'Succeeded', result: { format: 1, shard: { index: 2, count: 3 }, exitCode: 0, files: { 'run.json': '{"runId":"r2222222"}\n', 'summary.json': '{"phases":[]}\n' } } },
+      { shard: { index: 3, count: 3 }, problem: 'no pod ran shard 3/3 (completion index 2)' },
+    ];
+    let stderr = '';
+    const out = new Output({ write: () => true } as unknown as NodeJS.WritableStream, { write: (s: string) => ((stderr += s), true) } as NodeJS.WritableStream);
+    const dir = path.join(tmp, 'salvaged');
+    expect(await keepFinishedShards(collected, dir, out)).toBe(1);
+    expect(readdirSync(dir)).toEqual(['shard-2']);
+    expect(readFileSync(path.join(dir, 'shard-2', 'run.json'), 'utf8')).toBe('{"runId":"r2222222"}\n');
+    expect(stderr).toContain('kept the results of 1 of 3 shards that finished (2/3)');
+    expect(stderr).toContain(`asa-bench merge --force ${dir}/shard-*`);
+    // Nothing finished: nothing written, nothing said.
+    stderr = '';
+    expect(await keepFinishedShards([collected[0]!, collected[2]!], path.join(tmp, 'none'), out)).toBe(0);
+    expect(stderr).toBe('');
   });
 });
