@@ -207,62 +207,21 @@ export class KubeClient {
    * counted and kept only as `req.read` asks.
    */
   private sendOnce(req: Request): Promise<Response> {
-    return new Promise<Response>((resolve, reject) => {
-      const signal = req.signal;
-      const fail = (err: unknown, phase: string) =>
-        reject(new RequestError(`${req.method} ${req.path}: ${phase}${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err }));
-      if (signal?.aborted) return fail(abortReason(signal), '');
-      const countOnly = req.read === 'count';
-      let status = 0;
-      let headers: Response['headers'] = {};
-      let keepLimit = Infinity;
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      let bytes = 0;
-      let started = false;
-      let controller: Dispatcher.DispatchController | undefined;
-      const onAbort = () => controller?.abort(abortReason(signal!));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const done = () => signal?.removeEventListener('abort', onAbort);
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (c) => {
-          controller = c;
-          if (signal?.aborted) c.abort(abortReason(signal));
-        },
-        onResponseStart: (_c, statusCode, responseHeaders) => {
-          // An expired token: fetch a fresh one for the requests after this one (this one counts as 401).
-          if (statusCode === 401) void this.refreshCredentials();
-          status = statusCode;
-          headers = responseHeaders as Response['headers'];
-          started = true;
-          keepLimit = !countOnly ? Infinity : statusCode >= 200 && statusCode < 300 ? COUNTED_HEAD_BYTES : ERROR_BODY_BYTES;
-        },
-        onResponseData: (_c, chunk) => {
-          bytes += chunk.length;
-          if (kept < keepLimit) {
-            const part = kept + chunk.length <= keepLimit ? chunk : chunk.subarray(0, keepLimit - kept);
-            chunks.push(part);
-            kept += part.length;
-          }
-        },
-        onResponseEnd: () => {
-          done();
-          resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept), bytes });
-        },
-        onResponseError: (_c, err) => {
-          done();
-          fail(err, started ? 'reading body: ' : '');
-        },
-      };
-      try {
-        this.pool.dispatch(
-          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.defaultHeaders, body: req.body ?? null, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
-          handler,
-        );
-      } catch (err) {
-        done();
-        fail(err, '');
-      }
+    const countOnly = req.read === 'count';
+    let keepLimit = Infinity;
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    return this.exchange(req, {
+      start: (status) => {
+        keepLimit = !countOnly ? Infinity : status >= 200 && status < 300 ? COUNTED_HEAD_BYTES : ERROR_BODY_BYTES;
+      },
+      data: (chunk) => {
+        if (kept >= keepLimit) return;
+        const part = kept + chunk.length <= keepLimit ? chunk : chunk.subarray(0, keepLimit - kept);
+        chunks.push(part);
+        kept += part.length;
+      },
+      end: (status, headers, bytes) => ({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept), bytes }),
     });
   }
 
@@ -280,78 +239,116 @@ export class KubeClient {
     req: Omit<Request, 'read' | 'body'>,
     handlers: { onStart?: (status: number) => void; onLine: (line: Buffer) => boolean | void },
   ): Promise<Response & { stopped: boolean }> {
-    return new Promise<Response & { stopped: boolean }>((resolve, reject) => {
+    let ok = false;
+    let partial: Buffer | undefined;
+    const errorBody: Buffer[] = [];
+    let errorBytes = 0;
+    let stopped = false;
+    return this.exchange(req, {
+      start: (status) => {
+        ok = status >= 200 && status < 300;
+        handlers.onStart?.(status);
+      },
+      data: (chunk, stop) => {
+        if (!ok) {
+          errorBytes += chunk.length;
+          if (errorBytes <= ERROR_BODY_BYTES) errorBody.push(chunk);
+          return;
+        }
+        if (stopped) return;
+        let from = 0;
+        let nl: number;
+        while ((nl = chunk.indexOf(NEWLINE, from)) >= 0) {
+          const piece = chunk.subarray(from, nl);
+          const line = partial ? Buffer.concat([partial, piece]) : piece;
+          partial = undefined;
+          from = nl + 1;
+          if (line.length === 0) continue;
+          let more: boolean | void;
+          try {
+            more = handlers.onLine(line);
+          } catch (err) {
+            stopped = true;
+            stop(err); // rejects with what the handler threw
+            return;
+          }
+          if (more === false) {
+            stopped = true;
+            stop(); // ends the stream, resolves
+            return;
+          }
+        }
+        if (from < chunk.length) {
+          // Copy the tail: holding a subarray would pin the whole chunk until the next newline.
+          const rest = Buffer.from(chunk.subarray(from));
+          partial = partial ? Buffer.concat([partial, rest]) : rest;
+        }
+      },
+      end: (status, headers, bytes) => ({ status, headers, body: Buffer.concat(errorBody), bytes, stopped }),
+    });
+  }
+
+  /**
+   * The dispatch both ways of reading share: abort on the request's signal,
+   * a 401 triggers a credential refresh, transport failures become
+   * RequestErrors. The sink sees the status and every chunk; `stop()` ends the
+   * exchange early and resolves with what the sink has, `stop(err)` rejects
+   * with `err` itself.
+   */
+  private exchange<T>(
+    req: Omit<Request, 'read'>,
+    sink: {
+      start: (status: number) => void;
+      data: (chunk: Buffer, stop: (err?: unknown) => void) => void;
+      end: (status: number, headers: Response['headers'], bytes: number) => T;
+    },
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const signal = req.signal;
-      const fail = (err: unknown) => reject(new RequestError(`${req.method} ${req.path}: ${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err }));
+      let started = false;
+      const fail = (err: unknown) =>
+        reject(new RequestError(`${req.method} ${req.path}: ${started ? 'reading body: ' : ''}${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err }));
       if (signal?.aborted) return fail(abortReason(signal));
       let status = 0;
       let headers: Response['headers'] = {};
-      let ok = false;
-      let partial: Buffer | undefined;
-      const errorBody: Buffer[] = [];
       let bytes = 0;
-      let stopped = false;
-      let thrown: unknown;
+      /** Set when the sink stopped the exchange: `{ err }` rejects with err, `{}` resolves. */
+      let stoppedBySink: { err?: unknown } | undefined;
       let controller: Dispatcher.DispatchController | undefined;
       const onAbort = () => controller?.abort(abortReason(signal!));
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => signal?.removeEventListener('abort', onAbort);
       try {
         this.pool.dispatch(
-          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.defaultHeaders, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
+          { method: req.method, path: this.fullPath(req.path), headers: req.headers ?? this.defaultHeaders, body: req.body ?? null, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
           {
             onRequestStart: (c) => {
               controller = c;
               if (signal?.aborted) c.abort(abortReason(signal));
             },
             onResponseStart: (_c, statusCode, responseHeaders) => {
+              // An expired token: fetch a fresh one for the requests after this one (this one counts as 401).
+              if (statusCode === 401) void this.refreshCredentials();
               status = statusCode;
               headers = responseHeaders as Response['headers'];
-              ok = statusCode >= 200 && statusCode < 300;
-              handlers.onStart?.(statusCode);
+              started = true;
+              sink.start(statusCode);
             },
             onResponseData: (c, chunk) => {
               bytes += chunk.length;
-              if (!ok) {
-                if (bytes <= ERROR_BODY_BYTES) errorBody.push(chunk);
-                return;
-              }
-              if (stopped) return;
-              let from = 0;
-              let nl: number;
-              while ((nl = chunk.indexOf(NEWLINE, from)) >= 0) {
-                const piece = chunk.subarray(from, nl);
-                const line = partial ? Buffer.concat([partial, piece]) : piece;
-                partial = undefined;
-                from = nl + 1;
-                if (line.length === 0) continue;
-                let more: boolean | void;
-                try {
-                  more = handlers.onLine(line);
-                } catch (err) {
-                  thrown = err;
-                  more = false;
-                }
-                if (more === false) {
-                  stopped = true;
-                  c.abort(new StreamStopped());
-                  return;
-                }
-              }
-              if (from < chunk.length) {
-                // Copy the tail: holding a subarray would pin the whole chunk until the next newline.
-                const rest = Buffer.from(chunk.subarray(from));
-                partial = partial ? Buffer.concat([partial, rest]) : rest;
-              }
+              sink.data(chunk, (err?: unknown) => {
+                stoppedBySink = err === undefined ? {} : { err };
+                c.abort(new StreamStopped());
+              });
             },
             onResponseEnd: () => {
               done();
-              resolve({ status, headers, body: Buffer.concat(errorBody), bytes, stopped });
+              resolve(sink.end(status, headers, bytes));
             },
             onResponseError: (_c, err) => {
               done();
-              if (thrown !== undefined) reject(thrown);
-              else if (stopped) resolve({ status, headers, body: Buffer.alloc(0), bytes, stopped });
+              if (stoppedBySink?.err !== undefined) reject(stoppedBySink.err);
+              else if (stoppedBySink) resolve(sink.end(status, headers, bytes));
               else fail(err);
             },
           },
