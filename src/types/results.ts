@@ -118,12 +118,53 @@ export interface TargetInfo {
   version: { gitVersion: string; [key: string]: unknown };
 }
 
+/**
+ * The server under test on the local control plane, as given and as resolved
+ * (src/controlplane/spec.ts parses it; src/controlplane/resolve.ts resolves it).
+ * Reporters and compare label runs with it.
+ */
+export interface ServerRecord {
+  /** The spec as given, e.g. `source=/src/k8s,arg=--watch-cache=false`. */
+  given: string;
+  /** The spec in canonical form (paths absolute, defaults left out). */
+  spec: string;
+  /** A short name for column headings: `v1.37.2`, `source=kubernetes (patched, 3f2a9c1e)`, `binary=kube-apiserver (sha256 9b1c…)`. */
+  label: string;
+  kind: 'version' | 'source' | 'binary';
+  /** The Kubernetes release the server is built from (or the binary reports). */
+  version: string;
+  source?: {
+    dir: string;
+    /** `checkout`: staging modules come from the tree's ./staging; `module`: from the module proxy at `version`. */
+    layout: 'checkout' | 'module';
+    /** Where `version` came from: `git describe`, the folder name (`kubernetes@vX.Y.Z`), or `version=`. */
+    versionFrom: string;
+    git?: { describe: string; head: string; dirty: boolean };
+    /** Content hash of the tree (what the build cache is keyed by) and how it was computed. */
+    hash: string;
+    hashMethod: string;
+    /** Differs from the published release (`false` when the hash equals the module proxy's go.sum hash of `version`); undefined when unknown. */
+    patched?: boolean;
+  };
+  /** kube-apiserver as run: its path and sha256. */
+  kubeApiserver: { path: string; sha256: string };
+  controllers: 'kcm' | 'none';
+  /** kube-controller-manager as run (controllers=kcm). */
+  kubeControllerManager?: { path: string; sha256: string };
+  /** Extra kube-apiserver flags from the spec. */
+  args: string[];
+  /** The build cache key (folder name under the asa home's bin/). */
+  buildKey: string;
+}
+
 export interface RunInfo {
   formatVersion: number;
   runId: string;
   tool: { name: 'asa-bench'; version: string; node: string };
   scenario: { name: string; file: string; sha256: string; text: string };
   target: TargetInfo;
+  /** The local control plane's server spec (absent for a kubeconfig target). */
+  server?: ServerRecord;
   machine: { cores: number; memoryBytes: number; platform: string };
   flags: Record<string, unknown>;
   startedAt: string;
