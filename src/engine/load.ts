@@ -13,7 +13,7 @@
 export type Iteration = (index: number, signal: AbortSignal) => Promise<IterationOutcome>;
 
 export interface IterationOutcome {
-  /** Error class if the iteration failed (see metrics/errors.ts). */
+  /** Error class if the iteration failed (see types/results.ts ErrorClass). */
   error?: string;
   /** What the failure said (the first one per class is kept as an example). */
   message?: string;

@@ -9,7 +9,7 @@ import { objectManifest, objectNamespaces, objectRef } from '../generators/objec
 import { ANNOTATION_SENT_AT, epochMicros, LABEL_RUN, LABEL_SHARD } from '../generators/labels.js';
 import { JSON_HEADERS, RequestError } from '../kube/client.js';
 import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath, withQuery } from '../kube/paths.js';
-import { classifyError, classifyStatus } from '../metrics/errors.js';
+import { classifyError, classifyStatus } from '../kube/errors.js';
 import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
 import { RunFailedError } from '../types/errors.js';
 import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type EngineContext, type OpContext } from './context.js';

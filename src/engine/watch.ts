@@ -8,7 +8,7 @@
  */
 import { KubeClient, JSON_HEADERS, RequestError } from '../kube/client.js';
 import { collectionPath, withQuery } from '../kube/paths.js';
-import { classifyError } from '../metrics/errors.js';
+import { classifyError } from '../kube/errors.js';
 import type { PlannedPhase } from '../scenarios/plan.js';
 import { liveCrdAt, liveCrdCount, type OpContext } from './context.js';
 

@@ -4,8 +4,8 @@
  * can classify them without string matching.
  */
 import { Pool, type Dispatcher } from 'undici';
-import type { ErrorClass } from '../metrics/errors.js';
-import { classifyError, classifyStatus } from '../metrics/errors.js';
+import type { ErrorClass } from '../types/results.js';
+import { classifyError, classifyStatus } from './errors.js';
 import type { Connection } from './target.js';
 
 export interface ClientOptions {

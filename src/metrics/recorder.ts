@@ -4,9 +4,8 @@
  * Keys are low-cardinality (`create.objects`, `list.quorum`); object names
  * never become keys.
  */
-import type { ErrorClass } from './errors.js';
 import { encodeHistogram, latencySummaryMs, newHistogram, type Histogram } from './histogram.js';
-import type { OpSummary } from '../types/results.js';
+import type { ErrorClass, OpSummary } from '../types/results.js';
 
 export class OpStats {
   readonly histogram: Histogram = newHistogram();

@@ -14,6 +14,14 @@ export interface LatencySummary {
   mean: number;
 }
 
+/**
+ * Failure classes, few and stable so they can be counted and compared:
+ * `http-<code>` (429 apart because it is flow control, not failure),
+ * `http2`, `connection`, `timeout`, `dropped` (open model could not start it).
+ * The transport classifies its failures (kube/errors.ts); the engine adds its own.
+ */
+export type ErrorClass = `http-${number}` | 'http2' | 'connection' | 'timeout' | 'dropped' | 'protocol' | 'cancelled';
+
 export interface OpSummary {
   /** Low-cardinality key, e.g. `create.crds`, `list.quorum`, `discovery.aggregated`. */
   op: string;

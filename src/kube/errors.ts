@@ -1,9 +1,8 @@
 /**
- * Failure classes, few and stable so they can be counted and compared:
- * `http-<code>` (429 apart because it is flow control, not failure),
- * `http2`, `connection`, `timeout`, `dropped` (open model could not start it).
+ * Classifying transport failures into the result's error classes
+ * (types/results.ts ErrorClass): the transport knows undici's and Node's codes.
  */
-export type ErrorClass = `http-${number}` | 'http2' | 'connection' | 'timeout' | 'dropped' | 'protocol' | 'cancelled';
+import type { ErrorClass } from '../types/results.js';
 
 export function classifyStatus(status: number): ErrorClass | undefined {
   return status >= 200 && status < 400 ? undefined : `http-${status}`;
