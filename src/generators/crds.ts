@@ -3,17 +3,34 @@
  * (seed, runId, i): nothing is kept in memory, any index can be produced on
  * its own, and the same inputs give the same bytes.
  */
-import type { CrdGeneratorDoc } from '../scenarios/schema.js';
 import { Random } from './random.js';
 import { labelsFor } from './labels.js';
 
 export const BENCH_DOMAIN = 'bench.asa.io';
 
+/** Shape of each CRD version's OpenAPI v3 schema (scenario `generate.crds.schema`, defaults applied). */
+export interface SpecSchemaShape {
+  properties: number;
+  depth: number;
+  arrays: boolean;
+  enums: boolean;
+  validationRules: number;
+}
+
+/** What to generate: the scenario's `generate.crds` after validation and defaults (scenarios/schema.ts). */
+export interface CrdShape {
+  count: number;
+  groups: number;
+  versions: number;
+  scope: 'Namespaced' | 'Cluster';
+  schema: SpecSchemaShape;
+}
+
 export interface CrdSpecInput {
   seed: number;
   /** Unique per run so runs never collide (see labels.ts). */
   runId: string;
-  crds: CrdGeneratorDoc;
+  crds: CrdShape;
 }
 
 /** Where a generated CRD's objects live; what the engine needs to address them. */
@@ -95,7 +112,7 @@ export function* crdManifests(input: CrdSpecInput, from = 0, to = input.crds.cou
  * The spec schema: `payload` (the bulk of each object), then `properties`
  * generated fields, nested to `depth`, with arrays, enums and CEL rules as asked.
  */
-export function specSchema(random: Random, shape: CrdGeneratorDoc['schema']): JsonSchema {
+export function specSchema(random: Random, shape: SpecSchemaShape): JsonSchema {
   const properties: Record<string, JsonSchema> = {
     payload: { type: 'string', maxLength: 2_000_000, description: 'Filler sized by objects.sizeBytes.' },
     replicas: { type: 'integer', minimum: 0, maximum: 1_000_000 },
@@ -116,7 +133,7 @@ export function specSchema(random: Random, shape: CrdGeneratorDoc['schema']): Js
   };
 }
 
-function property(random: Random, shape: CrdGeneratorDoc['schema'], depth: number, j: number): JsonSchema {
+function property(random: Random, shape: SpecSchemaShape, depth: number, j: number): JsonSchema {
   const kinds: string[] = ['string', 'integer', 'boolean'];
   if (shape.enums) kinds.push('enum');
   if (depth > 0) kinds.push('object');

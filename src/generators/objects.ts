@@ -2,15 +2,22 @@
  * Generated custom objects. Object j of CRD i is a pure function of
  * (seed, runId, i, j): lazy, random-access, and byte-for-byte repeatable.
  */
-import type { ObjectGeneratorDoc } from '../scenarios/schema.js';
 import type { CrdRef } from './crds.js';
 import { labelsFor, namespaceName } from './labels.js';
 import { Random } from './random.js';
 
+/** What to generate: the scenario's `generate.objects` after validation and defaults (scenarios/schema.ts). */
+export interface ObjectShape {
+  perCRD: number;
+  sizeBytes: number;
+  namespaces: number;
+  labelValues: number;
+}
+
 export interface ObjectSpecInput {
   seed: number;
   runId: string;
-  objects: ObjectGeneratorDoc;
+  objects: ObjectShape;
 }
 
 export interface ObjectRef {
