@@ -13,27 +13,9 @@ import { classifyError, classifyStatus } from '../kube/errors.js';
 import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
 import { RunFailedError } from '../types/errors.js';
 import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type EngineContext, type OpContext } from './context.js';
-import type { Iteration, IterationOutcome } from './load.js';
+import type { IterationOutcome } from './load.js';
+import type { Operation } from './operation.js';
 import { watchOperation } from './watch.js';
-
-export interface Operation {
-  /** Histogram key for whole iterations, e.g. `create.crds`, `list.quorum`. */
-  key: string;
-  /** The row that answers "how did this phase do" (SLOs, charts), when not `key` (watches: event latency). */
-  primary?: string;
-  /** Iterations when the work is defined by the generators (create, delete); else the phase's limits apply. */
-  total?: number;
-  iteration: Iteration;
-  /** Runs before the first iteration (unmeasured setup, e.g. namespaces). */
-  before?: () => Promise<void>;
-  /** Called for an iteration that failed or was dropped (creates remember the gap). */
-  failed?: (index: number) => void;
-  /** Resolves when the operation is in place (all watches established); hosts wait for it. */
-  ready?: Promise<void>;
-  /** Updates the run state after the phase. */
-  after?: (iterations: number) => void;
-}
-
 
 /** Retry-After is honoured up to this many times per iteration, each wait capped. */
 const MAX_THROTTLE_RETRIES = 3;

@@ -14,7 +14,8 @@ import { phaseStats, ServerWatch } from './server-watch.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
-import { buildOperation, ensureNamespaces, type Operation } from './ops.js';
+import { buildOperation, ensureNamespaces } from './ops.js';
+import type { Operation } from './operation.js';
 
 export type RunEvent =
   | { type: 'phase-start'; step: PlannedStep; phase: string; total?: number; load: string }

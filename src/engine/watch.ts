@@ -12,7 +12,7 @@ import { classifyError } from '../kube/errors.js';
 import type { PlannedPhase } from '../scenarios/plan.js';
 import { liveCrdAt, liveCrdCount, type OpContext } from './context.js';
 
-import type { Operation } from './ops.js';
+import type { Operation } from './operation.js';
 import { ANNOTATION_SENT_AT, epochMicros } from '../generators/labels.js';
 
 const DRAIN_QUIET_MS = 500;
