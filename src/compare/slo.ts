@@ -2,7 +2,7 @@
  * Checking a run against the scenario's latency objectives (`slo:`), e.g.
  * `create.p99: 1s`: the named phase's primary operation, at every step.
  */
-import { parseDurationMs } from '../scenarios/schema.js';
+import { parseDurationMs } from '../types/duration.js';
 import type { PhaseResult } from '../types/results.js';
 
 export interface SloVerdict {

@@ -10,6 +10,7 @@ import { ANNOTATION_SENT_AT, epochMicros, LABEL_RUN, LABEL_SHARD } from '../gene
 import { JSON_HEADERS, RequestError } from '../kube/client.js';
 import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath, withQuery } from '../kube/paths.js';
 import { classifyError, classifyStatus } from '../kube/errors.js';
+import { weightedWheel } from '../scenarios/mix.js';
 import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
 import { RunFailedError } from '../types/errors.js';
 import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type EngineContext, type OpContext } from './context.js';
@@ -234,23 +235,6 @@ function mixOperation(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): O
       for (const e of entries) e.operation.after?.(iterations);
     },
   };
-}
-
-/** Smooth weighted round-robin (as nginx's upstream balancer): weights 3,1 → 0,0,1,0. */
-export function weightedWheel(weights: readonly number[]): number[] {
-  const total = weights.reduce((a, b) => a + b, 0);
-  const current = weights.map(() => 0);
-  const wheel: number[] = [];
-  for (let n = 0; n < total; n++) {
-    let best = 0;
-    for (let k = 0; k < weights.length; k++) {
-      current[k]! += weights[k]!;
-      if (current[k]! > current[best]!) best = k;
-    }
-    current[best]! -= total;
-    wheel.push(best);
-  }
-  return wheel;
 }
 
 function gv(crd: { group: string; versions: string[]; plural: string; namespaced: boolean }) {

@@ -11,9 +11,10 @@
  * Pure functions: no I/O, same plan and options, same text.
  */
 import { stringify } from 'yaml';
-import { weightedWheel } from '../engine/ops.js';
+import { weightedWheel } from '../scenarios/mix.js';
 import { loadAt, type LoadModel, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
-import { parseDurationMs, type MixEntryDoc, type PhaseDoc } from '../scenarios/schema.js';
+import type { MixEntryDoc, PhaseDoc } from '../scenarios/schema.js';
+import { parseDurationMs } from '../types/duration.js';
 import { K6_RUNTIME } from './k6-runtime.js';
 
 export interface K6ExportOptions {

@@ -6,7 +6,8 @@
 import { crdManifest, type CrdSpecInput } from '../generators/crds.js';
 import { objectManifest, objectRef, type ObjectSpecInput } from '../generators/objects.js';
 import { crdRef } from '../generators/crds.js';
-import { followsLoadStep, parseDurationMs, parseRatePerSecond, type MixEntryDoc, type PhaseDoc, type ScenarioDoc } from './schema.js';
+import { parseDurationMs } from '../types/duration.js';
+import { followsLoadStep, parseRatePerSecond, type MixEntryDoc, type PhaseDoc, type ScenarioDoc } from './schema.js';
 
 export type LoadModel =
   | { model: 'closed'; concurrency: number }

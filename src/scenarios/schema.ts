@@ -7,6 +7,7 @@
  * silently ignored.
  */
 import { z } from 'zod';
+import { DURATION } from '../types/duration.js';
 
 /** Ceilings that stop a typo from becoming an outage; `--allow-huge` lifts them (see limits.ts). */
 export const SOFT_LIMITS = {
@@ -17,7 +18,6 @@ export const SOFT_LIMITS = {
   watchers: 20_000,
 } as const;
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const RATE = /^(\d+(?:\.\d+)?)\/(s|m)$/;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -245,13 +245,6 @@ export type MixEntryDoc = z.output<typeof MixEntry>;
 export type RateDoc = string | { from: string; to: string };
 export type CrdGeneratorDoc = z.output<typeof CrdGenerator>;
 export type ObjectGeneratorDoc = z.output<typeof ObjectGenerator>;
-
-export function parseDurationMs(text: string): number {
-  const m = DURATION.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
 
 export function parseRatePerSecond(text: string): number {
   const m = RATE.exec(text);
