@@ -1,0 +1,112 @@
+/**
+ * The house's floors, made executable. `npm run lint:imports` (part of
+ * `npm test`) fails when an import breaks one of these rules, naming the rule
+ * and why it exists. PARTS and NEVER are the picture of the architecture
+ * (README "How it fits together"): change them together with the code, and
+ * say why in the commit.
+ */
+
+/** The parts of src/: each is one folder (Results is two: the result types and the run-directory store). */
+const PARTS = {
+  Cli: ['cli'],
+  ControlPlane: ['controlplane'],
+  Distribute: ['distribute'],
+  Export: ['export'],
+  Engine: ['engine'],
+  Shard: ['shard'],
+  Scenarios: ['scenarios'],
+  Generators: ['generators'],
+  Kube: ['kube'],
+  Metrics: ['metrics'],
+  Reporters: ['reporters'],
+  Analysis: ['analysis'],
+  Compare: ['compare'],
+  Results: ['types', 'results'],
+};
+
+/**
+ * What must never be: [from, to, why]. `*` stands for every other part.
+ * Arrows that are allowed need no entry; these are the back-arrows that
+ * would turn the floors into a tangle.
+ */
+const NEVER = [
+  ['*', 'Cli', 'only the CLI prints, exits and wires commands: nothing below it imports it'],
+  ['Results', '*', 'the result model is the ground floor: plain values that import no other part'],
+  ['Kube', 'Engine', 'transport knows no scenarios'],
+  ['Kube', 'Metrics', 'error classes belong to the transport'],
+  ['Kube', 'Scenarios', 'transport knows no scenarios'],
+  ['Metrics', 'Engine', 'metrics know no runner'],
+  ['Metrics', 'Scenarios', 'metrics know no scenario'],
+  ['Generators', 'Kube', 'generators make objects, never send them'],
+  ['Generators', 'Scenarios', 'generators take their own input types'],
+  ['Generators', 'Engine', 'generators know no runner'],
+  ['Scenarios', 'Engine', 'parsing knows no runner'],
+  ['Scenarios', 'Kube', 'parsing never talks to a server'],
+  ['Shard', 'Engine', 'slicing and merging know no runner (the threads of the engine use them, not the other way)'],
+  ['Export', 'Engine', 'export reads the plan, not the runner'],
+  ['ControlPlane', 'Engine', 'the server under test knows nothing of the load'],
+  ['Reporters', 'Engine', 'reporters read results only'],
+  ['Reporters', 'Kube', 'reporters never talk to a server'],
+  ['Reporters', 'Scenarios', 'plan facts (sweep, SLOs) travel in the result'],
+  ['Analysis', 'Engine', 'analysis reads results only'],
+  ['Analysis', 'Kube', 'analysis never talks to a server'],
+  ['Analysis', 'Scenarios', 'plan facts (sweep, SLOs) travel in the result'],
+  ['Compare', 'Engine', 'compare reads results only'],
+  ['Compare', 'Kube', 'compare never talks to a server'],
+  ['Compare', 'Scenarios', 'plan facts (SLOs, sweep) travel in the result'],
+];
+
+const folders = (part) => {
+  const f = PARTS[part];
+  if (!f) throw new Error(`.dependency-cruiser.cjs: unknown part ${part}`);
+  return f;
+};
+const under = (list) => `^src/(${list.join('|')})/`;
+const ruleName = (from, to) => `${from === '*' ? 'any' : from}-never-${to === '*' ? 'any' : to}`.toLowerCase();
+
+function neverRule([from, to, why]) {
+  const rule = { name: ruleName(from, to), comment: why, severity: 'error' };
+  if (from === '*') {
+    // Every part but the target itself.
+    return { ...rule, from: { path: '^src/', pathNot: under(folders(to)) }, to: { path: under(folders(to)) } };
+  }
+  if (to === '*') {
+    return { ...rule, from: { path: under(folders(from)) }, to: { path: '^src/', pathNot: under(folders(from)) } };
+  }
+  return { ...rule, from: { path: under(folders(from)) }, to: { path: under(folders(to)) } };
+}
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      comment: 'imports run one way: a cycle means two files cannot be understood (or moved) apart',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'no-unresolvable',
+      comment: 'an import that does not resolve is a typo or a missing dependency',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'no-dev-deps-at-run-time',
+      comment: 'src/ runs on users\' machines: a devDependency is not installed there',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    ...NEVER.map(neverRule),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // Type-only imports count: a type is as much a tie as a value.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};
