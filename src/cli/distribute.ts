@@ -20,6 +20,7 @@ import { evaluateSlos } from '../compare/slo.js';
 import { ClusterApi } from '../distribute/cluster.js';
 import { encodeShardResult } from '../distribute/encode.js';
 import { buildManifests, defaultNamespace, manifestsYaml } from '../distribute/manifests.js';
+import { sliceAs } from './slicing.js';
 import { collectShardResults, createResources, CreatedResources, manualCleanupCommands, teardown, waitForJob, type CollectedShard } from '../distribute/orchestrate.js';
 import { readShardResult, shardOfCompletionIndex, writeInClusterKubeconfig, writeShardResult } from '../distribute/worker.js';
 import { newRunId } from '../generators/labels.js';
@@ -101,7 +102,9 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
     ...(args['allow-huge'] ? ['--allow-huge'] : []),
   ];
   const spec = (createNamespace: boolean) =>
-    buildManifests({ id, scenarioText: loaded.text, doc: loaded.doc, workers: args.workers, image: args.image, namespace: args.namespace ?? defaultNamespace(id), createNamespace, timeoutSeconds, workerFlags });
+    sliceAs(`--workers ${args.workers}`, 'shards', () =>
+      buildManifests({ id, scenarioText: loaded.text, doc: loaded.doc, workers: args.workers, image: args.image, namespace: args.namespace ?? defaultNamespace(id), createNamespace, timeoutSeconds, workerFlags }),
+    );
 
   if (args['dry-run']) {
     // Building the manifests also slices the scenario for every shard: a bad split is a usage error here.

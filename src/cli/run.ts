@@ -14,7 +14,8 @@ import { renderPhaseCsv, reportInput } from './report.js';
 import { defaultRunDir, ResultStore } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan, estimatePlan } from '../scenarios/plan.js';
-import { parseShard, sliceScenario } from '../shard/slice.js';
+import { sliceScenario } from '../shard/slice.js';
+import { parseShard, sliceAs } from './slicing.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo } from '../types/results.js';
 import type { Output } from './output.js';
@@ -66,12 +67,12 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
   // --shard: slice the validated scenario before compiling it; the engine is unaware of shards.
   const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
-  const plan = compilePlan(shard ? sliceScenario(loaded.doc, shard.index, shard.count) : loaded.doc);
+  const plan = compilePlan(shard ? sliceAs(`--shard ${shard.index}/${shard.count}`, 'shards', () => sliceScenario(loaded.doc, shard.index, shard.count)) : loaded.doc);
   const estimate = estimatePlan(plan);
   const threads = args.threads ?? 1;
   if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`--threads: expected a whole number ≥ 1, got ${args.threads}`);
   // --threads: every thread must get a share of the CRDs; refused before any connection.
-  if (threads > 1) threadSlices(plan.scenario, threads);
+  if (threads > 1) sliceAs(`--threads ${threads}`, 'threads', () => threadSlices(plan.scenario, threads));
   if (args['dry-run']) {
     const { renderPlan } = await import('./validate.js');
     out.data(renderPlan(plan, estimate));

@@ -1,11 +1,11 @@
 /**
- * `run <scenario> --threads N`: one process offers the load from N worker
- * threads, so a remote target can be driven with more than one core. Each
- * worker (thread-worker.ts) runs slice i/N of the validated scenario with the
- * same rules as `--shard i/N` (src/shard/slice.ts: CRDs, repeat counts,
+ * Threads: one process offers the load from N worker threads, so a remote
+ * target can be driven with more than one core. Each worker (thread-worker.ts)
+ * runs slice i/N of the validated scenario with the same rules as shards
+ * (src/shard/slice.ts: CRDs, repeat counts,
  * rates, concurrency and watchers split, objects per CRD kept), under its own
  * run id (so names and labels never collide), with its own KubeClient and
- * connection pool (the `--connections` total split the same way). Workers post
+ * connection pool (the connection total split the same way). Workers post
  * back only events, barrier arrivals and their result, whose summaries carry
  * encoded HDR histograms: the main thread merges histograms exactly, never
  * samples (src/shard/merge.ts, as `asa-bench merge` does for shards).
@@ -42,7 +42,7 @@ import { compilePlan, loadAt, type PlannedPhase } from '../scenarios/plan.js';
 import type { ScenarioDoc } from '../scenarios/schema.js';
 import { mergePhases } from '../shard/merge.js';
 import { shareOf, sliceScenario } from '../shard/slice.js';
-import { AsaError, ExitCode, UsageError } from '../types/errors.js';
+import { AsaError, ExitCode } from '../types/errors.js';
 import type { PhaseResult, RunStatus } from '../types/results.js';
 import { cleanup } from './cleanup.js';
 import type { ExecuteResult, RunEvent } from './run.js';
@@ -99,15 +99,11 @@ export function workerEntryUrl(from: string = import.meta.url): URL {
   return here.pathname.endsWith('.ts') ? new URL('../../dist/engine/thread-worker.js', here) : new URL('./thread-worker.js', here);
 }
 
-/** The N slices of a validated scenario; UsageError (in terms of threads) when it cannot be split. */
+/** The N slices of a validated scenario; UnsplittableError (shard/slice.ts) when some thread would get no CRDs. */
 export function threadSlices(scenario: ScenarioDoc, count: number): ScenarioDoc[] {
-  if (!Number.isSafeInteger(count) || count < 1) throw new UsageError(`--threads: expected a whole number ≥ 1, got ${count}`);
-  try {
-    return Array.from({ length: count }, (_, k) => sliceScenario(scenario, k + 1, count));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    throw new UsageError(`--threads ${count}: ${err.message.replace(/^--shard \S+: /, '').replace(/shards/g, 'threads')}`, err.hint?.replace(/shards/g, 'threads'));
-  }
+  // The CLI validates what users typed; this guards against a caller's bug.
+  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`threads ${count}: expected a whole number ≥ 1`);
+  return Array.from({ length: count }, (_, k) => sliceScenario(scenario, k + 1, count));
 }
 
 const SEVERITY: Record<RunStatus, number> = { complete: 0, partial: 1, failed: 2 };

@@ -1,6 +1,6 @@
 /**
- * Sharding: `asa-bench run <scenario> --shard i/N` runs the i-th of N slices
- * of a scenario, so N processes (or machines) together offer the load of one
+ * Sharding: slice i of N of a scenario, so N processes, machines or threads
+ * (`run --shard`, `distribute`, `run --threads`) together offer the load of one
  * unsharded run. Slicing is a pure transformation of the validated scenario
  * document, applied before compilePlan; the engine does not know about shards.
  *
@@ -15,7 +15,8 @@
  * - generate.crds.count: share(count). Each step of a `by: crds` sweep gets
  *   share(level), so at every step the shards' CRDs add up to the level.
  *   Every nonzero level (and the count) must be at least N: a shard without
- *   CRDs cannot run the scenario's phases (UsageError).
+ *   CRDs cannot run the scenario's phases (UnsplittableError: the
+ *   caller words it in its own terms: shards, threads, workers).
  * - generate.crds.groups: max(1, share(groups)) (never above the shard's count).
  * - generate.objects is unchanged: perCRD objects are created for each of the
  *   shard's own CRDs, so object totals add up exactly (Σ share(count) × perCRD
@@ -36,21 +37,18 @@
 import { UsageError } from '../types/errors.js';
 import type { PhaseDoc, RateDoc, ScenarioDoc } from '../scenarios/schema.js';
 
-export interface ShardSpec {
-  /** 1-based index of this shard. */
-  index: number;
-  count: number;
-}
-
-/** Parses `i/N` (1 ≤ i ≤ N); throws UsageError otherwise. */
-export function parseShard(text: string): ShardSpec {
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isSafeInteger(index) || !Number.isSafeInteger(count) || count < 1 || index < 1 || index > count) {
-    throw new UsageError(`--shard: expected i/N with 1 ≤ i ≤ N (e.g. 2/3), got "${text}"`, 'run shard 1/N, 2/N, … N/N, then `asa-bench merge` their results');
+/**
+ * A scenario that cannot be cut into `slices` parts: a step level (or the CRD
+ * count) has fewer CRDs than slices, so some slice would install none. It
+ * carries the facts; callers say it in their own terms (shards, threads, workers).
+ */
+export class UnsplittableError extends UsageError {
+  constructor(
+    readonly crds: number,
+    readonly slices: number,
+  ) {
+    super(`cannot split ${crds} CRDs into ${slices} slices (some slices would install none)`, `use at most ${crds} slices, or more CRDs`);
   }
-  return { index, count };
 }
 
 /** Shard i's (1-based) share of n items over N shards: floor or ceil of n/N; the shares add up to n. */
@@ -81,7 +79,8 @@ function divideRateDoc(rate: RateDoc, count: number): RateDoc {
  */
 export function sliceScenario(doc: ScenarioDoc, index: number, count: number): ScenarioDoc {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || count < 1 || index < 1 || index > count) {
-    throw new UsageError(`--shard: expected i/N with 1 ≤ i ≤ N, got ${index}/${count}`);
+    // Callers validate what users typed; this is a guard against a caller's bug.
+    throw new RangeError(`slice ${index} of ${count}: expected whole numbers with 1 ≤ index ≤ count`);
   }
   const share = (n: number) => shareOf(n, index, count);
   const atLeastOne = (n: number) => Math.max(1, share(n));
@@ -93,12 +92,7 @@ export function sliceScenario(doc: ScenarioDoc, index: number, count: number): S
   if (crds) {
     const levels = by === 'crds' && out.steps ? out.steps.at : [crds.count];
     const tooSmall = levels.find((level) => level > 0 && level < count);
-    if (tooSmall !== undefined) {
-      throw new UsageError(
-        `--shard ${index}/${count}: cannot split ${tooSmall} CRDs over ${count} shards (some shards would install none)`,
-        `use at most ${tooSmall} shards, or more CRDs`,
-      );
-    }
+    if (tooSmall !== undefined) throw new UnsplittableError(tooSmall, count);
     const shardCount = share(crds.count);
     (crds as { count: number }).count = shardCount;
     (crds as { groups: number }).groups = Math.min(shardCount, atLeastOne(crds.groups));

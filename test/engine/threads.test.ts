@@ -14,7 +14,7 @@ import { threadSlices, workerEntryUrl } from '../../src/engine/threads.js';
 import type { Connection } from '../../src/kube/target.js';
 import { parseScenario } from '../../src/scenarios/load.js';
 import { mergeHarness } from '../../src/shard/merge.js';
-import { UsageError } from '../../src/types/errors.js';
+import { UnsplittableError } from '../../src/shard/slice.js';
 import type { HarnessStats } from '../../src/types/results.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -55,11 +55,11 @@ describe('threadSlices', () => {
     expect(Object.isFrozen(slices[0]!.phases[0])).toBe(true);
   });
 
-  it('refuses, in terms of threads, a split that leaves a thread without CRDs, and nonsense counts', () => {
-    expect(() => threadSlices(SMOKE, 6)).toThrow(UsageError);
-    expect(() => threadSlices(SMOKE, 6)).toThrow('--threads 6: cannot split 5 CRDs over 6 threads (some threads would install none)');
-    expect(() => threadSlices(SMOKE, 0)).toThrow(UsageError);
-    expect(() => threadSlices(SMOKE, 1.5)).toThrow(UsageError);
+  it('refuses a split that leaves a thread without CRDs with the facts (the CLI words them)', () => {
+    expect(() => threadSlices(SMOKE, 6)).toThrow(UnsplittableError);
+    expect(() => threadSlices(SMOKE, 6)).toThrow(expect.objectContaining({ crds: 5, slices: 6 }));
+    expect(() => threadSlices(SMOKE, 0)).toThrow(RangeError);
+    expect(() => threadSlices(SMOKE, 1.5)).toThrow(RangeError);
   });
 });
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadScenarioFile, parseScenario } from '../../src/scenarios/load.js';
 import { compilePlan, estimatePlan } from '../../src/scenarios/plan.js';
 import { parseRatePerSecond, type PhaseDoc, type ScenarioDoc } from '../../src/scenarios/schema.js';
-import { divideRate, parseShard, shareOf, sliceScenario } from '../../src/shard/slice.js';
+import { divideRate, shareOf, sliceScenario, UnsplittableError } from '../../src/shard/slice.js';
 import { UsageError } from '../../src/types/errors.js';
 
 const SCENARIO = `
@@ -50,16 +50,6 @@ describe('shareOf', () => {
 
   it('is monotone in n, so ascending step levels stay ascending (or equal) in every shard', () => {
     for (let N = 1; N <= 9; N++) for (let i = 1; i <= N; i++) for (let n = 0; n < 100; n++) expect(shareOf(n + 1, i, N)).toBeGreaterThanOrEqual(shareOf(n, i, N));
-  });
-});
-
-describe('parseShard', () => {
-  it('accepts i/N with 1 ≤ i ≤ N', () => {
-    expect(parseShard('2/3')).toEqual({ index: 2, count: 3 });
-    expect(parseShard('1/1')).toEqual({ index: 1, count: 1 });
-  });
-  it.each(['0/3', '4/3', '3', '1/0', 'a/b', '-1/2', '1.5/3', ''])('rejects %j with a usage error', (text) => {
-    expect(() => parseShard(text)).toThrow(UsageError);
   });
 });
 
@@ -176,6 +166,11 @@ phases:
   it('refuses to give a shard no CRDs', () => {
     const small = parseScenario(SCENARIO.replace('count: 50, groups: 5', 'count: 2, groups: 1'), 'small.yaml');
     expect(() => sliceScenario(small, 1, 3)).toThrow(UsageError);
+    // The refusal carries the facts, not a flag: the CLI words it for --shard, --threads or --workers.
+    expect(() => sliceScenario(small, 1, 3)).toThrow(expect.objectContaining({ crds: 2, slices: 3 }));
+    expect(() => sliceScenario(small, 1, 3)).toThrow(UnsplittableError);
+    expect(() => sliceScenario(small, 1, 3)).not.toThrow(/--/);
+    expect(() => sliceScenario(small, 0, 3)).toThrow(RangeError);
     expect(sliceScenario(small, 2, 2).generate.crds!.count).toBe(1);
   });
 
