@@ -136,7 +136,7 @@ async function scenario() {
   const { parseScenario } = await import('../dist/scenarios/load.js');
   const { compilePlan } = await import('../dist/scenarios/plan.js');
   const { executePlan } = await import('../dist/engine/run.js');
-  const { newRunId } = await import('../dist/generators/labels.js');
+  const { newRunId } = await import('../dist/generators/run-id.js');
   const plan = compilePlan(parseScenario(spec.scenarioText, `${spec.name}.yaml`));
   // As the CLI does for the embedded control plane (no @kubernetes/client-node loaded).
   const connection = await connectionForLocalControlPlane(spec.kubeconfig);

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { cleanup } from '../engine/cleanup.js';
-import { RUN_ID } from '../generators/labels.js';
+import { RUN_ID } from '../generators/run-id.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import type { Output } from './output.js';
 import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';

@@ -23,7 +23,7 @@ import { buildManifests, defaultNamespace, manifestsYaml } from '../distribute/m
 import { sliceAs } from './slicing.js';
 import { collectShardResults, createResources, CreatedResources, manualCleanupCommands, teardown, waitForJob, type CollectedShard } from '../distribute/orchestrate.js';
 import { readShardResult, shardOfCompletionIndex, writeInClusterKubeconfig, writeShardResult } from '../distribute/worker.js';
-import { newRunId } from '../generators/labels.js';
+import { newRunId } from '../generators/run-id.js';
 import { defaultRunDir, readRunDir, RUN_FILE } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { ExitCode, RunFailedError, UsageError } from '../types/errors.js';

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { buildK6Export, renderK6Script, renderTestRun } from '../export/k6.js';
-import { RUN_ID } from '../generators/labels.js';
+import { RUN_ID } from '../generators/run-id.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan } from '../scenarios/plan.js';
 import { UsageError } from '../types/errors.js';

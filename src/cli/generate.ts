@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { stringify } from 'yaml';
 import { crdManifest, crdRef, type CrdSpecInput } from '../generators/crds.js';
-import { RUN_ID } from '../generators/labels.js';
+import { RUN_ID } from '../generators/run-id.js';
 import { objectManifest, objectRef, type ObjectSpecInput } from '../generators/objects.js';
 import { CrdGenerator, ObjectGenerator } from '../scenarios/schema.js';
 import { UsageError } from '../types/errors.js';

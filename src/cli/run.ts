@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { evaluateSlos } from '../compare/slo.js';
 import { executePlan, type ExecuteResult, type RunEvent } from '../engine/run.js';
 import { runThreads, threadSlices, type ThreadRun, type ThreadsEvent } from '../engine/threads.js';
-import { newRunId } from '../generators/labels.js';
+import { newRunId } from '../generators/run-id.js';
 import { renderHtml } from '../reporters/html.js';
 import { renderMarkdown } from '../reporters/markdown.js';
 import { renderPhaseTable } from '../reporters/table.js';

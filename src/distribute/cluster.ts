@@ -5,7 +5,7 @@
  * with the server's Status message.
  */
 import { JSON_HEADERS, RequestError, type KubeClient } from '../kube/client.js';
-import { withQuery } from '../kube/paths.js';
+import { withQuery } from '../kube/query.js';
 import type { KubeObject } from './manifests.js';
 
 /** REST collection of each kind `distribute` creates or reads: [prefix, plural, namespaced]. */

@@ -5,7 +5,8 @@
  */
 import { LABEL_RUN } from '../generators/labels.js';
 import { JSON_HEADERS, RequestError, type KubeClient } from '../kube/client.js';
-import { CRD_PATH, NAMESPACES_PATH, withQuery } from '../kube/paths.js';
+import { CRD_PATH, NAMESPACES_PATH } from '../kube/paths.js';
+import { withQuery } from '../kube/query.js';
 
 export interface CleanupOptions {
   /** One run's id, or every asa-bench run when undefined. */

@@ -6,14 +6,16 @@
  */
 import { crdManifest } from '../generators/crds.js';
 import { objectManifest, objectNamespaces, objectRef } from '../generators/objects.js';
-import { ANNOTATION_SENT_AT, epochMicros, LABEL_RUN, LABEL_SHARD } from '../generators/labels.js';
+import { ANNOTATION_SENT_AT, LABEL_RUN, LABEL_SHARD } from '../generators/labels.js';
 import { JSON_HEADERS, RequestError } from '../kube/client.js';
-import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath, withQuery } from '../kube/paths.js';
+import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath } from '../kube/paths.js';
+import { withQuery } from '../kube/query.js';
 import { classifyError, classifyStatus } from '../kube/errors.js';
 import { weightedWheel } from '../scenarios/mix.js';
 import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
 import { RunFailedError } from '../types/errors.js';
 import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type EngineContext, type OpContext } from './context.js';
+import { epochMicros } from './clock.js';
 import type { IterationOutcome } from './load.js';
 import type { Operation } from './operation.js';
 import { watchOperation } from './watch.js';

@@ -7,13 +7,15 @@
  * that ends or drops (GOAWAY, restart) reconnects from the last resourceVersion.
  */
 import { KubeClient, JSON_HEADERS, RequestError } from '../kube/client.js';
-import { collectionPath, withQuery } from '../kube/paths.js';
+import { collectionPath } from '../kube/paths.js';
+import { withQuery } from '../kube/query.js';
 import { classifyError } from '../kube/errors.js';
 import type { PlannedPhase } from '../scenarios/plan.js';
 import { liveCrdAt, liveCrdCount, type OpContext } from './context.js';
 
 import type { Operation } from './operation.js';
-import { ANNOTATION_SENT_AT, epochMicros } from '../generators/labels.js';
+import { ANNOTATION_SENT_AT } from '../generators/labels.js';
+import { epochMicros } from './clock.js';
 
 const DRAIN_QUIET_MS = 500;
 const DRAIN_MAX_MS = 5_000;

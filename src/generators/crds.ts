@@ -28,7 +28,7 @@ export interface CrdShape {
 
 export interface CrdSpecInput {
   seed: number;
-  /** Unique per run so runs never collide (see labels.ts). */
+  /** Unique per run so runs never collide (see run-id.ts). */
   runId: string;
   crds: CrdShape;
 }

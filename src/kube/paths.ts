@@ -1,6 +1,7 @@
 /**
  * REST paths of the resources asa-bench touches. Built once per CRD when a
- * plan is compiled; per request only a name (or a query) changes.
+ * plan is compiled; per request only a name (or a query, query.ts) changes.
+ * Plain ECMAScript, no Node API: also bundled into k6 scripts (export/k6-script).
  */
 
 export const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
@@ -25,11 +26,4 @@ export function collectionPath(r: ResourceAddress, namespace: string | undefined
 
 export function objectPath(r: ResourceAddress, namespace: string | undefined, name: string): string {
   return `${collectionPath(r, namespace)}/${encodeURIComponent(name)}`;
-}
-
-export function withQuery(path: string, query: Record<string, string | number | boolean | undefined>): string {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
-  const q = params.toString();
-  return q ? `${path}?${q}` : path;
 }

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { BENCH_DOMAIN, crdManifest, crdManifests, crdRef, type CrdSpecInput } from '../../src/generators/crds.js';
-import { LABEL_RUN, LABEL_SHARD, newRunId, RUN_ID } from '../../src/generators/labels.js';
+import { LABEL_RUN, LABEL_SHARD } from '../../src/generators/labels.js';
+import { newRunId, RUN_ID } from '../../src/generators/run-id.js';
 import { objectManifest, objectManifests, objectRef, type ObjectSpecInput } from '../../src/generators/objects.js';
 import { Random } from '../../src/generators/random.js';
 import { loadScenarioFile } from '../../src/scenarios/load.js';

@@ -8,7 +8,8 @@ import { ANNOTATION_SENT_AT } from '../../src/generators/labels.js';
 import { decodeWatchLine } from '../../src/engine/watch.js';
 import { connectionForLocalControlPlane, connectionFromKubeconfig } from '../../src/kube/target.js';
 import { crdManifest, crdRef, type CrdSpecInput } from '../../src/generators/crds.js';
-import { collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath, withQuery } from '../../src/kube/paths.js';
+import { collectionPath, CRD_PATH, NAMESPACES_PATH, objectPath } from '../../src/kube/paths.js';
+import { withQuery } from '../../src/kube/query.js';
 import { CrdGenerator } from '../../src/scenarios/schema.js';
 import { cleanup, countLeftovers } from '../../src/engine/cleanup.js';
 

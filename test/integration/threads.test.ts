@@ -18,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { countLeftovers } from '../../src/engine/cleanup.js';
 import { runThreads, workerEntryUrl, type ThreadsEvent } from '../../src/engine/threads.js';
-import { newRunId } from '../../src/generators/labels.js';
+import { newRunId } from '../../src/generators/run-id.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
 import { decodeHistogram } from '../../src/metrics/histogram.js';
