@@ -23,6 +23,8 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
+# `export k6` bundles the k6 script from these sources (src/export/k6-bundle.ts).
+COPY --from=build /app/src ./src
 RUN chmod 0755 bin/asa-bench.js && ln -s /app/bin/asa-bench.js /usr/local/bin/asa-bench
 # The image's `node` user, by number so Kubernetes can check runAsNonRoot; the Job's pods
 # also set runAsUser 1000 and a read-only root filesystem (results go to an emptyDir on /tmp).

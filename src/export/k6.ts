@@ -15,7 +15,10 @@ import { weightedWheel } from '../scenarios/mix.js';
 import { loadAt, type LoadModel, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
 import type { MixEntryDoc, PhaseDoc } from '../scenarios/schema.js';
 import { parseDurationMs } from '../types/duration.js';
-import { K6_RUNTIME } from './k6-runtime.js';
+import type { CrdShape } from '../generators/crds.js';
+import { RUN_ID } from '../generators/run-id.js';
+import { bundleK6Script } from './k6-bundle.js';
+import type { K6PhaseWork, K6Scenario, K6Work } from './k6-script/work.js';
 
 export interface K6ExportOptions {
   /** Run id baked in as the default (ASA_RUN_ID overrides it at run time). */
@@ -29,45 +32,6 @@ export interface K6ExportOptions {
 }
 
 export const DEFAULT_K6_RUN_ID = 'rk6xport';
-
-/** What one iteration of a phase (or of one mix entry) does; read by the script's runtime. */
-export interface K6Work {
-  kind:
-    | 'create-crds'
-    | 'create-objects'
-    | 'create-extra'
-    | 'patch'
-    | 'get'
-    | 'list'
-    | 'discovery-aggregated'
-    | 'discovery-legacy'
-    | 'openapi'
-    | 'delete-crds'
-    | 'delete-objects';
-  /** The engine's operation key, e.g. `list.cache`: the `name` tag of every request. */
-  key: string;
-  /** CRDs installed when the phase runs. */
-  installed: number;
-  /** CRDs that have their base objects when the phase runs. */
-  withObjects: number;
-  /** First CRD index (create crds, base objects) or first extra-object number (timed creates). */
-  from: number;
-  waitFor?: 'established' | 'discovery';
-  consistency?: 'quorum' | 'cache';
-  scope?: 'namespace' | 'all';
-  pageSize?: number;
-  labelSelector?: boolean;
-  version?: 'v2' | 'v3' | 'v3-groups';
-}
-
-export interface K6PhaseWork {
-  phase: string;
-  entries: K6Work[];
-  /** Entry index per iteration (mod length); `[0]` unless a mix. */
-  wheel: number[];
-}
-
-export type K6Scenario = Record<string, unknown> & { executor: string; startTime: string; exec: string };
 
 export interface K6Export {
   scenarios: Record<string, K6Scenario>;
@@ -285,33 +249,44 @@ export function buildK6Export(plan: Plan, options: K6ExportOptions = {}): K6Expo
   return { scenarios, thresholds, phases, notes, totalSeconds: Math.ceil(clockMs / 1000) };
 }
 
-/** The k6 script (TypeScript) for a plan. */
+/** Exported scripts are JavaScript modules (k6 runs them as they are): `<scenario>.k6.js`. */
+export const K6_SCRIPT_SUFFIX = '.k6.js';
+
+/** The k6 script for a plan: a header that says what it does and leaves out, then the bundled code (k6-bundle.ts). */
 export function renderK6Script(plan: Plan, options: K6ExportOptions = {}): string {
   const built = buildK6Export(plan, options);
   if (Object.keys(built.scenarios).length === 0) throw new Error(`scenario ${plan.scenario.name}: no phase k6 can run (watch phases are not exported)`);
   const s = plan.scenario;
   const runId = options.runId ?? DEFAULT_K6_RUN_ID;
-  if (!/^[a-z][a-z0-9]{7}$/.test(runId)) throw new Error(`run id ${runId}: expected 8 lowercase letters or digits, starting with a letter`);
-  const gen = {
-    seed: s.seed,
-    crds: s.generate.crds
-      ? { groups: s.generate.crds.groups, versions: s.generate.crds.versions, scope: s.generate.crds.scope, schema: { ...s.generate.crds.schema } }
-      : { groups: 1, versions: 1, scope: 'Namespaced', schema: { properties: 0, depth: 0, arrays: false, enums: false, validationRules: 0 } },
-    objects: s.generate.objects ? { ...s.generate.objects } : null,
-  };
-  const json = (v: unknown) => JSON.stringify(v, null, 2);
+  if (!RUN_ID.test(runId)) throw new Error(`run id ${runId}: expected 8 lowercase letters or digits, starting with a letter`);
+  const code = bundleK6Script({
+    defaultRunId: runId,
+    cleanup: s.cleanup,
+    generate: { seed: s.seed, crds: s.generate.crds ?? NO_CRDS, objects: s.generate.objects ?? null },
+    phases: built.phases,
+    scenarios: built.scenarios,
+    thresholds: built.thresholds,
+  });
+  return `${scriptHeader(plan, runId, built)}\n${code}`;
+}
+
+/** The generator input of a scenario without `generate.crds` (its phases touch no CRDs). */
+const NO_CRDS: CrdShape = { count: 0, groups: 1, versions: 1, scope: 'Namespaced', schema: { properties: 0, depth: 0, arrays: false, enums: false, validationRules: 0 } };
+
+function scriptHeader(plan: Plan, runId: string, built: K6Export): string {
+  const s = plan.scenario;
   const comment = (text: string) =>
     text
       .split('\n')
       .map((l) => `// ${l}`.trimEnd())
       .join('\n');
-  const header = comment(
+  return comment(
     [
       `k6 script exported by asa-bench from scenario "${s.name}" (seed ${s.seed}).`,
       ...(s.description ? [s.description] : []),
       '',
       'Run:',
-      `  K8S_SERVER=https://127.0.0.1:6443 K8S_TOKEN=<bearer token> k6 run ${s.name}.k6.ts`,
+      `  K8S_SERVER=https://127.0.0.1:6443 K8S_TOKEN=<bearer token> k6 run ${s.name}${K6_SCRIPT_SUFFIX}`,
       'Environment:',
       '  K8S_SERVER       API server URL (required); a path prefix is kept',
       '  K8S_TOKEN        bearer token, or K8S_TOKEN_FILE: a file holding one',
@@ -340,84 +315,10 @@ export function renderK6Script(plan: Plan, options: K6ExportOptions = {}): strin
       '  - open-model phases with repeat run for repeat/rate seconds; maxInFlight is maxVUs;',
       '  - honorRetryAfter and onError are not applied; failed requests show in http_req_failed.',
       ...built.notes.map((n) => `Not exported: ${n}`),
+      '',
+      'Below: the asa-bench generators and request code, bundled from its sources (src/export/k6-script/main.ts).',
     ].join('\n'),
   );
-  return `${header}
-import http from 'k6/http';
-import type { ObjectBatchRequest, RefinedParams, RefinedResponse } from 'k6/http';
-import { sleep } from 'k6';
-import exec from 'k6/execution';
-import type { Options } from 'k6/options';
-
-const DEFAULT_RUN_ID = ${JSON.stringify(runId)};
-/** Scenario \`cleanup\`: teardown deletes what the run created. */
-const CLEANUP: boolean = ${s.cleanup};
-
-interface Gen {
-  seed: number;
-  crds: {
-    groups: number;
-    versions: number;
-    scope: string;
-    schema: { properties: number; depth: number; arrays: boolean; enums: boolean; validationRules: number };
-  };
-  objects: { perCRD: number; sizeBytes: number; namespaces: number; labelValues: number } | null;
-}
-
-/** Generator inputs (scenario \`generate\` and \`seed\`). */
-const GEN: Gen = ${json(gen)};
-
-interface Work {
-  kind: ${[
-    'create-crds',
-    'create-objects',
-    'create-extra',
-    'patch',
-    'get',
-    'list',
-    'discovery-aggregated',
-    'discovery-legacy',
-    'openapi',
-    'delete-crds',
-    'delete-objects',
-  ]
-    .map((k) => `'${k}'`)
-    .join(' | ')};
-  key: string;
-  installed: number;
-  withObjects: number;
-  from: number;
-  waitFor?: 'established' | 'discovery';
-  consistency?: 'quorum' | 'cache';
-  scope?: 'namespace' | 'all';
-  pageSize?: number;
-  labelSelector?: boolean;
-  version?: 'v2' | 'v3' | 'v3-groups';
-}
-
-interface PhaseWork {
-  phase: string;
-  entries: Work[];
-  wheel: number[];
-}
-
-/** Per k6 scenario: the asa-bench phase and what each iteration does. */
-const PHASES: Record<string, PhaseWork> = ${json(built.phases)};
-${K6_RUNTIME}
-export const options: Options = {
-  // startTime offsets are estimates (see the header): k6 cannot start a scenario when the previous one ends.
-  scenarios: ${json(built.scenarios).replace(/\n/g, '\n  ')},
-  thresholds: ${json(built.thresholds).replace(/\n/g, '\n  ')},
-  insecureSkipTLSVerify: __ENV.K8S_INSECURE === '1',
-  tlsAuth: TLS_AUTH,
-  // The legacy discovery fan-out runs 10 group-versions in parallel, as the engine does.
-  batch: 10,
-  batchPerHost: 10,
-  setupTimeout: '300s',
-  teardownTimeout: '300s',
-  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(99)', 'p(99.9)', 'max'],
-};
-`;
 }
 
 /** A ConfigMap's data is limited to 1 MiB. */
@@ -445,7 +346,7 @@ export interface RenderedTestRun {
 export function renderTestRun(scriptName: string, parallelism: number, script: string, options: TestRunOptions = {}): RenderedTestRun {
   if (!Number.isInteger(parallelism) || parallelism < 1) throw new Error(`parallelism ${parallelism}: expected a whole number of at least 1`);
   const warnings: string[] = [];
-  const name = options.name ?? dnsName(`asa-bench-${scriptName.replace(/\.k6\.ts$|\.ts$|\.js$/, '')}`);
+  const name = options.name ?? dnsName(`asa-bench-${scriptName.replace(/\.k6\.[jt]s$|\.[jt]s$/, '')}`);
   const metadata = (extra: Record<string, unknown> = {}) => ({ name, ...(options.namespace ? { namespace: options.namespace } : {}), ...extra });
   const bytes = new TextEncoder().encode(script).length;
   if (bytes > CONFIGMAP_LIMIT_BYTES) {
