@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { buildK6Export, K6_SCRIPT_SUFFIX, renderK6Script, renderTestRun } from '../export/k6.js';
+import { K6_SCRIPT_SUFFIX, renderK6Script, renderTestRun } from '../export/k6.js';
+import { buildK6Export } from '../export/k6-plan.js';
 import { RUN_ID } from '../generators/run-id.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan } from '../scenarios/plan.js';
