@@ -5,7 +5,7 @@
  * Order matters: if the harness itself saturated, that is said first, because
  * then the numbers describe the client, not the server.
  */
-import type { PhaseResult, RunInfo, RunSummary } from '../types/results.js';
+import type { PhaseResult, RunInfo, RunSummary, StoppedAt } from '../types/results.js';
 
 export interface AnalysisOptions {
   /** The knee: the first step whose p99 exceeds k × the first step's. */
@@ -196,7 +196,43 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
     const limited = verdicts.filter((v) => v.bottleneck !== 'none');
     headline = limited.length > 0 ? `${LABEL[limited[0]!.bottleneck]} limited ${limited[0]!.phase}: ${limited[0]!.because}.` : 'Single step: nothing saturated (no sweep, so no knee to find).';
   }
+  // A run that stopped early says where and why first: that is the answer it stopped at.
+  if (run.stoppedAt) headline = `${stopSentence(run.stoppedAt, describeLevel(run, phases, run.stoppedAt.level))} ${headline}`;
   return { headline, findings, phases: verdicts, ...(knee ? { knee } : {}) };
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+const thousands = (text: string) => text.replace(/\d{4,}/g, (n) => Number(n).toLocaleString('en-US'));
+
+/**
+ * One sentence: where the run stopped and why, e.g. "Stopped at 3,500 CRDs:
+ * kube-apiserver memory 15.8 GiB of 23.5 GiB; the next step (5,000 CRDs) needed
+ * ~22.0 GiB at 4.6 MiB per CRD, more than ...". `level` describes the step's level.
+ */
+export function stopSentence(s: StoppedAt, level: string): string {
+  const where = `Stopped at ${thousands(level)}`;
+  const rss = s.serverRssBytes !== undefined ? `kube-apiserver memory ${gib(s.serverRssBytes)}${s.machineMemoryBytes ? ` of ${gib(s.machineMemoryBytes)}` : ''}` : 'kube-apiserver memory';
+  switch (s.reason) {
+    case 'server-memory':
+    case 'memory-guard': {
+      if (!s.next) return `${where}: ${rss} passed ${s.condition} (${gib(s.limit)}) in phase ${s.phase ?? '?'}.`;
+      const limit =
+        s.reason === 'memory-guard'
+          ? `more than the ${gib(s.limit)} this machine could give it (memory guard: ${gib(s.availableBytes ?? 0)} available, ${gib((s.serverRssBytes ?? 0) + (s.availableBytes ?? 0) - s.limit)} kept free)`
+          : `more than ${s.condition} (${gib(s.limit)})`;
+      return `${where}: ${rss}; the next step (${thousands(String(s.next.crds))} CRDs) needed ~${gib(s.next.projectedBytes)} at ${mib(s.next.perCrdBytes)} per CRD, ${limit}.`;
+    }
+    case 'machine-memory':
+      return `${where}, during phase ${s.phase}: the machine had ${gib(s.value)} of memory available, below the memory guard's ${gib(s.limit)} floor (${rss}).`;
+    case 'latency':
+      return `${where}: ${s.condition.split('=')[0]!.replace('.', ' ')} ${seconds(s.value)} passed ${s.condition}.`;
+    case 'error-rate':
+      return `${where}: ${(s.value * 100).toFixed(1)}% of phase ${s.phase}'s requests failed, over ${s.condition}.`;
+    case 'elapsed':
+      return `${where}: ${(s.value / 60_000).toFixed(1)} min elapsed, past ${s.condition} (after phase ${s.phase}).`;
+  }
 }
 
 /**

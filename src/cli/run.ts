@@ -5,6 +5,10 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { evaluateSlos } from '../compare/slo.js';
 import { executePlan, type ExecuteResult, type RunEvent } from '../engine/run.js';
+import { HOST_MEMORY, type StopOptions } from '../engine/stop.js';
+import { stopSentence } from '../analysis/analyze.js';
+import { describeStopCondition, parseStopCondition, parseStopFlag, type StopCondition } from '../scenarios/stop.js';
+import type { ScenarioDoc } from '../scenarios/schema.js';
 import { runThreads, threadSlices, type ThreadRun, type ThreadsEvent } from '../engine/threads.js';
 import { newRunId } from '../generators/run-id.js';
 import { renderHtml } from '../reporters/html.js';
@@ -37,6 +41,10 @@ export interface RunArgs extends TargetArgs {
   shard?: string;
   /** --threads N: offer the load from N worker threads (src/engine/threads.ts); 1 = the main thread alone. */
   threads?: number;
+  /** --stop-when KEY=VALUE (repeatable), over the scenario's stopWhen. */
+  'stop-when'?: string[];
+  /** false with --no-guard: no memory guard on the local control plane. */
+  guard?: boolean;
 }
 
 export function runCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -53,10 +61,17 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
         .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and touch nothing' })
         .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout instead of a table' })
         .option('shard', { type: 'string', describe: 'run the i-th of N slices of the scenario (i/N, e.g. 2/3); combine the shards with `asa-bench merge`' })
+        .option('stop-when', {
+          type: 'string',
+          array: true,
+          describe: 'stop after the step in which KEY=VALUE trips (repeatable): serverMemory=16GiB|85%, <phase>.p99=60s, errorRate=5%, elapsed=35m',
+        })
+        .option('guard', { type: 'boolean', default: true, describe: 'memory guard on the local control plane: stop before a step whose projected server memory the machine cannot hold (--no-guard: off)' })
         .option('threads', { type: 'number', default: 1, describe: 'offer the load from N worker threads (more than one core, for a remote target); results are merged into one run' })
         .example('$0 run scenarios/smoke.yaml', 'smoke test on the embedded control plane')
         .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
-        .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster'),
+        .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster')
+        .example('$0 run scenarios/crds-5000.yaml --stop-when serverMemory=12GiB --stop-when install.p99=60s', 'stop the sweep at the first step past either limit'),
     handler: async (argv) => {
       setExit(await runScenario(argv as unknown as RunArgs, out));
     },
@@ -73,6 +88,8 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`--threads: expected a whole number ≥ 1, got ${args.threads}`);
   // --threads: every thread must get a share of the CRDs; refused before any connection.
   if (threads > 1) sliceAs(`--threads ${threads}`, 'threads', () => threadSlices(plan.scenario, threads));
+  const stopConditions = stopConditionsFor(loaded.doc, args['stop-when'] ?? []);
+  if (threads > 1 && stopConditions.length > 0) throw new UsageError('stop conditions (stopWhen, --stop-when) need a single load thread; drop --threads or the conditions');
   if (args['dry-run']) {
     const { renderPlan } = await import('./validate.js');
     out.data(renderPlan(plan, estimate));
@@ -101,7 +118,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       );
       skipCleanup.abort(signal);
     } else {
-      out.error(`${signal} a third time: exiting now`);
+      out.error(`${signal} a third time: exiting now${local ? "; the run's own control plane is killed and its data deleted" : ''}`);
       process.exit(ExitCode.interrupted);
     }
   };
@@ -115,7 +132,10 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   });
   local = target.ephemeral;
   try {
+    const stop = stopOptionsFor(stopConditions, target.info.local, threads === 1 && (args.guard ?? true));
     out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}`);
+    if (stop.guard) out.progress(`memory guard on: stops before a step whose projected kube-apiserver memory this machine (${formatGiB(stop.machine.totalBytes)}) cannot hold (--no-guard: off)`);
+    if (stop.conditions.length > 0) out.progress(`stop when: ${stop.conditions.map(describeStopCondition).join(', ')}`);
     out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${threadRunIds.join(threads > 1 ? ' or ' : '')}`);
     if (threads > 1) {
       out.progress(`${threads} load threads, one run id each (${threadRunIds.join(', ')})`);
@@ -133,7 +153,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
       target: target.info,
       machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
-      flags: { connections: args.connections, http2: args.http2, keep: args.keep, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads },
+      flags: { connections: args.connections, http2: args.http2, keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads },
       startedAt: startedAt.toISOString(),
       status: 'partial',
       reason: 'running',
@@ -165,21 +185,25 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
             )
             .catch((err: Error) => out.error(`cannot append ${INTERVALS_FILE}: ${err.message}`));
           break;
+        case 'stopping':
+          out.progress(`stopping: ${stopSentence(event.stoppedAt, plan.steps[0]?.by === 'rate' ? `${event.stoppedAt.level} requests/s` : plan.steps[0]?.by === 'concurrency' ? `${event.stoppedAt.level} concurrent workers` : `${event.stoppedAt.crds} CRDs`)}`);
+          break;
         case 'message':
           out.progress(event.message);
       }
     };
-    const common = { local: target.info.local, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
+    const common = { local: target.info.local, ephemeral: target.ephemeral, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
     const result: ExecuteResult & { threads?: ThreadRun[] } =
       threads > 1
         ? await runThreads({ ...common, scenario: plan.scenario, runIds: threadRunIds, connection: target.connection, client: target.client, clientOptions: threadClientOptions(args) })
-        : await executePlan(plan, { ...common, client: target.client, runId });
+        : await executePlan(plan, { ...common, client: target.client, runId, stop });
     const cleanupInfo = (c: ExecuteResult['cleanup']) => c && { deleted: c.crds + c.namespaces, leftover: c.leftover, skipped: c.skipped };
     const finished: RunInfo = {
       ...info,
       endedAt: new Date().toISOString(),
       status: result.status,
       reason: result.reason,
+      ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}),
       cleanup: cleanupInfo(result.cleanup),
       ...(result.threads ? { threads: result.threads.map((t) => ({ ...t, cleanup: cleanupInfo(t.cleanup) })) } : {}),
     };
@@ -216,6 +240,36 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The scenario's stopWhen with the command line's --stop-when over it (same key: the flag wins). */
+function stopConditionsFor(doc: ScenarioDoc, flags: readonly string[]): StopCondition[] {
+  const byKey = new Map<string, StopCondition>();
+  for (const [key, value] of Object.entries(doc.stopWhen ?? {})) byKey.set(key, parseStopCondition(key, value));
+  const phases = new Set(doc.phases.map((p) => p.name));
+  for (const flag of flags) {
+    let c: StopCondition;
+    try {
+      c = parseStopFlag(flag);
+    } catch (err) {
+      throw new UsageError(`--stop-when: ${(err as Error).message}`);
+    }
+    if (c.kind === 'latency' && !phases.has(c.phase)) throw new UsageError(`--stop-when ${flag}: expected the name of a phase (${[...phases].join(', ')}) before .${c.percentile}, got "${c.phase}"`);
+    byKey.set(c.key, c);
+  }
+  return [...byKey.values()];
+}
+
+function stopOptionsFor(conditions: StopCondition[], local: boolean, guard: boolean): StopOptions {
+  const share = conditions.find((c) => c.kind === 'serverMemory' && c.share !== undefined);
+  if (share && !local) {
+    throw new UsageError(`stop condition ${describeStopCondition(share)}: a share of machine memory needs the local control plane`, 'give an absolute size instead, e.g. serverMemory=16GiB');
+  }
+  return { conditions, guard: guard && local, machine: HOST_MEMORY };
+}
+
+function formatGiB(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
 /** The client options resolveTarget gives the main thread's client; `--connections` is the total the threads share. */

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
@@ -80,10 +80,25 @@ export async function startControlPlane(bins: BuiltControlPlane, progress: Progr
 async function startOnce(bins: BuiltControlPlane, progress: Progress, options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `asa-bench-${bins.version}-`));
   const children: ChildProcess[] = [];
+  // Every exit path stops what this process started, a process.exit() included (a third
+  // Ctrl-C left etcd running and its 411 MB data folder behind): 'exit' handlers run
+  // synchronously, so the last resort is SIGKILL and a synchronous rm.
+  const onExit = () => {
+    for (const child of children) {
+      try {
+        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (!options.detached) process.once('exit', onExit);
   const stopAll = async () => {
     // API server first: it shuts down cleanly only while etcd still answers.
     for (const child of [...children].reverse()) await stopProcess(child.pid);
     await rm(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
   };
   try {
     const [clientPort, peerPort, securePort] = [await freePort(), await freePort(), await freePort()];

@@ -19,6 +19,10 @@ export interface CleanupOptions {
   finalizeNamespaces: boolean;
   progress?: (message: string) => void;
   signal?: AbortSignal;
+  /** CRDs deleted at a time (default 20). */
+  concurrency?: number;
+  /** Awaited before each CRD deletion (pacing, e.g. by the machine's free memory). */
+  beforeDelete?: () => Promise<void>;
   /** How long to wait for CRD finalizers to finish. */
   timeoutMs?: number;
 }
@@ -90,11 +94,12 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
   const worker = async () => {
     while (next < crds.length && !options.signal?.aborted) {
       const crd = crds[next++]!;
+      await options.beforeDelete?.();
       await mutate(client, { method: 'DELETE', path: `${CRD_PATH}/${crd.metadata.name}`, headers }, [404], options.signal);
       if (++done % 500 === 0) progress(`deleted ${done}/${crds.length} CRDs`);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(20, crds.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 20, crds.length) }, worker));
 
   const namespaces = await listLabelled(client, NAMESPACES_PATH, options.runId, options.signal);
   if (namespaces.length > 0) progress(`deleting ${namespaces.length} namespaces`);

@@ -8,12 +8,13 @@ import type { KubeClient } from '../kube/client.js';
 import { HarnessMonitor } from '../metrics/harness.js';
 import { PhaseRecorder, type IntervalRow } from '../metrics/recorder.js';
 import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
-import type { PhaseResult, RunStatus, ServerSample } from '../types/results.js';
+import type { PhaseResult, RunStatus, ServerSample, StoppedAt } from '../types/results.js';
 import { liveCrdCount } from './context.js';
 import { phaseStats, ServerWatch } from './server-watch.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
+import { guardFloorBytes, StopMonitor, type StopOptions } from './stop.js';
 import { buildOperation, ensureNamespaces } from './ops.js';
 import type { Operation } from './operation.js';
 
@@ -22,6 +23,8 @@ export type RunEvent =
   | { type: 'phase-progress'; step: PlannedStep; phase: string; done: number; total?: number; errors: number }
   | { type: 'phase-end'; result: PhaseResult }
   | { type: 'message'; message: string }
+  /** A stop condition (or the memory guard) tripped: the run finishes what it must and ends complete. */
+  | { type: 'stopping'; stoppedAt: StoppedAt }
   /** Once a second per running phase: what happened in that second (for intervals.csv). */
   | { type: 'interval'; t: number; step: PlannedStep; phase: string; rows: IntervalRow[]; /** CRDs that exist at that moment. */ crds?: number };
 
@@ -32,6 +35,14 @@ export interface ExecuteOptions {
   local: boolean;
   signal: AbortSignal;
   onEvent: (event: RunEvent) => void;
+  /**
+   * The target is this run's own control plane, stopped and deleted with its data when the run
+   * ends: cleanup deletes nothing one by one (deleting thousands of CRDs made kube-apiserver grow
+   * by gigabytes, for a server about to be thrown away).
+   */
+  ephemeral?: boolean;
+  /** Stop conditions and the memory guard (src/engine/stop.ts). */
+  stop?: StopOptions;
   /** Keep what the run created (`--keep`), overriding the scenario's cleanup. */
   keep?: boolean;
   /** Aborting it skips (or stops) cleanup: a second Ctrl-C. */
@@ -52,6 +63,8 @@ export interface ExecuteResult {
   serverSeries: ServerSample[];
   status: RunStatus;
   reason?: string;
+  /** The run stopped early on a stop condition or the memory guard (status stays complete). */
+  stoppedAt?: StoppedAt;
   cleanup?: CleanupResult & { skipped?: boolean };
 }
 
@@ -68,22 +81,57 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   let status: RunStatus = 'complete';
   let reason: string | undefined;
 
+  const stopper = options.stop ? new StopMonitor(options.stop, options.startedAt!) : undefined;
+  // A stop condition ends the run `complete`: it aborts neither the run nor (except the emergency brake) a phase.
+  const stopAbort = new AbortController();
+  const phaseSignal = AbortSignal.any([signal, stopAbort.signal]);
+  let stoppedAt: StoppedAt | undefined;
+  const stop = (at: StoppedAt) => {
+    if (stoppedAt) return;
+    stoppedAt = at;
+    options.onEvent({ type: 'stopping', stoppedAt: at });
+  };
+  if (server && stopper?.watchesMemory) server.onSample = (sample) => stopper.observe({ rssBytes: sample.rssBytes, crds: sample.crds });
+  let current: { step: PlannedStep; phase: string } | undefined;
+  const brake = stopper && options.stop?.guard
+    ? setInterval(() => {
+        const at = current && stopper.emergency(current.step, current.phase, liveCrdCount(ctx));
+        if (at && !stoppedAt) {
+          stop(at);
+          stopAbort.abort('memory guard: the machine is running out of memory');
+        }
+      }, 1000)
+    : undefined;
+  brake?.unref();
+
   try {
     // Namespaces are setup, not measurement: create them before the first step.
     if (inputs.objects) await ensureNamespaces(ctx);
+    let last: PlannedStep | undefined;
     outer: for (const step of plan.steps) {
+      const ahead = stopper?.beforeStep(step, last, liveCrdCount(ctx));
+      if (ahead) {
+        stop(ahead);
+        break;
+      }
       for (const phase of plan.phases) {
         if (signal.aborted) break outer;
+        if (stoppedAt && StopMonitor.endsStepAtOnce(stoppedAt)) break outer;
         if (options.beforePhase) {
           await options.beforePhase(step, phase.name);
           if (signal.aborted) break outer;
         }
-        const results = await runPhaseGroup(ctx, plan, phase, step, signal, runAbort, options, server);
+        current = { step, phase: phase.name };
+        const results = await runPhaseGroup(ctx, plan, phase, step, phaseSignal, runAbort, options, server);
         for (const r of results) {
           phases.push(r);
           options.onEvent({ type: 'phase-end', result: r });
+          const at = stopper?.afterPhase(step, r, liveCrdCount(ctx));
+          if (at) stop(at);
         }
       }
+      last = step;
+      if (stoppedAt) break;
     }
     if (options.signal.aborted) {
       status = 'partial';
@@ -96,13 +144,18 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     status = phases.length > 0 ? 'partial' : 'failed';
     reason = (err as Error).message;
     options.onEvent({ type: 'message', message: `run stopped: ${reason}` });
+  } finally {
+    if (brake) clearInterval(brake);
   }
 
   await options.afterPhases?.();
   server?.stop();
   const serverSeries = server?.series ?? [];
   let cleanupResult: ExecuteResult['cleanup'];
-  if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted) {
+  if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted && options.ephemeral) {
+    options.onEvent({ type: 'message', message: "cleanup: nothing deleted one by one: this run's own control plane is stopped and its data deleted" });
+    cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
+  } else if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted) {
     options.onEvent({ type: 'message', message: 'cleaning up what this run created' });
     try {
       cleanupResult = await cleanup(options.client, {
@@ -110,6 +163,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         finalizeNamespaces: options.local,
         progress: (message) => options.onEvent({ type: 'message', message }),
         signal: options.cleanupSignal,
+        // A persistent server keeps what deletions cost it: fewer at a time, and none while the machine is short of memory.
+        concurrency: 4,
+        ...(options.stop?.guard ? { beforeDelete: () => waitForMemory(options.stop!.machine, (m) => options.onEvent({ type: 'message', message: m })) } : {}),
       });
       if (options.cleanupSignal?.aborted) cleanupResult = { ...cleanupResult, skipped: true };
     } catch (err) {
@@ -119,7 +175,20 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   } else {
     cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
   }
-  return { phases, serverSeries, status, reason, cleanup: cleanupResult };
+  return { phases, serverSeries, status, reason, ...(stoppedAt ? { stoppedAt } : {}), cleanup: cleanupResult };
+}
+
+/**
+ * Cleanup on a persistent local server, paced by the memory guard: while the
+ * machine's available memory is below twice the guard's floor, deletions wait
+ * (up to two minutes at a time) for the server to settle.
+ */
+async function waitForMemory(machine: StopOptions['machine'], say: (message: string) => void): Promise<void> {
+  const floor = 2 * guardFloorBytes(machine.totalBytes);
+  if (machine.availableBytes() >= floor) return;
+  say(`cleanup: pausing deletions while the machine has ${(machine.availableBytes() / 2 ** 30).toFixed(1)} GiB available`);
+  const deadline = performance.now() + 120_000;
+  while (machine.availableBytes() < floor && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
 }
 
 async function runPhaseGroup(

@@ -14,6 +14,8 @@ export class ServerWatch {
   private disabled: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private previous: ServerSnapshot | undefined;
+  /** Called with every periodic sample (the memory guard reads them). */
+  onSample: ((sample: ServerSample) => void) | undefined;
 
   constructor(
     private readonly client: KubeClient,
@@ -61,7 +63,9 @@ export class ServerWatch {
       const delta = prev ? deltaSnapshot(prev, snap) : undefined;
       const cpuCores = delta && delta.intervalSeconds >= 1 ? delta.cpuCores : 0;
       this.previous = snap;
-      this.series.push({ t, rssBytes: snap.process.residentMemoryBytes, cpuCores: Math.round(cpuCores * 1000) / 1000, crds: this.crds(), requests429: snap.requests.byCode['429'] ?? 0 });
+      const sample = { t, rssBytes: snap.process.residentMemoryBytes, cpuCores: Math.round(cpuCores * 1000) / 1000, crds: this.crds(), requests429: snap.requests.byCode['429'] ?? 0 };
+      this.series.push(sample);
+      this.onSample?.(sample);
     };
     void sample();
     this.timer = setInterval(() => void sample(), periodMs);

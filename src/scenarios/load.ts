@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { InputError, UsageError, type InputProblem } from '../types/errors.js';
+import { parseStopCondition } from './stop.js';
 import { Scenario, SOFT_LIMITS, followsLoadStep, peakRatePerSecond, type ScenarioDoc } from './schema.js';
 
 export interface LoadOptions {
@@ -175,6 +176,16 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
       }
     }
   }
+  for (const [key, value] of Object.entries(s.stopWhen ?? {})) {
+    try {
+      const c = parseStopCondition(key, value);
+      if (c.kind === 'latency' && !names.has(c.phase)) {
+        problems.push({ path: ['stopWhen', key], message: `expected the name of a phase (${[...names.keys()].join(', ')}) before .${c.percentile}, got "${c.phase}"` });
+      }
+    } catch (err) {
+      problems.push({ path: ['stopWhen', key], message: (err as Error).message });
+    }
+  }
   if (s.generate.crds && s.generate.crds.groups > s.generate.crds.count) {
     problems.push({ path: ['generate', 'crds', 'groups'], message: `expected at most count (${s.generate.crds.count}) groups, got ${s.generate.crds.groups}` });
   }
@@ -237,7 +248,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_format':
       return `${issue.message.startsWith('expected') ? issue.message : `expected ${issue.format}`}${got}`;
     case 'invalid_key':
-      return `expected a key like create.p99 (phase.percentile)${got}`;
+      return issue.path[0] === 'stopWhen'
+        ? `expected serverMemory, errorRate, elapsed or a key like install.p99 (phase.percentile)${got}`
+        : `expected a key like create.p99 (phase.percentile)${got}`;
     default:
       return `${issue.message}${got}`;
   }
@@ -255,7 +268,7 @@ const KNOWN_KEYS = [
   'properties', 'depth', 'arrays', 'enums', 'validationRules', 'perCRD', 'sizeBytes', 'namespaces', 'labelValues', 'steps',
   'by', 'at', 'phases', 'op', 'of', 'waitFor', 'concurrency', 'rate', 'maxInFlight', 'repeat', 'duration', 'during',
   'consistency', 'pageSize', 'labelSelector', 'mode', 'watchers', 'slo', 'onError', 'cleanup', 'mix', 'weight', 'from', 'to',
-  'honorRetryAfter',
+  'honorRetryAfter', 'stopWhen', 'serverMemory', 'errorRate', 'elapsed',
 ];
 
 function editDistance(a: string, b: string): number {

@@ -235,6 +235,15 @@ export const Scenario = z
       .default('continue')
       .describe('What a failed request does to the run.'),
     cleanup: z.boolean().default(true).describe('Delete everything the run created when it ends.'),
+    stopWhen: z
+      .record(
+        z.string().regex(/^(serverMemory|errorRate|elapsed|[a-z0-9]([-a-z0-9]*[a-z0-9])?\.(p50|p90|p99|p999|max))$/),
+        z.union([z.string(), z.number()]),
+      )
+      .optional()
+      .describe(
+        'Stop conditions: when one trips, the run measures the step it is in, skips the remaining steps, cleans up and ends complete with `stoppedAt`. Keys: `serverMemory` (16GiB, 800MiB, or 85% of the machine on the local control plane), `<phase>.p99` (a duration; also p50, p90, p999, max), `errorRate` (5% or 0.05), `elapsed` (wall-clock, e.g. 35m).',
+      ),
   })
   .describe('An asa-bench scenario.');
 

@@ -180,6 +180,8 @@ export interface RunInfo {
   status: RunStatus;
   reason?: string;
   cleanup?: { deleted: number; leftover: number; skipped?: boolean };
+  /** The run stopped early on a stop condition or the memory guard (still `complete`): where and why. */
+  stoppedAt?: StoppedAt;
   /** --shard: this run is shard `index` (1-based) of `count` (see src/shard/slice.ts). */
   shard?: { index: number; count: number };
   /** `run --threads N` (N > 1): each thread's own run id (what `asa-bench cleanup --run` takes) and how it ended. */
@@ -206,4 +208,34 @@ export interface RunSummary {
   phases: PhaseResult[];
   /** Periodic samples of the server's metrics (empty when /metrics was not readable). */
   serverSeries?: ServerSample[];
+}
+
+/**
+ * Where and why a run stopped before its last step (scenario `stopWhen`,
+ * `--stop-when`, or the memory guard on the local control plane). Everything
+ * the report says about the stop is a function of these values.
+ */
+export interface StoppedAt {
+  /** The last step measured (its phases ran; later steps were skipped). */
+  step: number;
+  /** The swept variable at that step. */
+  level: number;
+  /** CRDs installed when the run stopped. */
+  crds: number;
+  /** The phase after (or during) which the condition tripped; absent when it tripped between steps. */
+  phase?: string;
+  /** The condition as given (`serverMemory=16GiB`, `install.p99=60s`), or `guard` (the memory guard). */
+  condition: string;
+  reason: 'server-memory' | 'memory-guard' | 'machine-memory' | 'latency' | 'error-rate' | 'elapsed';
+  /** The measured value that tripped it and the limit it passed, in `unit`. */
+  value: number;
+  limit: number;
+  unit: 'bytes' | 'ms' | 'ratio';
+  /** Memory stops that look ahead: the step not started and what it was projected to need. */
+  next?: { step: number; level: number; crds: number; projectedBytes: number; perCrdBytes: number };
+  /** kube-apiserver resident memory when the run stopped. */
+  serverRssBytes?: number;
+  /** This machine's memory, and what was available when the run stopped (local control plane). */
+  machineMemoryBytes?: number;
+  availableBytes?: number;
 }
