@@ -18,13 +18,44 @@ export class Output {
   /** Progress on stderr, timestamped relative to the start. */
   progress(message: string): void {
     if (this.quiet) return;
-    const t = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
-    this.stderr.write(`[${t}s] ${message}\n`);
+    this.clearStatus();
+    this.stderr.write(`${stamp()} ${message}\n`);
+  }
+
+  /** stderr is a terminal: a status line can be rewritten in place. */
+  get live(): boolean {
+    return (this.stderr as NodeJS.WriteStream).isTTY === true;
+  }
+
+  /**
+   * A line that replaces the previous status line on a terminal (the next
+   * progress or error line takes its place); elsewhere an ordinary progress line.
+   */
+  status(message: string): void {
+    if (this.quiet) return;
+    if (!this.live) return this.progress(message);
+    const columns = (this.stderr as NodeJS.WriteStream).columns ?? 120;
+    const line = `${stamp()} ${message}`;
+    this.stderr.write(`\r\x1b[2K${line.length > columns ? `${line.slice(0, columns - 1)}…` : line}`);
+    this.statusShown = true;
   }
 
   error(message: string): void {
+    this.clearStatus();
     this.stderr.write(`${message}\n`);
+  }
+
+  private statusShown = false;
+
+  private clearStatus(): void {
+    if (!this.statusShown) return;
+    this.stderr.write('\r\x1b[2K');
+    this.statusShown = false;
   }
 }
 
 const started = performance.now();
+
+function stamp(): string {
+  return `[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s]`;
+}

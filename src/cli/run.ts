@@ -15,6 +15,9 @@ import { renderHtml } from '../reporters/html.js';
 import { renderMarkdown } from '../reporters/markdown.js';
 import { renderPhaseTable } from '../reporters/table.js';
 import { renderPhaseCsv, reportInput } from './report.js';
+import { InstallProgress } from './install-progress.js';
+import { memoryFigureOf, recordMemoryFigure } from '../results/memory-figures.js';
+import { memoryFiguresFile } from './validate.js';
 import { defaultRunDir, ResultStore } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan, estimatePlan } from '../scenarios/plan.js';
@@ -164,15 +167,27 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms', ...(threads > 1 ? ['thread'] : [])]]));
 
     const phases: PhaseResult[] = [];
+    const install = new InstallProgress(plan);
+    let lastInstallLine = -Infinity;
     const onEvent = (event: RunEvent | ThreadsEvent) => {
       switch (event.type) {
         case 'phase-start':
+          install.phaseStarted(event.step.index, event.phase, event.total);
           out.progress(`step ${event.step.index} (${event.step.level} CRDs) ▸ ${event.phase}${event.total !== undefined ? `: ${event.total} iterations` : ''}`);
           break;
         case 'phase-progress':
-          out.progress(`  ${event.phase}: ${event.done}${event.total !== undefined ? `/${event.total}` : ''} done, ${event.errors} errors`);
+          if (install.installs(event.phase)) {
+            // In place on a terminal; in CI (no TTY) a line every 15 s keeps a 30-minute log readable.
+            const line = install.line(event.step.index, event.phase, event.done, event.total, event.errors);
+            if (out.live) out.status(line);
+            else if (performance.now() - lastInstallLine >= 15_000) {
+              lastInstallLine = performance.now();
+              out.progress(line);
+            }
+          } else out.progress(`  ${event.phase}: ${event.done}${event.total !== undefined ? `/${event.total}` : ''} done, ${event.errors} errors`);
           break;
         case 'phase-end':
+          install.phaseEnded(event.result.step, event.result.phase, event.result.durationMs);
           phases.push(event.result);
           // Summaries are rewritten after every phase, so an interrupted run keeps what it measured.
           store.writeSummary({ formatVersion: RESULT_FORMAT_VERSION, runId, phases }).catch((err: Error) => out.error(`cannot write summary: ${err.message}`));
@@ -215,6 +230,9 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     await store.writeText('report.md', renderMarkdown(report));
     await store.writeText('report.html', renderHtml(report));
     await store.writeText('summary.csv', renderPhaseCsv(summary));
+    // `plan` projects the next run's server memory from this figure.
+    const figure = memoryFigureOf(finished, summary);
+    if (figure) await recordMemoryFigure(memoryFiguresFile(), figure).catch((err: Error) => out.progress(`note: cannot record the memory figure: ${err.message}`));
 
     if (args.json) out.data(JSON.stringify({ run: { ...finished, scenario: { ...finished.scenario, text: undefined } }, phases: result.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })) }, null, 2));
     else if (!args.quiet) out.data(renderPhaseTable(result.phases));

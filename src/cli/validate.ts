@@ -4,6 +4,11 @@ import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan, estimatePlan, type Plan, type PlanEstimate, type PhaseEstimate } from '../scenarios/plan.js';
 import { AsaError, ExitCode, InputError } from '../types/errors.js';
 import type { Output } from './output.js';
+import os from 'node:os';
+import path from 'node:path';
+import { asaHome } from '../controlplane/paths.js';
+import { guardHeadroomBytes } from '../engine/stop.js';
+import { readMemoryFigures, type MemoryFigure } from '../results/memory-figures.js';
 
 export function validateCommand(out: Output, setExit: (code: number) => void): CommandModule {
   return {
@@ -44,8 +49,43 @@ export function planCommand(out: Output, _setExit: (code: number) => void): Comm
       const loaded = await loadScenarioFile(argv.scenario as string, { allowHuge: argv['allow-huge'] as boolean });
       const plan = compilePlan(loaded.doc);
       out.data(renderPlan(plan, estimatePlan(plan)));
+      const figures = await readMemoryFigures(memoryFiguresFile());
+      for (const line of memoryProjection(plan, figures[loaded.doc.name], os.totalmem())) out.data(line);
     },
   };
+}
+
+/** Where `run` records, per scenario, the last kube-apiserver memory per CRD measured on the local control plane. */
+export function memoryFiguresFile(): string {
+  return path.join(asaHome(), 'memory-per-crd.json');
+}
+
+/**
+ * On the local control plane: kube-apiserver memory projected at each step
+ * from the last per-CRD figure measured for this scenario, and a warning when
+ * this machine cannot hold the top step (the memory guard would stop there).
+ */
+export function memoryProjection(plan: Plan, figure: MemoryFigure | undefined, machineBytes: number): string[] {
+  const crdSteps = plan.steps.filter((st) => st.by === 'crds' && st.crds > 0);
+  if (crdSteps.length === 0) return [];
+  if (!figure) return ['', `projected kube-apiserver memory (local control plane): no per-CRD figure measured for ${plan.scenario.name} yet; a run on the local control plane records one`];
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  const projected = (crds: number) => figure.baseBytes + figure.perCrdBytes * crds;
+  const limit = machineBytes - guardHeadroomBytes(machineBytes);
+  const lines = [
+    '',
+    `projected kube-apiserver memory (local control plane; ${(figure.perCrdBytes / 2 ** 20).toFixed(1)} MiB per CRD measured up to ${figure.crds} CRDs on ${figure.serverVersion}, ${figure.measuredAt.slice(0, 10)}):`,
+    `  ${crdSteps.map((st) => `${st.crds} CRDs: ~${gib(projected(st.crds))}`).join('; ')}`,
+  ];
+  const top = crdSteps[crdSteps.length - 1]!;
+  if (projected(top.crds) > limit) {
+    const fits = crdSteps.filter((st) => projected(st.crds) <= limit).pop();
+    lines.push(
+      `warning: this machine (${gib(machineBytes)}) cannot hold the top step (${top.crds} CRDs, ~${gib(projected(top.crds))} projected, ${gib(guardHeadroomBytes(machineBytes))} kept free): ` +
+        (fits ? `the memory guard will stop the run after the ${fits.crds}-CRD step, or earlier if other processes use memory` : 'the memory guard will stop the run before its first step fits'),
+    );
+  }
+  return lines;
 }
 
 export function renderPlan(plan: Plan, estimate: PlanEstimate): string {

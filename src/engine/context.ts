@@ -6,6 +6,7 @@ import { crdRef, type CrdRef, type CrdSpecInput } from '../generators/crds.js';
 import { objectRef, type ObjectRef, type ObjectSpecInput } from '../generators/objects.js';
 import type { KubeClient } from '../kube/client.js';
 import type { PhaseRecorder } from '../metrics/recorder.js';
+import type { EstablishedWatch } from './established.js';
 
 export interface RunState {
   /** CRDs 0..installed-1 were attempted; those in missingCrds failed. */
@@ -29,6 +30,8 @@ export interface EngineContext {
   crds: CrdSpecInput;
   objects?: ObjectSpecInput;
   state: RunState;
+  /** The watch that tells when the run's CRDs are Established (when a phase waits for it). */
+  crdWatch?: EstablishedWatch;
   /** Wait and retry on 429 + Retry-After (scenario `honorRetryAfter`). */
   honorRetryAfter?: boolean;
 }

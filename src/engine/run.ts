@@ -14,6 +14,7 @@ import { phaseStats, ServerWatch } from './server-watch.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
+import { EstablishedWatch } from './established.js';
 import { guardFloorBytes, StopMonitor, type StopOptions } from './stop.js';
 import { buildOperation, ensureNamespaces } from './ops.js';
 import type { Operation } from './operation.js';
@@ -72,7 +73,17 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   options = { ...options, startedAt: options.startedAt ?? performance.now() };
   const inputs = generatorInputs(plan.scenario, options.runId);
   const state: RunState = { installed: 0, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: false };
-  const ctx: EngineContext = { client: options.client, runId: options.runId, local: options.local, crds: inputs.crds!, objects: inputs.objects, state, honorRetryAfter: plan.scenario.honorRetryAfter };
+  const waitsForCrds = plan.scenario.phases.some((p) => p.op === 'create' && p.of === 'crds' && p.waitFor !== undefined);
+  const ctx: EngineContext = {
+    client: options.client,
+    runId: options.runId,
+    local: options.local,
+    crds: inputs.crds!,
+    objects: inputs.objects,
+    state,
+    honorRetryAfter: plan.scenario.honorRetryAfter,
+    ...(waitsForCrds ? { crdWatch: new EstablishedWatch(options.client, options.runId) } : {}),
+  };
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
   const server = options.serverMetrics === false ? undefined : new ServerWatch(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
@@ -149,6 +160,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   }
 
   await options.afterPhases?.();
+  await ctx.crdWatch?.stop();
   server?.stop();
   const serverSeries = server?.series ?? [];
   let cleanupResult: ExecuteResult['cleanup'];

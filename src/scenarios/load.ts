@@ -118,7 +118,9 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
     if (phase.op === 'watch' && phase.during === undefined && phase.duration === undefined) {
       problems.push({ path: [...path, 'watchers'], message: 'expected `during: <phase>` or `duration` so the watches know when to end' });
     }
-    if ('rate' in phase && phase.rate !== undefined && phase.repeat === undefined && phase.duration === undefined && phase.during === undefined) {
+    // Installing CRDs at a rate needs no limit: the step's level says how many.
+    const installsCrds = phase.op === 'create' && phase.of === 'crds';
+    if ('rate' in phase && phase.rate !== undefined && !installsCrds && phase.repeat === undefined && phase.duration === undefined && phase.during === undefined) {
       problems.push({ path: [...path, 'rate'], message: 'expected repeat or duration with an open-model rate' });
     }
     if ('rate' in phase && typeof phase.rate === 'object' && phase.duration === undefined) {
