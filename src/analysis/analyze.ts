@@ -192,6 +192,8 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
     headline = `Knee at ${describeLevel(run, phases, knee.level)} (step ${knee.step}, phase ${knee.phase}): ${knee.reason}${cause}.`;
   } else if (levels.length > 1) {
     headline = `No knee from ${describeLevel(run, phases, levels[0]!)} to ${describeLevel(run, phases, levels[levels.length - 1]!)}: every phase's p99 stayed within ${options.kneeFactor}× its first step, with no error or throughput break.`;
+  } else if (run.stoppedAt && levels.length === 1) {
+    headline = 'One step measured before the stop: no knee to find.';
   } else {
     const limited = verdicts.filter((v) => v.bottleneck !== 'none');
     headline = limited.length > 0 ? `${LABEL[limited[0]!.bottleneck]} limited ${limited[0]!.phase}: ${limited[0]!.because}.` : 'Single step: nothing saturated (no sweep, so no knee to find).';

@@ -162,6 +162,10 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   await options.afterPhases?.();
   await ctx.crdWatch?.stop();
   server?.stop();
+  if (server && server.scrapes.count > 0) {
+    const sc = server.scrapes;
+    options.onEvent({ type: 'message', message: `/metrics: ${sc.count} scrapes, ${(sc.bytes / 2 ** 20).toFixed(0)} MiB read, ${(sc.ms / 1000).toFixed(0)} s in all (longest ${(sc.ms > 0 ? sc.maxMs / 1000 : 0).toFixed(1)} s)` });
+  }
   const serverSeries = server?.series ?? [];
   let cleanupResult: ExecuteResult['cleanup'];
   if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted && options.ephemeral) {
@@ -254,7 +258,7 @@ function startPhase(
   const ready = new Promise<void>((r) => (markReady = r));
   const runStartedAt = options.startedAt ?? performance.now();
   const done = (async (): Promise<PhaseResult> => {
-    const serverBefore = await server?.snapshot();
+    const serverBefore = await server?.snapshot(2_000);
     const retriesBefore = ctx.client.retries;
     const recorder = new PhaseRecorder();
     const harness = new HarnessMonitor();

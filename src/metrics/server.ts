@@ -145,13 +145,15 @@ export const SNAPSHOT_FAMILIES: ReadonlySet<string> = new Set([
 ]);
 
 /** GET /metrics and extract a snapshot. Throws RequestError on a failing status (e.g. 403 without `get` on nonResourceURL /metrics). */
-export async function scrapeServerMetrics(client: KubeClient, options: { signal?: AbortSignal } = {}): Promise<ServerSnapshot> {
+export async function scrapeServerMetrics(client: KubeClient, options: { signal?: AbortSignal; onRead?: (bytes: number, ms: number) => void } = {}): Promise<ServerSnapshot> {
   const started = Date.now();
+  const t0 = performance.now();
   // Parsed line by line as the body arrives: the scrape shares the event loop with the load,
   // and a whole-body parse of tens of MB would stall every in-flight request behind it.
   const parser = new PrometheusTextParser({ families: SNAPSHOT_FAMILIES });
   const req = { method: 'GET', path: '/metrics', headers: client.headers({ accept: 'text/plain' }), signal: options.signal } as const;
-  throwUnlessOk(req, await client.streamLines(req, { onLine: (line) => parser.line(line.toString('utf8')) }));
+  const res = throwUnlessOk(req, await client.streamLines(req, { onLine: (line) => parser.line(line.toString('utf8')) }));
+  options.onRead?.(res.bytes, performance.now() - t0);
   const at = new Date((started + Date.now()) / 2);
   return snapshotFromParsed(parser.result(), at);
 }
