@@ -12,7 +12,8 @@
  */
 import { LABEL_RUN } from '../generators/labels.js';
 import { JSON_HEADERS, RequestError, type KubeClient } from '../kube/client.js';
-import { CRD_PATH, withQuery } from '../kube/paths.js';
+import { CRD_PATH } from '../kube/paths.js';
+import { withQuery } from '../kube/query.js';
 
 interface CrdEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
