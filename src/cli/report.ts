@@ -35,6 +35,8 @@ export function renderPhaseCsv(summary: RunSummary): string {
         p99_ms: o.latencyMs.p99,
         p999_ms: o.latencyMs.p999,
         max_ms: o.latencyMs.max,
+        schedule_lag_p50_ms: o.op === p.primary && p.schedule ? p.schedule.lagMs.p50 : '',
+        schedule_lag_p99_ms: o.op === p.primary && p.schedule ? p.schedule.lagMs.p99 : '',
         harness_cpu_cores: p.harness?.cpuCores ?? '',
         harness_saturated: p.harness?.saturated ?? '',
       })),

@@ -9,6 +9,9 @@
  *   arrival that finds `maxInFlight` iterations running is dropped and counted.
  */
 
+import { newHistogram, type Histogram } from '../metrics/histogram.js';
+import { PrecisePacer, startPacer, type Pacer } from './pacer.js';
+
 /** One iteration; resolves with its outcome, never rejects for a failed request. */
 export type Iteration = (index: number, signal: AbortSignal) => Promise<IterationOutcome>;
 
@@ -80,15 +83,37 @@ export interface OpenStats {
   dropped: number;
   /** How late the scheduler started iterations, for the harness's own health. */
   maxLagMs: number;
+  /**
+   * Scheduling lag of every started arrival (intended start → sent), µs: the
+   * harness's own error, part of every latency the open model measures.
+   */
+  lag: Histogram;
+  /** Main-thread time spent busy-waiting the last µs before arrivals, ms (see pacer.ts). */
+  spunMs: number;
 }
 
-export async function runOpen(model: OpenModel, limits: Limits, iteration: Iteration, sink: Sink): Promise<OpenStats> {
+export interface OpenOptions {
+  /** How to sleep until an arrival is due (default: a PrecisePacer, its worker started and stopped here). */
+  pacer?: Pacer;
+}
+
+export async function runOpen(model: OpenModel, limits: Limits, iteration: Iteration, sink: Sink, options: OpenOptions = {}): Promise<OpenStats> {
+  const pacer = options.pacer ?? (await startPacer());
+  try {
+    return await openLoop(model, limits, iteration, sink, pacer);
+  } finally {
+    if (!options.pacer) await pacer.close();
+  }
+}
+
+async function openLoop(model: OpenModel, limits: Limits, iteration: Iteration, sink: Sink, pacer: Pacer): Promise<OpenStats> {
   const t0 = performance.now();
   const deadline = limits.durationMs !== undefined ? t0 + limits.durationMs : Infinity;
   const total = limits.total ?? Infinity;
   let scheduled = 0;
   let inFlight = 0;
-  const stats: OpenStats = { scheduled: 0, started: 0, dropped: 0, maxLagMs: 0 };
+  const stats: OpenStats = { scheduled: 0, started: 0, dropped: 0, maxLagMs: 0, lag: newHistogram(), spunMs: 0 };
+  const spun0 = pacer instanceof PrecisePacer ? pacer.spunMs : 0;
   const running = new Set<Promise<void>>();
 
   while (!limits.signal.aborted && scheduled < total) {
@@ -96,22 +121,20 @@ export async function runOpen(model: OpenModel, limits: Limits, iteration: Itera
     if (due >= deadline) break;
     const now = performance.now();
     if (due > now) {
-      // Sleep until the next arrival on a timer (ms-grained: arrivals start up to ~1 ms late,
-      // p99 1.1-1.2 ms measured at 200-2,000/s; late ones are caught up below, each keeping
-      // its scheduled time for latency). Not a setImmediate spin for sub-ms precision: that
-      // measured 0.1-0.2 ms lag but kept a whole core busy at >= 500/s, taking CPU from the
-      // server under test and marking every open-model phase as a saturated harness.
-      await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, due - now - 0.5)));
+      // Sleep until the next arrival (pacer.ts: sub-ms precise, no spin between arrivals).
+      await pacer.sleepUntil(due, due - (scheduled > 0 ? t0 + arrivalTimeMs(model, scheduled - 1) : t0));
       continue;
     }
     // Start every arrival that is due now; each keeps its own scheduled time.
     const index = scheduled++;
-    stats.maxLagMs = Math.max(stats.maxLagMs, now - due);
+    const lagMs = now - due;
+    stats.maxLagMs = Math.max(stats.maxLagMs, lagMs);
     if (inFlight >= model.maxInFlight) {
       stats.dropped++;
       sink(0, { error: 'dropped' }, index);
       continue;
     }
+    stats.lag.recordValue(Math.max(1, Math.round(lagMs * 1000)));
     inFlight++;
     stats.started++;
     const p = iteration(index, limits.signal).then((outcome) => {
@@ -123,5 +146,6 @@ export async function runOpen(model: OpenModel, limits: Limits, iteration: Itera
   }
   await Promise.all(running);
   stats.scheduled = scheduled;
+  if (pacer instanceof PrecisePacer) stats.spunMs = pacer.spunMs - spun0;
   return stats;
 }

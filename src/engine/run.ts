@@ -5,10 +5,11 @@
  * never prints.
  */
 import type { KubeClient } from '../kube/client.js';
-import { HarnessMonitor } from '../metrics/harness.js';
+import { HarnessMonitor, judgeSchedule, withScheduleVerdict } from '../metrics/harness.js';
+import { encodeHistogram, latencySummaryMs } from '../metrics/histogram.js';
 import { PhaseRecorder, type IntervalRow } from '../metrics/recorder.js';
 import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
-import type { PhaseResult, RunStatus, ServerSample, StoppedAt } from '../types/results.js';
+import type { PhaseResult, RunStatus, ScheduleStats, ServerSample, StoppedAt } from '../types/results.js';
 import { liveCrdCount } from './context.js';
 import { phaseStats, ServerWatch } from './server-watch.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
@@ -320,11 +321,13 @@ function startPhase(
     };
     const intervals = setInterval(emitInterval, 1000);
     let iterations: number;
+    let schedule: ScheduleStats | undefined;
     const load = loadAt(phase, step);
     try {
       if (load.model === 'open') {
         const stats = await runOpen({ ...load, durationMs: phase.durationMs }, limits, operation.iteration, sink);
         iterations = stats.scheduled;
+        schedule = { started: stats.started, lagMs: latencySummaryMs(stats.lag), histogram: encodeHistogram(stats.lag) };
       } else {
         iterations = await runClosed(load.concurrency, limits, operation.iteration, sink);
       }
@@ -341,7 +344,10 @@ function startPhase(
     // --shard: a slice with 0 iterations (repeat share 0) still reports its primary op row (count 0).
     recorder.stats(operation.key);
     recorder.finish();
-    const harnessStats = harness.stop();
+    const ops = recorder.summaries();
+    const primaryP99 = ops.find((o) => o.op === (operation.primary ?? operation.key))?.latencyMs.p99 ?? 0;
+    const lateBy = schedule && schedule.started > 0 ? judgeSchedule(schedule.lagMs.p99, primaryP99) : undefined;
+    const harnessStats = withScheduleVerdict(harness.stop(), lateBy);
     const serverAfter = serverBefore ? await server?.snapshot() : undefined;
     return {
       step: step.index,
@@ -354,9 +360,10 @@ function startPhase(
       limit: total !== undefined ? 'iterations' : 'duration',
       startedAt: startedAt.toISOString(),
       durationMs: Math.round((recorder.endedAt! - recorder.startedAt) * 10) / 10,
-      ops: recorder.summaries(),
+      ops,
       ...(aborted ? { aborted } : {}),
       harness: harnessStats,
+      ...(schedule ? { schedule } : {}),
       ...(serverBefore && serverAfter ? { server: phaseStats(serverBefore, serverAfter) } : {}),
     };
   })();

@@ -54,7 +54,28 @@ export const HARNESS_LIMITS = {
   eventLoopWaitMs: 10,
   /** Phases shorter than this are not judged. */
   minWallMs: 1000,
+  /** Open model: scheduling lag p99 (intended start → sent), ms, at least ... */
+  scheduleLagP99Ms: 2,
+  /** ... and this share of the primary operation's latency p99, which includes the lag. */
+  scheduleLagShare: 0.1,
 } as const;
+
+/**
+ * Whether an open-model phase started its arrivals too late for its latencies
+ * to describe the server: lag p99 at or above both the absolute limit and the
+ * share of the measured p99 (2 ms matters to a 3 ms get, not to a 2 s list).
+ */
+export function judgeSchedule(lagP99Ms: number, latencyP99Ms: number, limits = HARNESS_LIMITS): string | undefined {
+  const limit = Math.max(limits.scheduleLagP99Ms, limits.scheduleLagShare * latencyP99Ms);
+  if (lagP99Ms < limit) return undefined;
+  return `arrivals started late: scheduling lag p99 ${lagP99Ms.toFixed(2)} ms (limit ${limit.toFixed(2)} ms, the larger of ${limits.scheduleLagP99Ms} ms and ${Math.round(limits.scheduleLagShare * 100)}% of the latency p99 ${latencyP99Ms.toFixed(2)} ms)`;
+}
+
+/** The stats with a late schedule's reason added (saturated: the latencies include the harness's lateness). */
+export function withScheduleVerdict(stats: HarnessStats, why: string | undefined): HarnessStats {
+  if (why === undefined) return stats;
+  return { ...stats, saturated: true, saturatedBy: [...(stats.saturatedBy ?? []), why] };
+}
 
 /** What a phase measured about its own thread, before judging it. */
 export interface HarnessMeasure {

@@ -6,7 +6,7 @@
  * lay out the strings.
  */
 import type { OpSummary, PhaseResult, RunInfo, RunSummary, ServerSample } from '../types/results.js';
-import { describeLoad, formatBytes, formatErrors } from './table.js';
+import { describeLoad, formatBytes, formatErrors, scheduleLagCell } from './table.js';
 
 export type { ServerSample } from '../types/results.js';
 
@@ -254,6 +254,7 @@ export const OP_COLUMNS: readonly OpColumn[] = [
   { header: 'p90 ms', align: 'right', value: latencyCell('p90') },
   { header: 'p99 ms', align: 'right', value: latencyCell('p99') },
   { header: 'max ms', align: 'right', value: latencyCell('max') },
+  { header: 'sched lag p99 ms', align: 'right', value: (r) => scheduleLagCell(r.phase, r.op) },
   { header: 'ops/s', align: 'right', value: (r) => r.op.throughput.toFixed(1) },
   { header: 'bytes', align: 'right', value: (r) => (r.op.bytes > 0 ? formatBytes(r.op.bytes) : '') },
 ];

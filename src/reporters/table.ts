@@ -55,6 +55,16 @@ function hasLatency(op: OpSummary): boolean {
   return op.latencyMs.max > 0;
 }
 
+/**
+ * The open model's scheduling lag p99 (intended start → sent), on the
+ * phase's primary row: the harness's own share of that row's latencies.
+ */
+export function scheduleLagCell(phase: PhaseResult, op: OpSummary): string {
+  if (!phase.schedule || op.op !== phase.primary || phase.schedule.started === 0) return '';
+  const ms = phase.schedule.lagMs.p99;
+  return ms < 0.01 ? '<0.01' : formatMs(ms);
+}
+
 export const PHASE_COLUMNS: readonly Column<PhaseOpRow>[] = [
   { header: 'step', value: (r) => String(r.phase.step) },
   { header: 'crds', value: (r) => String(r.phase.crds) },
@@ -66,6 +76,7 @@ export const PHASE_COLUMNS: readonly Column<PhaseOpRow>[] = [
   { header: 'p50 ms', value: (r) => (hasLatency(r.op) ? formatMs(r.op.latencyMs.p50) : '') },
   { header: 'p99 ms', value: (r) => (hasLatency(r.op) ? formatMs(r.op.latencyMs.p99) : '') },
   { header: 'max ms', value: (r) => (hasLatency(r.op) ? formatMs(r.op.latencyMs.max) : '') },
+  { header: 'lag p99 ms', value: (r) => scheduleLagCell(r.phase, r.op) },
   { header: 'ops/s', value: (r) => r.op.throughput.toFixed(1) },
   { header: 'received', value: (r) => (r.op.bytes > 0 ? formatBytes(r.op.bytes) : '') },
 ];

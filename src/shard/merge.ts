@@ -22,7 +22,7 @@
  */
 import { decodeHistogram, encodeHistogram, latencySummaryMs, newHistogram } from '../metrics/histogram.js';
 import { UsageError } from '../types/errors.js';
-import { RESULT_FORMAT_VERSION, type HarnessStats, type OpSummary, type PhaseResult, type RunInfo, type RunStatus, type RunSummary, type ServerPhaseStats, type ServerSample } from '../types/results.js';
+import { RESULT_FORMAT_VERSION, type HarnessStats, type OpSummary, type PhaseResult, type RunInfo, type RunStatus, type RunSummary, type ScheduleStats, type ServerPhaseStats, type ServerSample } from '../types/results.js';
 
 export interface ShardRun {
   dir: string;
@@ -168,6 +168,7 @@ export function mergePhases(parts: readonly PhaseResult[]): PhaseResult {
     ops: mergeOps(parts.map((p) => p.ops), durationMs),
     ...(aborted.length > 0 ? { aborted: [...new Set(aborted)].join('; ') } : {}),
     harness: mergeHarness(parts.map((p) => p.harness)),
+    ...mergeSchedule(parts.map((p) => p.schedule)),
     ...(servers.length > 0 ? { server: mergeServer(servers) } : {}),
   };
 }
@@ -214,6 +215,14 @@ export function mergeHistograms(encoded: readonly string[]) {
     merged.add(decodeHistogram(e));
   }
   return merged;
+}
+
+/** Open-model scheduling lag of every part, merged exactly (present when any part has it). */
+export function mergeSchedule(parts: readonly (ScheduleStats | undefined)[]): { schedule?: ScheduleStats } {
+  const ss = parts.filter((s): s is ScheduleStats => s !== undefined);
+  if (ss.length === 0) return {};
+  const histogram = mergeHistograms(ss.map((s) => s.histogram));
+  return { schedule: { started: ss.reduce((a, s) => a + s.started, 0), lagMs: latencySummaryMs(histogram), histogram: encodeHistogram(histogram) } };
 }
 
 /**

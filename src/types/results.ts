@@ -90,6 +90,21 @@ export interface ServerPhaseStats {
   objects: number;
 }
 
+/**
+ * Open model: how late the harness started its arrivals (intended start →
+ * request sent). The open model's latencies count from the intended start (no
+ * coordinated omission), so they include this lag: it is the harness's own
+ * error, shown apart from the server's latency.
+ */
+export interface ScheduleStats {
+  /** Arrivals started (dropped ones never start). */
+  started: number;
+  /** Lag percentiles, ms. */
+  lagMs: LatencySummary;
+  /** HDR histogram (µs) of the lag, compressed base64, for exact merges. */
+  histogram: string;
+}
+
 export interface PhaseResult {
   step: number;
   /** Value of the swept variable at this step (installed CRDs, workers or arrivals/s). */
@@ -111,6 +126,8 @@ export interface PhaseResult {
   /** Why the phase stopped early, if it did. */
   aborted?: string;
   harness: HarnessStats;
+  /** Open-model phases: the scheduling lag of their arrivals. */
+  schedule?: ScheduleStats;
   /** Server-side figures, when /metrics could be scraped. */
   server?: ServerPhaseStats;
 }

@@ -36,6 +36,9 @@ export const THROUGHPUT: readonly (readonly number[])[] = [
 /** The one op with errors: step 2 ▸ list ▸ list.cache. */
 export const ERRORS = { 'http-429': 3, timeout: 1 };
 
+/** Scheduling lag of every open-model phase, ms. */
+export const SCHEDULE_LAG_MS = { p50: 0.05, p90: 0.1, p99: 0.25, p999: 0.5, max: 1, mean: 0.07 };
+
 /** The one phase where the harness was saturated. */
 export const SATURATED = { step: 2, phase: 'get' };
 
@@ -113,6 +116,8 @@ export function makeReport(opts: FixtureOptions = {}): ReportInput {
           rssMaxBytes: 120 * 1024 ** 2,
           saturated: SATURATED.step === step && SATURATED.phase === ph.name,
         },
+        // Open-model phases carry their scheduling lag (intended start → sent).
+        ...(load.model === 'open' ? { schedule: { started: count, lagMs: { ...SCHEDULE_LAG_MS }, histogram: '' } } : {}),
       });
       clock += durationMs + 100;
     });

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatLatencyMs } from '../../src/reporters/input.js';
 import { escapeMarkdown, renderMarkdown } from '../../src/reporters/markdown.js';
-import { ERROR_EXAMPLES, ERRORS, HOSTILE_NAME, LEVELS, makeReport, P99, PHASES } from './fixtures.js';
+import { formatMs } from '../../src/reporters/table.js';
+import { ERROR_EXAMPLES, ERRORS, HOSTILE_NAME, LEVELS, makeReport, P99, PHASES, SCHEDULE_LAG_MS } from './fixtures.js';
 
 /** Splits a table line into cells on unescaped pipes. */
 function cells(line: string): string[] {
@@ -86,7 +87,7 @@ describe('renderMarkdown', () => {
     expect(ts).toHaveLength(3);
     ts.forEach((t, step) => {
       expect(t.heading).toBe(`Step ${step} · ${LEVELS.crds[step]} CRDs`);
-      expect(t.header).toEqual(['phase', 'operation', 'load', 'count', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'ops/s', 'bytes']);
+      expect(t.header).toEqual(['phase', 'operation', 'load', 'count', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'sched lag p99 ms', 'ops/s', 'bytes']);
       const phasesAtStep = input.summary.phases.filter((p) => p.step === step);
       expect(t.rows).toHaveLength(phasesAtStep.reduce((a, p) => a + p.ops.length, 0));
       for (const c of t.rows) expect(c).toHaveLength(t.header.length);
@@ -121,6 +122,18 @@ describe('renderMarkdown', () => {
     expect(step2).toContain('- ⚠ the load generator was saturated during get (CPU 0.98 cores, event-loop delay p99 120.0 ms)');
     expect(md.slice(md.indexOf('### Step 0'), md.indexOf('### Step 1'))).not.toContain('⚠');
     expect(md).toContain('- The load generator was saturated in 1 phase (step 2 ▸ get)');
+  });
+
+  it("shows an open-model phase's scheduling lag p99 on its primary row only", () => {
+    const closed = tables(renderMarkdown(makeReport({ by: 'crds' })))[1]!;
+    expect(closed.rows.every((r) => r[closed.header.indexOf('sched lag p99 ms')] === '')).toBe(true);
+    const t = tables(renderMarkdown(makeReport({ by: 'rate' })))[1]!;
+    const col = t.header.indexOf('sched lag p99 ms');
+    const get = t.rows.find((r) => r[0] === 'get')!;
+    expect(get[col]).toBe(formatMs(SCHEDULE_LAG_MS.p99));
+    const extras = t.rows.filter((r) => !r[t.header.indexOf('operation')]!.startsWith('**'));
+    expect(extras.length).toBeGreaterThan(0);
+    for (const r of extras) expect(r[col]).toBe('');
   });
 
   it('prints 1,500 ms as a grouped number in ms, not seconds', () => {

@@ -16,7 +16,7 @@ import { mergeCommand } from '../../src/cli/merge.js';
 import { Output } from '../../src/cli/output.js';
 import { reportCommand } from '../../src/cli/report.js';
 import { decodeHistogram, encodeHistogram, latencySummaryMs, newHistogram } from '../../src/metrics/histogram.js';
-import { mergeShards, mergeHistograms, shardProblems, type ShardRun } from '../../src/shard/merge.js';
+import { mergeShards, mergeHistograms, mergeSchedule, shardProblems, type ShardRun } from '../../src/shard/merge.js';
 import { AsaError, ExitCode, UsageError } from '../../src/types/errors.js';
 import type { OpSummary, PhaseResult, RunInfo, RunStatus } from '../../src/types/results.js';
 
@@ -246,5 +246,20 @@ describe('asa-bench merge (command)', () => {
     expect(forced.code, forced.stderr).toBe(0);
     // An existing run folder is never overwritten.
     expect((await cli('merge', [d1, d2, '--out', merged])).code).toBe(ExitCode.usage);
+  });
+});
+
+describe('mergeSchedule', () => {
+  it('adds the parts’ scheduling-lag histograms exactly; absent when no part has one', () => {
+    const part = (lagsUs: number[]) => {
+      const h = newHistogram();
+      for (const us of lagsUs) h.recordValue(us);
+      return { started: lagsUs.length, lagMs: latencySummaryMs(h), histogram: encodeHistogram(h) };
+    };
+    const merged = mergeSchedule([part([10, 20, 30]), undefined, part([4_000])]).schedule!;
+    expect(merged.started).toBe(4);
+    expect(decodeHistogram(merged.histogram).totalCount).toBe(4);
+    expect(merged.lagMs.max).toBeCloseTo(4, 2);
+    expect(mergeSchedule([undefined, undefined])).toEqual({});
   });
 });
