@@ -9,6 +9,12 @@
  *   scenario — executePlan of a scenario text against a kubeconfig target
  *   kube-op  — runClosed of one GET (path + Accept) against a kubeconfig target,
  *              over HTTP/1.1 or HTTP/2 (bench/reference.mjs, vs client-go)
+ *   autocannon — autocannon (npm; the best-known Node HTTP load tool) against the
+ *              null server, in-process, warm-up first, CPU over the measured run
+ *   kube-open — runOpen of one GET (path + Accept) at a rate against a kubeconfig
+ *              target, as the engine's get/list/discovery ops send it (read:
+ *              'count', the phase's signal): latency from the intended start
+ *              and the scheduling lag (bench/truth.mjs, vs vegeta)
  */
 import diagnostics from 'node:diagnostics_channel';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -346,7 +352,86 @@ async function kubeOp() {
   };
 }
 
-const kinds = { closed, open, scenario, 'kube-op': kubeOp };
+/**
+ * The asa-bench side of bench/truth.mjs: runOpen at spec.rate for spec.durationMs
+ * after spec.warmupMs at the same rate (connections opened, code warm), the
+ * request sent as the engine's ops send it. Latency from the intended start
+ * (what a run reports), the scheduling lag apart.
+ */
+async function kubeOpen() {
+  const { connectionFromKubeconfig } = await import('../dist/kube/target.js');
+  const connection = await connectionFromKubeconfig({ kubeconfig: spec.kubeconfig, context: spec.context, local: true });
+  const client = new KubeClient(connection, { connections: spec.connections ?? 32 });
+  const headers = client.headers({ accept: spec.accept });
+  const signal = new AbortController().signal;
+  const req = { method: 'GET', path: spec.path, headers, signal, read: 'count' };
+  const iteration = async (_i, sig) => {
+    try {
+      const res = await client.expectOk({ ...req, signal: sig });
+      return { bytes: res.bytes };
+    } catch (err) {
+      return { error: err instanceof RequestError ? err.errorClass : 'connection', message: err.message };
+    }
+  };
+  const first = await iteration(0, signal);
+  if (first.error) throw new Error(`first request ${spec.path}: ${first.error}: ${first.message ?? ''}`);
+  const model = { ratePerSecond: spec.rate, maxInFlight: spec.maxInFlight ?? 1000 };
+  if (spec.warmupMs > 0) await runOpen(model, { durationMs: spec.warmupMs, signal }, iteration, () => {});
+  const recorder = new PhaseRecorder();
+  const sink = (latencyUs, outcome) => recorder.record('op', latencyUs, outcome.error, outcome.bytes, outcome.message);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const stats = await runOpen(model, { durationMs: spec.durationMs, signal }, iteration, sink);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  recorder.finish();
+  await client.close();
+  const s = recorder.summaries()[0];
+  return {
+    scheduled: stats.scheduled,
+    started: stats.started,
+    dropped: stats.dropped,
+    ok: s?.ok ?? 0,
+    errors: errorsOf(recorder),
+    errorExamples: s?.errorExamples,
+    bytes: s?.bytes,
+    wallMs,
+    cpuUs: cpu.user + cpu.system,
+    latencyMs: s?.latencyMs,
+    lagMs: latencySummaryMs(stats.lag),
+    spunMs: stats.spunMs,
+  };
+}
+
+/**
+ * autocannon in this process (no worker threads: one event loop, as the engine
+ * runs), the same URL and connections as `closed`, after a warm-up of its own;
+ * CPU is this process's over the measured run only.
+ */
+async function autocannonRun() {
+  const { default: autocannon } = await import('autocannon');
+  const opts = { url: `${spec.url}/x`, connections: spec.connections, pipelining: 1, headers: { accept: 'application/json', 'content-type': 'application/json', 'user-agent': 'asa-bench' } };
+  if (spec.warmupMs > 0) await autocannon({ ...opts, duration: spec.warmupMs / 1000 });
+  process.stdout.write('BENCH_MARK start\n');
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await autocannon({ ...opts, duration: spec.durationMs / 1000 });
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write('BENCH_MARK end\n');
+  return {
+    iterations: r.requests.total,
+    ok: r['2xx'],
+    errors: { errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx },
+    wallMs,
+    cpuUs: cpu.user + cpu.system,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    latencyMs: { p50: r.latency.p50, p99: r.latency.p99 },
+  };
+}
+
+const kinds = { closed, open, scenario, 'kube-op': kubeOp, 'kube-open': kubeOpen, autocannon: autocannonRun };
 if (!kinds[kind]) {
   log(`unknown kind ${kind}; expected ${Object.keys(kinds).join(', ')}`);
   process.exit(2);

@@ -1,8 +1,9 @@
 /**
  * Engine benchmarks for asa-bench, measured side by side in one run:
  *
- *   null   — physical limit: wrk vs the asa-bench engine (runClosed + KubeClient)
- *            against a private nginx serving a fixed JSON over HTTPS.
+ *   null   — physical limit: wrk, autocannon (npm) and the asa-bench engine
+ *            (runClosed + KubeClient) against a private nginx serving a fixed
+ *            JSON over HTTPS, same connections.
  *   reference — kube-apiserver: the engine vs a k8s.io/client-go reference client
  *            (bench/reference.mjs, Go under bench/reference/): GET, LIST of 500
  *            objects (quorum, cache), aggregated discovery, HTTP/1.1 and HTTP/2.
@@ -30,6 +31,7 @@
  *   BENCH_CPU_PROF=<dir>       run the engine processes under node --cpu-prof, write
  *                              profiles to <dir> and print their top functions
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -80,6 +82,7 @@ const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const s of selected) if (!ALL.includes(s)) throw new Error(`unknown benchmark ${s}; expected some of ${ALL.join(', ')}`);
 const run = selected.length > 0 ? ALL.filter((b) => selected.includes(b)) : ALL;
 
+const AUTOCANNON_VERSION = JSON.parse(readFileSync(new URL('../node_modules/autocannon/package.json', import.meta.url), 'utf8')).version;
 const print = (text) => process.stdout.write(`${text}\n`);
 const workerOpts = () => ({ cpuProfDir: CPU_PROF });
 
@@ -150,15 +153,25 @@ async function benchNull(nginx, wrkBin) {
     const rps = e.iterations / (e.wallMs / 1000);
     const errors = Object.values(e.errors).reduce((a, b) => a + b, 0);
     rows.push(['asa-bench', n, fmtInt(rps), fmtFix(e.cpuUs / e.iterations, 1), `${fmtFix(e.cpuUserUs / e.iterations, 1)}/${fmtFix(e.cpuSystemUs / e.iterations, 1)}`, fmtFix(e.cpuUs / 1e6 / (e.wallMs / 1000)), fmtFix(eServer), fmtFix(e.latencyMs?.p50, 3), fmtFix(e.latencyMs?.p99, 3), errors]);
+    progress(`null server, N=${n}: autocannon (in one Node process, no workers), ${HTTP_SECONDS}s after 2s warm-up`);
+    const amarks = {};
+    const a = await runWorker('autocannon', { url: nginx.url, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 }, { ...workerOpts(), onMark: (m) => (amarks[m] = { cpu: procCpuSeconds(workerPid), t: performance.now() }) });
+    const aServer = amarks.start && amarks.end ? (amarks.end.cpu - amarks.start.cpu) / ((amarks.end.t - amarks.start.t) / 1000) : NaN;
+    const aRps = a.iterations / (a.wallMs / 1000);
+    const aErrors = Object.values(a.errors).reduce((x, y) => x + y, 0);
+    rows.push(['autocannon', n, fmtInt(aRps), fmtFix(a.cpuUs / a.iterations, 1), `${fmtFix(a.cpuUserUs / a.iterations, 1)}/${fmtFix(a.cpuSystemUs / a.iterations, 1)}`, fmtFix(a.cpuUs / 1e6 / (a.wallMs / 1000)), fmtFix(aServer), fmtFix(a.latencyMs.p50, 3), fmtFix(a.latencyMs.p99, 3), aErrors]);
     const ratio = rps / w.rps;
-    allMet &&= ratio >= 0.5;
+    const aRatio = rps / aRps;
+    allMet &&= ratio >= 0.5 && aRatio >= 1;
     notes.push(`ratio asa-bench/wrk: ${ratio.toFixed(2)}  (N=${n}; target >= 0.5: ${pass(ratio >= 0.5)}; CPU per request asa-bench/wrk: ${(e.cpuUs / e.iterations / (w.cpuUs / w.requests)).toFixed(1)}x)`);
+    notes.push(`ratio asa-bench/autocannon: ${aRatio.toFixed(2)}  (N=${n}; target >= 1.0: ${pass(aRatio >= 1)}; CPU per request asa-bench/autocannon: ${(e.cpuUs / e.iterations / (a.cpuUs / a.iterations)).toFixed(2)}x)`);
   }
   notes.push(
     `nginx ${nginx.url}: 1 worker, HTTPS (self-signed P-256), keep-alive, fixed ${Buffer.byteLength(NULL_BODY)}-byte JSON; ${HTTP_SECONDS}s per run; wrk -t1 and one Node process (one event loop).`,
-    'client CPU = user+system of the whole client process (wrk: bash `time`; engine: process.cpuUsage around runClosed); nginx cores = nginx worker /proc utime+stime over the measured window.',
+    'client CPU = user+system of the whole client process (wrk: bash `time`; engine: process.cpuUsage around runClosed; autocannon: process.cpuUsage around its run); nginx cores = nginx worker /proc utime+stime over the measured window.',
+    `autocannon ${AUTOCANNON_VERSION} (npm): programmatic, one process, no worker threads, same connections (pipelining 1), same headers; asa-bench records what autocannon does not: error classes, bytes per request, per-op HDR histograms and per-second intervals.`,
   );
-  return { text: table('Benchmark 1: null server (physical limit) — wrk vs asa-bench engine', ['client', 'N', 'req/s', 'CPU µs/req', 'usr/sys µs', 'client cores', 'nginx cores', 'p50 ms', 'p99 ms', 'errors'], rows, notes), met: allMet };
+  return { text: table('Benchmark 1: null server (physical limit) — wrk, autocannon and the asa-bench engine', ['client', 'N', 'req/s', 'CPU µs/req', 'usr/sys µs', 'client cores', 'nginx cores', 'p50 ms', 'p99 ms', 'errors'], rows, notes), met: allMet };
 }
 
 // ---------------------------------------------------------------------------
