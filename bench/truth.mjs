@@ -141,6 +141,8 @@ async function measureVegeta(bin, target, { op, rate }) {
       '-header', `Accept: ${accept}`,
       '-header', 'Accept-Encoding: identity',
       '-max-body=0',
+      // As asa-bench: at most 32 connections (requests beyond wait for one, inside the latency).
+      '-max-connections=32',
       '-timeout=30s',
       `-output=${out}`,
     ],
@@ -269,7 +271,7 @@ async function main() {
     `targets: asa-bench/vegeta p50 within ±${P50_BOUND * 100} % and p99 within ±${P99_BOUND * 100} % (median of the per-round ratios): ${allMet ? 'MET' : 'NOT MET'}`,
     `latency p50 / p99 ms, ranges over ${ROUNDS} interleaved round(s) (who goes first alternates); ${SECONDS} s measured after ${WARMUP_SECONDS} s at the same rate (connections open, code warm) in the same process.`,
     "asa-bench: runOpen + KubeClient (32 connections at most, opened as needed; read: 'count' with the phase's signal, as a run's get/list/discovery ops), latency from the intended start; lag = intended start → sent (in the latency).",
-    `vegeta ${TOOLS.vegeta.version}: attack -http2=false -root-certs (the control plane's CA) -max-body=0 -header Accept-Encoding: identity; latency from the worker's pickup of each tick (vegeta's own lateness is not in it).`,
+    `vegeta ${TOOLS.vegeta.version}: attack -http2=false -root-certs (the control plane's CA) -max-body=0 -max-connections=32 -header Accept-Encoding: identity; latency from the worker's pickup of each tick (vegeta's own lateness is not in it).`,
     `same path, Accept and credential (load user asa-bench-local, through API Priority and Fairness); kube-apiserver ${version} + etcd on loopback, on this ${os.availableParallelism()}-core machine shared by server, etcd and client. bodies: ${ops.map((op) => `${op} ${fmtInt(sizes[op].bytes)} B`).join(', ')}.`,
   );
   print(

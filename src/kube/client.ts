@@ -6,6 +6,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { ErrorClass } from '../types/results.js';
 import { classifyError, classifyStatus } from './errors.js';
+import { Http1Pool } from './http1.js';
 import type { Connection } from './target.js';
 
 export interface ClientOptions {
@@ -19,6 +20,12 @@ export interface ClientOptions {
   maxStreams?: number;
   /** How often changing credentials are re-read (Connection.refreshHeaders), ms; default 5 s. */
   credentialRefreshMs?: number;
+  /**
+   * HTTP/1.1: send counted reads (`read: 'count'`, the load's get/list/
+   * discovery/openapi/patch requests) through the lean client of http1.ts
+   * instead of undici (default true; undici keeps HTTP/2, watches and the rest).
+   */
+  leanHttp1?: boolean;
 }
 
 export interface Request {
@@ -95,6 +102,10 @@ export class KubeClient {
   readonly onCredentialsChanged = new Set<(headers: Readonly<Record<string, string>>) => void>();
   private readonly timeoutMs: number;
   private readonly pathPrefix: string;
+  /** The hot path's HTTP/1.1 client (see ClientOptions.leanHttp1), when used. */
+  readonly lean: Http1Pool | undefined;
+  /** Header objects as HTTP/1.1 header lines, rebuilt when the credentials change. */
+  private readonly headerLines = new WeakMap<Record<string, string>, { version: number; lines: string }>();
 
   constructor(
     readonly connection: Connection,
@@ -118,6 +129,14 @@ export class KubeClient {
         timeout: Math.min(this.timeoutMs, 10_000),
       },
     });
+    if (!(options.http2 ?? false) && (options.leanHttp1 ?? true)) {
+      this.lean = new Http1Pool(connection.server, {
+        connections: options.connections,
+        timeoutMs: this.timeoutMs,
+        connectTimeoutMs: Math.min(this.timeoutMs, 10_000),
+        tls: { ca: connection.tls.ca, cert: connection.tls.cert, key: connection.tls.key, rejectUnauthorized: connection.tls.rejectUnauthorized, servername: connection.tls.servername },
+      });
+    }
     this.baseHeaders = Object.freeze({ ...connection.headers, 'user-agent': 'asa-bench' });
     this.defaultHeaders = this.headers(JSON_HEADERS);
     if (connection.refreshHeaders) {
@@ -208,6 +227,7 @@ export class KubeClient {
    */
   private sendOnce(req: Request): Promise<Response> {
     const countOnly = req.read === 'count';
+    if (countOnly && this.lean) return this.sendLean(req, this.lean);
     let keepLimit = Infinity;
     const chunks: Buffer[] = [];
     let kept = 0;
@@ -223,6 +243,38 @@ export class KubeClient {
       },
       end: (status, headers, bytes) => ({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept), bytes }),
     });
+  }
+
+  /** A counted read through the lean HTTP/1.1 client: the same Response, errors and 401 refresh as `exchange`. */
+  private async sendLean(req: Request, lean: Http1Pool): Promise<Response> {
+    try {
+      const res = await lean.request({
+        method: req.method,
+        path: this.fullPath(req.path),
+        headerLines: this.linesOf(req.headers ?? this.defaultHeaders),
+        body: req.body,
+        keep: (status) => (status >= 200 && status < 300 ? COUNTED_HEAD_BYTES : ERROR_BODY_BYTES),
+        signal: req.signal,
+      });
+      if (res.status === 401) void this.refreshCredentials();
+      return res;
+    } catch (err) {
+      throw new RequestError(`${req.method} ${req.path}: ${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err });
+    }
+  }
+
+  /** `name: value\r\n` lines of a header object, cached until the credentials change. */
+  private linesOf(headers: Record<string, string>): string {
+    const cached = this.headerLines.get(headers);
+    if (cached && cached.version === this.credentialChanges) return cached.lines;
+    let lines = '';
+    for (const [name, value] of Object.entries(headers)) {
+      // A header with a line break would split the request (undici refuses them too).
+      if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new RequestError(`header ${name}: line breaks are not allowed`, 'protocol');
+      lines += `${name}: ${value}\r\n`;
+    }
+    this.headerLines.set(headers, { version: this.credentialChanges, lines });
+    return lines;
   }
 
   /**
@@ -382,6 +434,7 @@ export class KubeClient {
 
   async close(): Promise<void> {
     clearInterval(this.refreshTimer);
+    this.lean?.close();
     await this.pool.close().catch(() => this.pool.destroy());
   }
 }
