@@ -170,7 +170,10 @@ describe('parsePrometheusText', () => {
     );
   });
 
-  it('parses ~100k lines in well under a second', () => {
+  // Correctness at the size of a real /metrics with thousands of CRDs. How fast it
+  // parses is a benchmark's business, not a timed assertion here: on a loaded
+  // 2-core CI machine a wall-clock limit fails for reasons unrelated to the code.
+  it('parses ~100k lines of histogram buckets without losing or misreading one', () => {
     const parts: string[] = ['# HELP big_seconds Latency.', '# TYPE big_seconds histogram'];
     const les = ['0.005', '0.025', '0.05', '0.1', '0.2', '0.4', '0.6', '0.8', '1', '1.25', '1.5', '2', '3', '4', '5', '6', '8', '10', '15', '20', '30', '45', '60', '+Inf'];
     for (let s = 0; parts.length < 100_000; s++) {
@@ -179,13 +182,14 @@ describe('parsePrometheusText', () => {
       parts.push(`big_seconds_sum{${labels}} ${s * 0.5}`, `big_seconds_count{${labels}} ${23 * s}`);
     }
     const text = parts.join('\n');
-    parsePrometheusText(text); // warm up
-    const t0 = performance.now();
     const { families, malformed } = parsePrometheusText(text);
-    const elapsed = performance.now() - t0;
     expect(malformed).toBe(0);
-    expect(families.get('big_seconds')?.samples.length).toBe(parts.length - 2);
-    expect(elapsed).toBeLessThan(1000);
+    const samples = families.get('big_seconds')?.samples ?? [];
+    expect(samples.length).toBe(parts.length - 2);
+    // The last series' +Inf bucket: labels and value read back exactly.
+    const last = samples.filter((x) => x.labels.le === '+Inf').at(-1);
+    expect(last?.labels.resource).toMatch(/^widgets\d+$/);
+    expect(last?.value).toBe(23 * Number(last?.labels.resource?.slice('widgets'.length)));
   });
 });
 
