@@ -7,6 +7,7 @@ import { runCli } from '../helpers/cli.js';
  * --run <id>` then removes everything.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -197,3 +198,54 @@ describe('a second SIGINT', () => {
     expect(await countLeftovers(client, runId)).toBe(0);
   });
 });
+
+describe('a third signal on the run\'s own control plane', () => {
+  it('exits at once and still stops its etcd and kube-apiserver and deletes their data folder', async () => {
+    // No --kubeconfig: the run starts (and must stop) its own control plane.
+    const running = startCli(['run', scenarioFile, '--out', path.join(tmp, 'thrice')]);
+    children.push(running.child);
+    await running.waitFor(/▸ list-long/, 240_000);
+    const dir = /kubeconfig (\S+)\/kubeconfig/.exec(running.stderr())?.[1];
+    expect(dir, running.stderr()).toBeDefined();
+    expect(existsSync(dir!)).toBe(true);
+    const pids = processesUsing(dir!);
+    expect(pids.length, 'etcd and kube-apiserver run with the data folder in their arguments').toBe(2);
+
+    running.child.kill('SIGINT');
+    await running.waitFor(/press Ctrl-C again/, 10_000);
+    // Two signals of one kind sent at once merge into one; the handler counts SIGTERM alike.
+    running.child.kill('SIGTERM');
+    running.child.kill('SIGINT');
+    const { code } = await running.exited;
+    const stderr = running.stderr();
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/SIG(INT|TERM) a third time: exiting now; the run's own control plane is killed and its data deleted/);
+    // SIGKILL is delivered at once; give the kernel a moment to reap.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(dir!)).toBe(false);
+  });
+});
+
+/** Pids whose command line mentions `dir` (the control plane's data and cert folder). */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(stat); // a zombie is dead, waiting to be reaped
+  } catch {
+    return false;
+  }
+}
