@@ -273,7 +273,7 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
         const acked = performance.now();
         if (doc.waitFor !== undefined) {
           // The watch may have seen the condition before the POST's response was read: then 0.
-          const establishedAt = await ctx.crdWatch!.wait(ref.name, signal).catch((err: unknown) => {
+          const establishedAt = await ctx.crdWatch!.wait(ref.name, signal, LIFECYCLE_TIMEOUT_MS).catch((err: unknown) => {
             if (err instanceof RequestError) ctx.recorder.record('crd.established', (performance.now() - acked) * 1000, err.errorClass);
             throw err;
           });
@@ -307,15 +307,22 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
 async function waitServable(ctx: OpContext, ref: ReturnType<typeof crdAt>, signal: AbortSignal): Promise<void> {
   const path = withQuery(collectionPath(gv(ref), undefined), { limit: 1, resourceVersion: '0' });
   const headers = ctx.client.headers(JSON_HEADERS);
-  const deadline = performance.now() + 120_000;
+  const deadline = performance.now() + LIFECYCLE_TIMEOUT_MS;
   for (let tries = 0; performance.now() < deadline && !signal.aborted; tries++) {
     const res = await ctx.client.send({ method: 'GET', path, headers, signal });
     if (res.status === 200) return;
     if (res.status !== 429) throw new RequestError(`${path}: HTTP ${res.status}`, classifyStatus(res.status)!, res.status);
     await new Promise((r) => setTimeout(r, pollDelayMs(tries)));
   }
-  throw new RequestError(`${ref.name} not servable within 120s`, 'timeout');
+  throw new RequestError(`${ref.name} not servable within ${LIFECYCLE_TIMEOUT_MS / 1000}s`, 'timeout');
 }
+
+/**
+ * How long a new CRD may take to become Established, servable or discoverable.
+ * Installs at a rate (open model) queue in the server when it falls behind, and
+ * the wait then includes that queue: 5 minutes before it counts as a timeout.
+ */
+const LIFECYCLE_TIMEOUT_MS = 300_000;
 
 /**
  * Readiness polls back off (20 ms doubling to 500 ms): a fast server answers
@@ -328,13 +335,13 @@ export function pollDelayMs(tries: number): number {
 
 async function waitDiscoverable(ctx: OpContext, group: string, version: string, plural: string, signal: AbortSignal): Promise<void> {
   const headers = ctx.client.headers(JSON_HEADERS);
-  const deadline = performance.now() + 120_000;
+  const deadline = performance.now() + LIFECYCLE_TIMEOUT_MS;
   for (let tries = 0; performance.now() < deadline && !signal.aborted; tries++) {
     const res = await ctx.client.send({ method: 'GET', path: `/apis/${group}/${version}`, headers, signal });
     if (res.status === 200 && res.body.includes(`"name":"${plural}"`)) return;
     await new Promise((r) => setTimeout(r, pollDelayMs(tries)));
   }
-  throw new RequestError(`${plural}.${group} not in discovery within 120s`, 'timeout');
+  throw new RequestError(`${plural}.${group} not in discovery within ${LIFECYCLE_TIMEOUT_MS / 1000}s`, 'timeout');
 }
 
 export async function ensureNamespaces(ctx: EngineContext): Promise<void> {
