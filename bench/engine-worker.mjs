@@ -16,6 +16,8 @@
  *              'count', the phase's signal): latency from the intended start
  *              and the scheduling lag (bench/truth.mjs, vs vegeta)
  */
+// First: one clear line instead of a stack trace on an older Node.
+import '../bin/check-node.js';
 import diagnostics from 'node:diagnostics_channel';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runClosed, runOpen, arrivalTimeMs } from '../dist/engine/load.js';

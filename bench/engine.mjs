@@ -31,6 +31,8 @@
  *   BENCH_CPU_PROF=<dir>       run the engine processes under node --cpu-prof, write
  *                              profiles to <dir> and print their top functions
  */
+// First: one clear line instead of a stack trace on an older Node.
+import '../bin/check-node.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { spawn } from 'node:child_process';

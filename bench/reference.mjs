@@ -47,6 +47,8 @@
  *                                profiles, not for the targets.
  *   BENCH_RAW_DIR [tmp]          where each asa-bench worker's raw JSON result goes
  */
+// First: one clear line instead of a stack trace on an older Node.
+import '../bin/check-node.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readdir, readlink, readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -10,6 +10,8 @@
  * Prints one table: RSS before and after the watches are open, per watch.
  * BENCH_TRANSPORTS=h2 measures one transport only (default: h2,h1).
  */
+// First: one clear line instead of a stack trace on an older Node.
+import '../bin/check-node.js';
 import { spawn } from 'node:child_process';
 import { installSignalHandlers, mb, onCleanup, progress, reexecWithMoreFiles, runCleanups, stopPid, table, trackPid, fmtInt, fmtFix } from './lib.mjs';
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is compiled from src/cli to dist/cli (npm install runs the build).
-import { main } from '../dist/cli/main.js';
+// The Node version is checked first; the CLI is imported only after that check.
+import './check-node.js';
 
 // `asa-bench report … | head` closes stdout early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -10,4 +11,5 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));
