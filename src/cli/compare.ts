@@ -7,12 +7,13 @@ import { readRunDir, RUN_FILE } from '../results/store.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import type { RunInfo, RunSummary } from '../types/results.js';
 import type { Output } from './output.js';
+import { durationOption } from './duration-option.js';
 
 export const COMPARE_OPTIONS = {
   format: { choices: ['table', 'md', 'csv', 'json'] as const, default: 'table' as const, describe: 'output format (md suits a GitHub step summary)' },
   'threshold-p99': { type: 'number', default: DEFAULT_THRESHOLDS.p99 * 100, describe: 'p99 increase that is a regression, percent' },
   'threshold-throughput': { type: 'number', default: DEFAULT_THRESHOLDS.throughput * 100, describe: 'throughput decrease that is a regression, percent' },
-  'p99-floor-ms': { type: 'number', default: DEFAULT_THRESHOLDS.p99FloorMs, describe: 'ignore p99 changes smaller than this, ms' },
+  'p99-floor-ms': durationOption('p99-floor-ms', { default: `${DEFAULT_THRESHOLDS.p99FloorMs}ms`, bareUnit: 'ms', min: 0, describe: 'ignore p99 changes smaller than this' }),
   alpha: { type: 'number', default: DEFAULT_THRESHOLDS.alpha, describe: 'significance level of the repetition test' },
 } as const;
 

@@ -31,6 +31,8 @@ import { mergeRuns } from './merge.js';
 import { Output } from './output.js';
 import { runScenario } from './run.js';
 import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
+import { durationOption } from './duration-option.js';
+import { formatDurationMs } from '../types/duration.js';
 
 export interface DistributeArgs extends TargetArgs {
   scenario: string;
@@ -38,6 +40,7 @@ export interface DistributeArgs extends TargetArgs {
   image: string;
   namespace?: string;
   keep: boolean;
+  /** Milliseconds (the option takes a duration). */
   timeout: number;
   out?: string;
   'dry-run': boolean;
@@ -67,7 +70,7 @@ export function distributeCommand(out: Output, setExit: (code: number) => void):
         .option('image', { type: 'string', demandOption: true, describe: 'asa-bench container image the pods run (built from the Dockerfile)' })
         .option('namespace', { type: 'string', describe: 'namespace to use (created if missing); default: a new asa-bench-<id> namespace' })
         .option('keep', { type: 'boolean', default: false, describe: 'keep the Job, its pods, ConfigMap, ServiceAccount and RBAC afterwards' })
-        .option('timeout', { type: 'number', default: 3600, describe: 'seconds to wait for the Job (also its activeDeadlineSeconds)' })
+        .option('timeout', durationOption('timeout', { default: '1h', bareUnit: 's', min: 1000, describe: 'how long to wait for the Job (also its activeDeadlineSeconds)' }))
         .option('out', { type: 'string', describe: 'results directory: the merged run, and shard-<i>/ per shard (default: results/<timestamp>-<scenario>-distributed)' })
         .option('dry-run', { type: 'boolean', default: false, alias: 'print', describe: 'print the manifests as YAML and touch nothing' })
         .option('allow-huge', { type: 'boolean', default: false, describe: 'lift the safety ceilings on counts and rates' })
@@ -84,7 +87,6 @@ export function distributeCommand(out: Output, setExit: (code: number) => void):
 function checkArgs(args: DistributeArgs): void {
   if (!Number.isInteger(args.workers) || args.workers < 1) throw new UsageError(`--workers ${args.workers}: expected a whole number of at least 1`);
   if (typeof args.image !== 'string' || args.image.trim() === '' || /\s/.test(args.image)) throw new UsageError(`--image "${args.image}": expected an image reference such as registry.example.com/asa-bench:0.1.0`);
-  if (!Number.isFinite(args.timeout) || args.timeout < 1) throw new UsageError(`--timeout ${args.timeout}: expected a number of seconds of at least 1`);
   if (args.namespace !== undefined && !DNS_LABEL.test(args.namespace)) throw new UsageError(`--namespace ${args.namespace}: expected a DNS label (lowercase letters, digits and -, at most 63)`);
 }
 
@@ -92,12 +94,12 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
   checkArgs(args);
   const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
   const id = newRunId();
-  const timeoutSeconds = Math.ceil(args.timeout);
+  const timeoutSeconds = Math.ceil(args.timeout / 1000);
   const workerFlags = [
     '--connections',
     String(args.connections ?? TARGET_OPTIONS.connections.default),
     '--request-timeout',
-    String(args['request-timeout'] ?? TARGET_OPTIONS['request-timeout'].default),
+    args['request-timeout'] !== undefined ? formatDurationMs(args['request-timeout']) : TARGET_OPTIONS['request-timeout'].default,
     ...(args.http2 ? ['--http2'] : []),
     ...(args['allow-huge'] ? ['--allow-huge'] : []),
   ];

@@ -68,7 +68,9 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((message, error) => {
-      if (error) throw error;
+      // yargs wraps what an option's coerce throws (e.g. a bad duration) in a YError: still a usage error.
+      if (error && error.name !== 'YError') throw error;
+      if (error) throw new AsaError(error.message, ExitCode.usage, 'see asa-bench <command> --help');
       throw new AsaError(message ?? 'invalid arguments', ExitCode.usage, 'see asa-bench --help');
     });
   try {

@@ -156,7 +156,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
       target: target.info,
       machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
-      flags: { connections: args.connections, http2: args.http2, keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads },
+      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads },
       startedAt: startedAt.toISOString(),
       status: 'partial',
       reason: 'running',
@@ -292,5 +292,5 @@ function formatGiB(bytes: number): string {
 
 /** The client options resolveTarget gives the main thread's client; `--connections` is the total the threads share. */
 function threadClientOptions(args: RunArgs): { connections: number; http2: boolean; timeoutMs: number } {
-  return { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: (args['request-timeout'] ?? 60) * 1000 };
+  return { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: args['request-timeout'] ?? 60_000 };
 }

@@ -11,6 +11,7 @@ import { connectionForLocalControlPlane, connectionFromKubeconfig, isLoopback, t
 import { TargetError } from '../types/errors.js';
 import type { TargetInfo } from '../types/results.js';
 import type { Output } from './output.js';
+import { durationOption } from './duration-option.js';
 
 export interface TargetArgs {
   kubeconfig?: string;
@@ -19,6 +20,7 @@ export interface TargetArgs {
   yes?: boolean;
   http2?: boolean;
   connections?: number;
+  /** Milliseconds (the option takes a duration). */
   'request-timeout'?: number;
   'apiserver-arg'?: string[];
 }
@@ -28,7 +30,7 @@ export const TARGET_OPTIONS = {
   context: { type: 'string', describe: 'kubeconfig context to use' },
   yes: { type: 'boolean', default: false, describe: 'allow writes to a non-local target (also: ASA_BENCH_ALLOW_CONTEXTS=ctx1,ctx2)' },
   connections: { type: 'number', default: 32, describe: 'HTTP connections to the API server (apart from concurrency)' },
-  'request-timeout': { type: 'number', default: 60, describe: 'seconds before a request without a response counts as a timeout' },
+  'request-timeout': durationOption('request-timeout', { default: '60s', bareUnit: 's', min: 1, describe: 'time before a request without a response counts as a timeout' }),
   http2: { type: 'boolean', default: false, describe: 'use HTTP/2 (multiplexed streams, as client-go does) instead of HTTP/1.1' },
   'apiserver-arg': { type: 'string', array: true, describe: 'extra kube-apiserver flag for the local control plane (repeatable)' },
 } as const;
@@ -84,7 +86,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       throw err;
     }
   }
-  const client = new KubeClient(connection, { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: (args['request-timeout'] ?? 60) * 1000 });
+  const client = new KubeClient(connection, { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: args['request-timeout'] ?? 60_000 });
   const releaseAll = async () => {
     await client.close();
     await release();

@@ -7,7 +7,7 @@
  * silently ignored.
  */
 import { z } from 'zod';
-import { DURATION } from '../types/duration.js';
+import { DURATION_EXAMPLES, DURATION_PATTERN } from '../types/duration.js';
 
 /** Ceilings that stop a typo from becoming an outage; `--allow-huge` lifts them (see limits.ts). */
 export const SOFT_LIMITS = {
@@ -23,8 +23,8 @@ const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 const duration = z
   .string()
-  .regex(DURATION, { error: 'expected a duration such as 500ms, 30s, 5m or 1h' })
-  .describe('A duration: a number followed by ms, s, m or h (e.g. 30s).');
+  .regex(DURATION_PATTERN, { error: `expected a duration such as ${DURATION_EXAMPLES}` })
+  .describe('A duration as Go and kubectl write it: numbers with units ms, s, m or h (e.g. 30s, 1m30s).');
 
 const rate = z
   .string()

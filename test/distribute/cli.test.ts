@@ -38,7 +38,7 @@ describe('distribute --dry-run', () => {
     const job = docs[5]!;
     expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 3, parallelism: 3, activeDeadlineSeconds: 3600 });
     expect(job.spec.template.spec.containers[0].image).toBe('registry.example/asa-bench:1');
-    expect(job.spec.template.spec.containers[0].args).toEqual(['distribute-worker', '/etc/asa-bench/scenario.yaml', '--count', '3', '--out', '/tmp/asa-bench/result', '--connections', '32', '--request-timeout', '60']);
+    expect(job.spec.template.spec.containers[0].args).toEqual(['distribute-worker', '/etc/asa-bench/scenario.yaml', '--count', '3', '--out', '/tmp/asa-bench/result', '--connections', '32', '--request-timeout', '1m']);
     expect(docs[0]!.metadata.name).toBe(job.metadata.namespace);
     expect(res.stderr).toBe('');
   });
@@ -51,7 +51,7 @@ describe('distribute --dry-run', () => {
     const job = docs.at(-1)!;
     expect(job.metadata.namespace).toBe('load');
     expect(job.spec.activeDeadlineSeconds).toBe(600);
-    expect(job.spec.template.spec.containers[0].args.slice(6)).toEqual(['--connections', '8', '--request-timeout', '60', '--http2', '--allow-huge']);
+    expect(job.spec.template.spec.containers[0].args.slice(6)).toEqual(['--connections', '8', '--request-timeout', '1m', '--http2', '--allow-huge']);
     expect(res.stderr).toMatch(/namespace load is used as it is/);
   });
 });
