@@ -2,6 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` (no server, fast) and `integration` (a real etcd +
 // kube-apiserver started once by the global setup, shared by all files).
+// They run one after the other (sequence.groupOrder): unit first, so the
+// timing-sensitive unit tests (event-loop and CPU measurements) never share the
+// 2 cores with a loaded kube-apiserver. (Not 0: vitest puts single-worker
+// projects of group 0 — any project on a 2-core machine — into one trailing
+// group ordered by name, which ran `integration` before `unit`.)
 export default defineConfig({
   test: {
     projects: [
@@ -11,6 +16,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/integration/**'],
           testTimeout: 30_000,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -19,6 +25,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/setup.ts'],
           testTimeout: 180_000,
+          sequence: { groupOrder: 2 },
           hookTimeout: 300_000,
           // One shared control plane on 2 cores: run the files one after another.
           fileParallelism: false,

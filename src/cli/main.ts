@@ -26,7 +26,7 @@ const EXIT_CODES = `Exit codes:
   1    an SLO was missed (run) or a regression was found (compare)
   2    bad input: scenario file, flags or arguments (nothing touched a server)
   3    target problem: kubeconfig, credentials, TLS, unreachable server, safety refusal
-  4    the run failed or ended partial
+  4    the run failed or ended partial; cleanup left labelled objects behind
   5    the local control plane could not be built or started
   70   internal error (a bug: please report it)
   130  interrupted (Ctrl-C / SIGTERM)`;

@@ -109,7 +109,7 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
 
   // Wait for CRD finalizers (custom objects removed) and, on the local control plane, finalize namespaces.
   const deadline = performance.now() + (options.timeoutMs ?? 180_000);
-  const nsDeadline = performance.now() + 60_000;
+  const nsDeadline = performance.now() + Math.min(60_000, options.timeoutMs ?? 60_000);
   let leftover = 0;
   for (;;) {
     const remainingCrds = await listLabelled(client, CRD_PATH, options.runId, options.signal);

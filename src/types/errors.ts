@@ -12,7 +12,7 @@ export const ExitCode = {
   usage: 2,
   /** The target could not be used: kubeconfig, credentials, TLS, unreachable server, refused by the safety guard. */
   target: 3,
-  /** The run started but ended failed or partial (server errors past the scenario's policy). */
+  /** The run started but ended failed or partial (server errors past the scenario's policy); `cleanup` left labelled objects behind. */
   runFailed: 4,
   /** The local control plane could not be built or started. */
   controlPlane: 5,
