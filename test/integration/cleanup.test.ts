@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { countLeftovers } from '../../src/engine/cleanup.js';
-import { newRunId } from '../../src/generators/labels.js';
+import { newRunId } from '../../src/generators/run-id.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { CRD_PATH } from '../../src/kube/paths.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
