@@ -13,7 +13,7 @@ import { ROOT } from '../helpers/cli.js';
 import { NODE_MAJOR, nodeVersionProblem } from '../../bin/check-node.js';
 
 const PRETEND_NODE_20 = 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.20.2"})';
-const SCRIPTS = ['bin/asa-bench.js', 'bench/engine.mjs', 'bench/reference.mjs', 'bench/watch-transport.mjs', 'bench/engine-worker.mjs'];
+const SCRIPTS = ['bin/asa-bench.js', 'bench/engine.mjs', 'bench/reference.mjs', 'bench/truth.mjs', 'bench/watch-transport.mjs', 'bench/engine-worker.mjs'];
 
 function run(node: string, preload: string[], script: string) {
   return spawnSync(node, [...preload, path.join(ROOT, script), '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
