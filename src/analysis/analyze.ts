@@ -6,6 +6,7 @@
  * then the numbers describe the client, not the server.
  */
 import type { PhaseResult, RunInfo, RunSummary, StoppedAt } from '../types/results.js';
+import { profileFindings } from './profiles.js';
 
 export interface AnalysisOptions {
   /** The knee: the first step whose p99 exceeds k × the first step's. */
@@ -182,6 +183,7 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
   }
   findings.push(...normalizedFigures(phases));
   const knee = findKnee(phases, options);
+  findings.push(...profileFindings(summary, knee?.step));
   const levels = [...new Set(phases.map((p) => p.level))].sort((a, b) => a - b);
   let headline: string;
   if (harness.length > 0) {

@@ -26,6 +26,7 @@ import { parseShard, sliceAs } from './slicing.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo } from '../types/results.js';
 import type { Output } from './output.js';
+import { createProfiler, profileConfig } from './profile.js';
 import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -48,6 +49,8 @@ export interface RunArgs extends TargetArgs {
   'stop-when'?: string[];
   /** false with --no-guard: no memory guard on the local control plane. */
   guard?: boolean;
+  /** --profile: the servers' CPU and heap profiles, attributed to components (src/profiles/). */
+  profile?: boolean;
 }
 
 export function runCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -71,6 +74,7 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
         })
         .option('guard', { type: 'boolean', default: true, describe: 'memory guard on the local control plane: stop before a step whose projected server memory the machine cannot hold (--no-guard: off)' })
         .option('threads', { type: 'number', default: 1, describe: 'offer the load from N worker threads (more than one core, for a remote target); results are merged into one run' })
+        .option('profile', { type: 'boolean', default: false, describe: 'take kube-apiserver and etcd CPU profiles per phase and heap profiles per step (kept in profiles/), attributed to components in the report' })
         .example('$0 run scenarios/smoke.yaml', 'smoke test on the embedded control plane')
         .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
         .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster')
@@ -93,6 +97,8 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   if (threads > 1) sliceAs(`--threads ${threads}`, 'threads', () => threadSlices(plan.scenario, threads));
   const stopConditions = stopConditionsFor(loaded.doc, args['stop-when'] ?? []);
   if (threads > 1 && stopConditions.length > 0) throw new UsageError('stop conditions (stopWhen, --stop-when) need a single load thread; drop --threads or the conditions');
+  const profiling = profileConfig(args.profile, plan.scenario.profile);
+  if (profiling && threads > 1) throw new UsageError('--profile (or profile: in the scenario) works with one load thread only; drop --threads');
   if (args['dry-run']) {
     const { renderPlan } = await import('./validate.js');
     out.data(renderPlan(plan, estimate));
@@ -156,7 +162,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
       target: target.info,
       machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
-      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads },
+      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads, ...(profiling ? { profile: profiling } : {}) },
       startedAt: startedAt.toISOString(),
       status: 'partial',
       reason: 'running',
@@ -169,7 +175,9 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     const phases: PhaseResult[] = [];
     const install = new InstallProgress(plan);
     let lastInstallLine = -Infinity;
+    const profiler = profiling && createProfiler(profiling, plan, target, { http2: args.http2, store, signal: interrupt.signal, onMessage: (m) => out.progress(m) });
     const onEvent = (event: RunEvent | ThreadsEvent) => {
+      if (profiler) profiler.follow(event);
       switch (event.type) {
         case 'phase-start':
           install.phaseStarted(event.step.index, event.phase, event.total);
@@ -211,7 +219,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     const result: ExecuteResult & { threads?: ThreadRun[] } =
       threads > 1
         ? await runThreads({ ...common, scenario: plan.scenario, runIds: threadRunIds, connection: target.connection, client: target.client, clientOptions: threadClientOptions(args) })
-        : await executePlan(plan, { ...common, client: target.client, runId, stop });
+        : await executePlan(plan, { ...common, client: target.client, runId, stop, ...(profiler ? profiler.hooks : {}) }).finally(() => profiler && profiler.probe.close());
     const cleanupInfo = (c: ExecuteResult['cleanup']) => c && { deleted: c.crds + c.namespaces, leftover: c.leftover, skipped: c.skipped };
     const finished: RunInfo = {
       ...info,
@@ -223,7 +231,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       ...(result.threads ? { threads: result.threads.map((t) => ({ ...t, cleanup: cleanupInfo(t.cleanup) })) } : {}),
     };
     const slo = evaluateSlos(loaded.doc.slo ?? {}, result.phases);
-    const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries };
+    const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries, ...(profiler ? { profiles: profiler.probe.result() } : {}) };
     await store.writeSummary(summary);
     await store.writeRun(finished);
     const report = reportInput(finished, summary);

@@ -38,6 +38,8 @@ export const TARGET_OPTIONS = {
 export interface ResolvedTarget {
   /** Folder of the local control plane's logs, when the target is one this process uses. */
   localDir?: string;
+  /** The local control plane's etcd client URL (`run --profile` reads etcd's pprof there). */
+  etcdUrl?: string;
   /** This process started the control plane and stops it (with all its data) on release. */
   ephemeral: boolean;
   connection: Connection;
@@ -65,6 +67,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   let connection: Connection;
   let release: () => Promise<void> = async () => {};
   let localDir: string | undefined;
+  let etcdUrl: string | undefined;
   let ephemeral = false;
   if (args.kubeconfig !== undefined || args.context !== undefined) {
     // An empty KUBECONFIG (or an empty first entry) means unset, as for kubectl.
@@ -78,6 +81,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
     const local = await acquireLocalTarget(args['server-version'], (m) => out.progress(m), { apiserverArgs: args['apiserver-arg'] ?? [] });
     release = local.release;
     localDir = local.dir;
+    etcdUrl = local.etcdUrl;
     ephemeral = local.ephemeral;
     try {
       connection = await connectionForLocalControlPlane(local.kubeconfig);
@@ -95,6 +99,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
     const version = await getVersion(client);
     return {
       localDir,
+      etcdUrl,
       ephemeral,
       connection,
       client,

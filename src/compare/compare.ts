@@ -9,6 +9,7 @@
  * repetitions says the candidate is worse (p ≤ alpha).
  */
 import type { OpSummary, PhaseResult, RunSummary } from '../types/results.js';
+import { compareProfiles, type ProfileComparison } from './profiles.js';
 
 export interface Thresholds {
   /** Relative p99 increase that counts as a regression (0.10 = +10%). */
@@ -63,6 +64,8 @@ export interface Comparison {
   verdict: 'regression' | 'no-regression';
   repetitions: { baseline: number; candidate: number };
   thresholds: Thresholds;
+  /** Component deltas, when both sides were profiled (`run --profile`); informative, not part of the verdict. */
+  profiles?: ProfileComparison;
 }
 
 type Key = string;
@@ -160,6 +163,7 @@ export function compareRuns(baseline: readonly RunSummary[], candidate: readonly
   }
   rows.sort((x, y) => x.step - y.step || x.phase.localeCompare(y.phase) || x.op.localeCompare(y.op));
   const regressions = rows.filter((r) => r.verdict === 'regression').length;
+  const profiles = compareProfiles(baseline, candidate);
   return {
     rows,
     regressions,
@@ -167,6 +171,7 @@ export function compareRuns(baseline: readonly RunSummary[], candidate: readonly
     verdict: regressions > 0 ? 'regression' : 'no-regression',
     repetitions: { baseline: baseline.length, candidate: candidate.length },
     thresholds,
+    ...(profiles ? { profiles } : {}),
   };
 }
 

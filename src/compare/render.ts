@@ -5,6 +5,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { formatMs, renderColumns } from '../reporters/table.js';
 import type { Comparison, ComparisonRow } from './compare.js';
+import { describeDelta, notableDeltas } from './profiles.js';
 
 const pct = (v: number | undefined) => (v === undefined ? '' : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`);
 const ms = (v: number | undefined) => (v === undefined ? '' : formatMs(v));
@@ -49,8 +50,17 @@ function headline(c: Comparison, labels: CompareLabels): string {
   return verdict + caution;
 }
 
+/** Lines on the component deltas, when both sides have profiles. */
+function profileLines(c: Comparison, labels: CompareLabels): string[] {
+  if (!c.profiles) return [];
+  const notable = notableDeltas(c.profiles);
+  const title = `Component deltas from profiles (${labels.candidate} vs ${labels.baseline}; components with ≥ 5 % of a profile that moved ≥ 10 %; informative, not part of the verdict):`;
+  return [title, ...(notable.length > 0 ? notable.map((r) => `- ${describeDelta(r)}`) : ['- no component moved that much'])];
+}
+
 export function renderCompareTable(c: Comparison, labels: CompareLabels): string {
-  return `${headline(c, labels)}\n\n${renderColumns(c.rows, columns)}`;
+  const profiles = profileLines(c, labels);
+  return `${headline(c, labels)}\n\n${renderColumns(c.rows, columns)}${profiles.length > 0 ? `\n\n${profiles.join('\n')}` : ''}`;
 }
 
 export function renderCompareMarkdown(c: Comparison, labels: CompareLabels): string {
@@ -66,6 +76,8 @@ export function renderCompareMarkdown(c: Comparison, labels: CompareLabels): str
     `| ${columns.map((col) => (col.align === 'left' ? ':--' : '--:')).join(' | ')} |`,
     ...c.rows.map((r) => `| ${columns.map((col) => esc(col.value(r))).join(' | ')} |`),
   ];
+  const profiles = profileLines(c, labels);
+  if (profiles.length > 0) lines.push('', `### ${profiles[0]}`, '', ...profiles.slice(1).map(esc));
   return lines.join('\n');
 }
 

@@ -55,6 +55,8 @@ export interface LocalTarget {
   ephemeral: boolean;
   /** Folder with etcd.log and kube-apiserver.log while it runs. */
   dir: string;
+  /** etcd's client URL (plain HTTP on loopback; serves /debug/pprof with `--enable-pprof`). */
+  etcdUrl: string;
   release(): Promise<void>;
 }
 
@@ -67,9 +69,9 @@ export async function acquireLocalTarget(version: string, progress: Progress, op
   const running = await runningServer();
   if (running && running.version === version && !(options.apiserverArgs?.length)) {
     progress(`using the running local control plane ${running.version} at ${running.server}`);
-    return { kubeconfig: running.kubeconfig, version: running.version, ephemeral: false, dir: running.dir, release: async () => {} };
+    return { kubeconfig: running.kubeconfig, version: running.version, ephemeral: false, dir: running.dir, etcdUrl: running.etcdUrl, release: async () => {} };
   }
   const bins = await ensureControlPlane(version, progress);
   const cp = await startControlPlane(bins, progress, options);
-  return { kubeconfig: cp.kubeconfig, version: cp.version, ephemeral: true, dir: cp.dir, release: () => cp.stop() };
+  return { kubeconfig: cp.kubeconfig, version: cp.version, ephemeral: true, dir: cp.dir, etcdUrl: cp.etcdUrl, release: () => cp.stop() };
 }

@@ -116,6 +116,8 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
         `--initial-cluster=asa-bench=http://127.0.0.1:${peerPort}`,
         '--log-level=warn',
         '--quota-backend-bytes=8589934592',
+        // pprof on the client URL (/debug/pprof/*, no authentication; loopback only): `run --profile`.
+        '--enable-pprof',
       ],
       path.join(dir, 'etcd.log'),
       options.detached ?? false,

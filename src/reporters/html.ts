@@ -27,6 +27,7 @@ import {
   type Sweep,
 } from './input.js';
 import { escapeXml, formatTick, lineChart, type ChartSeries } from './svg.js';
+import { heapChart, profileSection } from './profiles.js';
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export const escapeHtml = escapeXml;
@@ -263,6 +264,8 @@ export function renderHtml(report: ReportInput): string {
   parts.push(...serverCharts(report));
   parts.push('</div></section>');
 
+  if (summary.profiles) parts.push(profileHtml(summary.profiles));
+
   parts.push('<section><h2>Results</h2>');
   const groups = groupSteps(summary.phases);
   if (groups.length === 0) parts.push('<p class="muted">No phases were recorded.</p>');
@@ -285,5 +288,25 @@ export function renderHtml(report: ReportInput): string {
     '</html>',
     '',
   );
+  return parts.join('\n');
+}
+
+/** "Where the server spends it": heap by component vs CRDs, a table per step, heap growth. */
+function profileHtml(profiles: NonNullable<ReportInput['summary']['profiles']>): string {
+  const section = profileSection(profiles);
+  const parts = ['<section id="profiles"><h2>Where the server spends it</h2>'];
+  parts.push('<p class="muted">CPU and heap profiles of the server processes, attributed to components (cumulative: each sample counted once, for the component that caused it). Raw profiles open with <code>go tool pprof &lt;file&gt;</code>.</p>');
+  if (section.notes.length > 0) parts.push(`<ul class="notes">${section.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
+  const chart = heapChart(profiles);
+  if (chart) parts.push(`<div class="charts">${chartFigure(chart, 'Heap in use (after a GC) at the end of each step, by the component that allocated it.')}</div>`);
+  const table = (head: string[], rows: string[][]) =>
+    `<div class="table-wrap"><table class="ops"><thead><tr>${head.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
+  for (const step of section.steps) {
+    parts.push(`<h3>${escapeHtml(step.title)}</h3>`, table(['phase', 'process', 'profiled', 'components', 'file'], step.rows.map((r) => [r.what, r.process, r.amount, r.components, r.file])));
+  }
+  if (section.growth.length > 0) {
+    parts.push('<h3>Heap growth between steps</h3>', table(['CRDs', 'process', 'heap growth', 'per CRD', 'grew most (share of growth, per CRD)'], section.growth.map((g) => [g.crds, g.process, g.growth, g.perCrd, g.components])));
+  }
+  parts.push('</section>');
   return parts.join('\n');
 }

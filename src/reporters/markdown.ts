@@ -18,6 +18,7 @@ import {
   type ReportInput,
 } from './input.js';
 import { formatBytes } from './table.js';
+import { profileSection } from './profiles.js';
 
 /**
  * Escapes text for inline Markdown (also safe inside a table cell): HTML
@@ -76,6 +77,8 @@ export function renderMarkdown(report: ReportInput): string {
   }
   out.push('');
 
+  if (summary.profiles) out.push(...profileMarkdown(summary.profiles));
+
   out.push('## Results', '');
   const groups = groupSteps(summary.phases);
   if (groups.length === 0) out.push('_No phases were recorded._', '');
@@ -112,4 +115,24 @@ export function renderMarkdown(report: ReportInput): string {
     '',
   );
   return out.join('\n');
+}
+
+/** "Where the server spends it": one table per step, then heap growth between steps. */
+function profileMarkdown(profiles: NonNullable<ReportInput['summary']['profiles']>): string[] {
+  const section = profileSection(profiles);
+  const out = ['## Where the server spends it', ''];
+  out.push('CPU and heap profiles of the server processes, attributed to components (cumulative: each sample counted once, for the component that caused it; rules in `src/profiles/components.ts`). Raw profiles open with `go tool pprof <file>`.', '');
+  for (const n of section.notes) out.push(`- ${escapeMarkdown(n)}`);
+  if (section.notes.length > 0) out.push('');
+  for (const step of section.steps) {
+    out.push(`### ${escapeMarkdown(step.title)}`, '', '| phase | process | profiled | components | file |', '| :--- | :--- | ---: | :--- | :--- |');
+    for (const r of step.rows) out.push(`| ${[r.what, r.process, r.amount, r.components].map(escapeMarkdown).join(' | ')} | \`${r.file}\` |`);
+    out.push('');
+  }
+  if (section.growth.length > 0) {
+    out.push('### Heap growth between steps', '', '| CRDs | process | heap growth | per CRD | grew most (share of growth, per CRD) |', '| :--- | :--- | ---: | ---: | :--- |');
+    for (const g of section.growth) out.push(`| ${[g.crds, g.process, g.growth, g.perCrd, g.components].map(escapeMarkdown).join(' | ')} |`);
+    out.push('');
+  }
+  return out;
 }

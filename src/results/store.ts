@@ -13,7 +13,7 @@ export const SUMMARY_FILE = 'summary.json';
 
 let tmpCounter = 0;
 
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${tmpCounter++}`;
   await writeFile(tmp, content);
   await rename(tmp, file);
@@ -70,6 +70,15 @@ export class ResultStore {
 
   writeText(name: string, text: string): Promise<void> {
     return this.enqueue(() => writeFileAtomic(path.join(this.dir, name), text));
+  }
+
+  /** A binary file at a relative path (folders created), e.g. `profiles/step-1/heap.pb.gz`. */
+  writeBytes(name: string, bytes: Uint8Array): Promise<void> {
+    const file = path.join(this.dir, name);
+    return this.enqueue(async () => {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFileAtomic(file, bytes);
+    });
   }
 }
 

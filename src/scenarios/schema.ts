@@ -207,6 +207,23 @@ export const Steps = z
   })
   .describe('Measure the same phases at each level of a swept variable.');
 
+export const ProfileSources = ['kube-apiserver', 'etcd'] as const;
+
+export const Profile = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      cpu: z.boolean().default(true).describe('CPU profiles while each phase runs.'),
+      heap: z.boolean().default(true).describe('Heap profiles (in-use memory, after a GC) at the end of each step.'),
+      sources: z
+        .array(z.enum(ProfileSources))
+        .min(1)
+        .default([...ProfileSources])
+        .describe('Processes to profile: kube-apiserver through the API (/debug/pprof/*), etcd on its client URL (local control plane).'),
+    }),
+  ])
+  .describe('Take the servers\' pprof profiles and attribute them to components (also `run --profile`). `true` = CPU and heap of every source.');
+
 export const Scenario = z
   .strictObject({
     $schema: z.string().optional(),
@@ -244,6 +261,7 @@ export const Scenario = z
       .describe(
         'Stop conditions: when one trips, the run measures the step it is in, skips the remaining steps, cleans up and ends complete with `stoppedAt`. Keys: `serverMemory` (16GiB, 800MiB, or 85% of the machine on the local control plane), `<phase>.p99` (a duration; also p50, p90, p999, max), `errorRate` (5% or 0.05), `elapsed` (wall-clock, e.g. 35m).',
       ),
+    profile: Profile.optional(),
   })
   .describe('An asa-bench scenario.');
 
@@ -254,6 +272,7 @@ export type MixEntryDoc = z.output<typeof MixEntry>;
 export type RateDoc = string | { from: string; to: string };
 export type CrdGeneratorDoc = z.output<typeof CrdGenerator>;
 export type ObjectGeneratorDoc = z.output<typeof ObjectGenerator>;
+export type ProfileDoc = z.output<typeof Profile>;
 
 export function parseRatePerSecond(text: string): number {
   const m = RATE.exec(text);

@@ -225,6 +225,88 @@ export interface RunSummary {
   phases: PhaseResult[];
   /** Periodic samples of the server's metrics (empty when /metrics was not readable). */
   serverSeries?: ServerSample[];
+  /** `run --profile`: the servers' own CPU and heap profiles, attributed to components. */
+  profiles?: ProfilesResult;
+}
+
+/**
+ * One component's part of a profile (src/profiles/components.ts has the table and
+ * the rules). Values are in the profile's unit: CPU seconds, or bytes of heap in use.
+ */
+export interface ComponentShare {
+  /** Component id from the attribution table, or `other`. */
+  component: string;
+  name: string;
+  /** Cumulative attribution: each sample counted once, for the component that owns it. */
+  value: number;
+  /** value / the profile's total (0..1); the shares of a profile sum to 1. */
+  share: number;
+  /** Flat attribution: the component of the leaf-most frame that has one. */
+  flat: number;
+  /** Functions behind `value` (the owning component's leaf-most frame), largest first, at most 5. */
+  top: { function: string; value: number }[];
+}
+
+/** A CPU profile taken while one step ▸ phase group ran. */
+export interface CpuProfileResult {
+  /** The profiled process: `kube-apiserver`, `etcd` (kine when used). */
+  source: string;
+  step: number;
+  level: number;
+  crds: number;
+  /** The host phase of the group; `phases` lists the group (host and its `during` companions). */
+  phase: string;
+  phases: string[];
+  /** Path of the raw profile (gzipped profile.proto) relative to the run directory. */
+  file: string;
+  /** Seconds of profile taken (the phase's time, rounded up to whole profile requests). */
+  profiledSeconds: number;
+  /** CPU time the samples add up to. */
+  cpuSeconds: number;
+  components: ComponentShare[];
+}
+
+/** A heap profile (`inuse_space`, after a forced GC) taken at the end of a step. */
+export interface HeapProfileResult {
+  source: string;
+  step: number;
+  level: number;
+  crds: number;
+  file: string;
+  inuseBytes: number;
+  components: ComponentShare[];
+}
+
+/** Heap growth between two consecutive steps, by component. */
+export interface HeapGrowth {
+  source: string;
+  fromStep: number;
+  toStep: number;
+  fromCrds: number;
+  toCrds: number;
+  deltaBytes: number;
+  /** deltaBytes / (toCrds - fromCrds); absent when the CRD count did not change. */
+  perCrdBytes?: number;
+  components: {
+    component: string;
+    name: string;
+    deltaBytes: number;
+    perCrdBytes?: number;
+    /** Share of the total growth (may be negative or above 1 when other components shrank). */
+    shareOfGrowth: number;
+    /** Functions whose heap grew most within the component. */
+    top: { function: string; deltaBytes: number }[];
+  }[];
+}
+
+export interface ProfilesResult {
+  /** Processes asked for profiles. */
+  sources: string[];
+  /** Sources (or kinds) that could not be profiled, with the reason: e.g. a remote cluster denying /debug/pprof. */
+  unavailable: { source: string; reason: string }[];
+  cpu: CpuProfileResult[];
+  heap: HeapProfileResult[];
+  heapGrowth: HeapGrowth[];
 }
 
 /**
