@@ -83,7 +83,7 @@ export function profileFindings(summary: RunSummary, kneeStep?: number): string[
   const p = summary.profiles;
   if (!p) return [];
   const out: string[] = [];
-  for (const u of p.unavailable) out.push(`Profiles: ${u.source} was not profiled (${u.reason}).`);
+  // Sources that could not be profiled are one line in the report's profile section, not a finding.
   for (const source of p.sources) {
     const f = heapFinding(p.heapGrowth, source, kneeStep);
     if (f) out.push(f);

@@ -44,6 +44,7 @@ const POINTS_AT: Record<string, string[]> = {
   'many-problems': ['2', 'Many_Problems', '0', 'big', 'concurency: 5', 'eventual', '0', 'onEror:'],
   'misspelled-key': ['concurency: 4'],
   'negative-count': ['-5'],
+  'profile-typo': ['heaps: true }'],
   'rate-and-concurrency': ['100/s'],
   'steps-above-count': ['100'],
   'steps-not-ascending': ['20, 100]'],
