@@ -14,6 +14,7 @@ import { newRunId } from '../generators/run-id.js';
 import { renderHtml } from '../reporters/html.js';
 import { renderMarkdown } from '../reporters/markdown.js';
 import { renderPhaseTable } from '../reporters/table.js';
+import { chooseHeap, reexecWithHeap } from './heap.js';
 import { renderPhaseCsv, reportInput } from './report.js';
 import { InstallProgress } from './install-progress.js';
 import { memoryFigureOf, recordMemoryFigure } from '../results/memory-figures.js';
@@ -51,6 +52,10 @@ export interface RunArgs extends TargetArgs {
   guard?: boolean;
   /** --profile: the servers' CPU and heap profiles, attributed to components (src/profiles/). */
   profile?: boolean;
+  /** --heap auto|default: size V8's heap from the plan (src/cli/heap.ts) or leave Node's defaults. */
+  heap?: 'auto' | 'default';
+  /** Set by the `run` command only: this process may re-execute itself with heap flags. */
+  mayReexec?: boolean;
 }
 
 export function runCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -75,12 +80,13 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
         .option('guard', { type: 'boolean', default: true, describe: 'memory guard on the local control plane: stop before a step whose projected server memory the machine cannot hold (--no-guard: off)' })
         .option('threads', { type: 'number', default: 1, describe: 'offer the load from N worker threads (more than one core, for a remote target); results are merged into one run' })
         .option('profile', { type: 'boolean', default: false, describe: 'take kube-apiserver and etcd CPU profiles per phase and heap profiles per step (kept in profiles/), attributed to components in the report' })
+        .option('heap', { choices: ['auto', 'default'] as const, default: 'auto' as const, describe: "auto: size V8's heap from the plan (the process re-executes itself with the flags); default: Node's own sizing" })
         .example('$0 run scenarios/smoke.yaml', 'smoke test on the embedded control plane')
         .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
         .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster')
         .example('$0 run scenarios/crds-5000.yaml --stop-when serverMemory=12GiB --stop-when install.p99=60s', 'stop the sweep at the first step past either limit'),
     handler: async (argv) => {
-      setExit(await runScenario(argv as unknown as RunArgs, out));
+      setExit(await runScenario({ ...(argv as unknown as RunArgs), mayReexec: true }, out));
     },
   };
 }
@@ -104,6 +110,9 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     out.data(renderPlan(plan, estimate));
     return ExitCode.ok;
   }
+
+  // Before anything starts: the flags apply at start-up, so the process re-executes itself (same pid).
+  const heap = args.heap === 'default' ? 'default (--heap default)' : args.mayReexec ? reexecWithHeap(chooseHeap(plan)) : 'default (not the CLI)';
 
   // --threads: each thread has its own run id (names and labels), as shards do.
   const threadRunIds = Array.from({ length: threads }, () => newRunId());
@@ -145,6 +154,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}`);
     if (stop.guard) out.progress(`memory guard on: stops before a step whose projected kube-apiserver memory this machine (${formatGiB(stop.machine.totalBytes)}) cannot hold (--no-guard: off)`);
     if (stop.conditions.length > 0) out.progress(`stop when: ${stop.conditions.map(describeStopCondition).join(', ')}`);
+    out.progress(`heap: ${heap}`);
     out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${threadRunIds.join(threads > 1 ? ' or ' : '')}`);
     if (threads > 1) {
       out.progress(`${threads} load threads, one run id each (${threadRunIds.join(', ')})`);
@@ -162,7 +172,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
       target: target.info,
       machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
-      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads, ...(profiling ? { profile: profiling } : {}) },
+      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads, heap, ...(profiling ? { profile: profiling } : {}) },
       startedAt: startedAt.toISOString(),
       status: 'partial',
       reason: 'running',

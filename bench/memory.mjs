@@ -1,0 +1,146 @@
+/**
+ * Harness memory on the shipped scenarios (`npm run bench:memory`): peak RSS
+ * and CPU of the `asa-bench run` process for every scenarios/*.yaml but
+ * crds-5000, with the V8 heap as Node sizes it (`--heap default`) and as the
+ * CLI sizes it from the plan (`--heap auto`, the default; src/cli/heap.ts),
+ * interleaved, on one local control plane (`asa-bench server up`, reused by
+ * every run).
+ *
+ * Peak RSS is the kernel's high-water mark of the run's process (VmHWM in
+ * /proc/<pid>/status, read every 200 ms; `--heap auto` re-executes the same
+ * pid with its flags, which starts a fresh mark). CPU is the process's
+ * user+system time. The control plane's processes are not counted.
+ *
+ * Environment knobs [defaults]:
+ *   BENCH_MEMORY_SCENARIOS [every scenarios/*.yaml but crds-5000]  comma-separated names
+ *   BENCH_MEMORY_ROUNDS [1]       rounds (before/after order alternates)
+ *   BENCH_MEMORY_TARGET_MB [256]  target peak RSS per scenario
+ * Exit: 0 targets met (after), 2 measured and not met, 1 failed.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { clockTicks, fmtFix, installSignalHandlers, onCleanup, pass, progress, runCleanups, sleep, stopPid, table, trackPid } from './lib.mjs';
+
+installSignalHandlers();
+
+const env = process.env;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const cli = path.join(root, 'bin', 'asa-bench.js');
+const ROUNDS = Math.max(1, Number(env.BENCH_MEMORY_ROUNDS ?? 1));
+const TARGET_MB = Number(env.BENCH_MEMORY_TARGET_MB ?? 256);
+const SCENARIOS = (env.BENCH_MEMORY_SCENARIOS ?? readdirSync(path.join(root, 'scenarios')).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).filter((n) => n !== 'crds-5000').join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+const MODES = ['default', 'auto'];
+const print = (text) => process.stdout.write(`${text}\n`);
+const mb = (kb) => kb / 1024;
+
+function procStatus(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { hwmKb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]), cpuS: (Number(f[11]) + Number(f[12])) / clockTicks() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the CLI to its end; peak RSS (kB), CPU (s), wall (s), the heap flags it chose, exit code. */
+function runCli(args) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const untrack = trackPid(child.pid);
+    const stop = onCleanup('asa-bench run', () => stopPid(child.pid, 30_000));
+    let last;
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setInterval(() => {
+      last = procStatus(child.pid) ?? last;
+    }, 200);
+    child.on('error', reject);
+    child.on('exit', async (code) => {
+      clearInterval(timer);
+      untrack();
+      await stop();
+      const heap = /heap: (.+)$/m.exec(err)?.[1];
+      resolve({ code, hwmKb: last?.hwmKb ?? NaN, cpuS: last?.cpuS ?? NaN, wallS: (performance.now() - t0) / 1000, heap, errTail: err.slice(-400) });
+    });
+  });
+}
+
+async function main() {
+  progress(`node ${process.version}; scenarios ${SCENARIOS.join(', ')}; ${ROUNDS} round(s); --heap ${MODES.join(' vs ')}`);
+  progress('starting the local control plane (asa-bench server up)');
+  const up = await runCli(['server', 'up']);
+  if (up.code !== 0) throw new Error(`asa-bench server up failed (exit ${up.code}): ${up.errTail}`);
+  onCleanup('control plane', () => runCli(['server', 'down']));
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'asa-bench-memory-'));
+  onCleanup('results dir', () => rm(tmp, { recursive: true, force: true }));
+  const results = new Map(); // `${scenario}|${mode}` -> [run]
+  let n = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of SCENARIOS) {
+      const order = n++ % 2 === 0 ? MODES : [...MODES].reverse();
+      for (const mode of order) {
+        progress(`round ${round + 1}/${ROUNDS}: ${name}, --heap ${mode}`);
+        const r = await runCli(['run', path.join('scenarios', `${name}.yaml`), '--heap', mode, '--out', path.join(tmp, `${name}-${mode}-${round}`)]);
+        progress(`  exit ${r.code}; peak RSS ${fmtFix(mb(r.hwmKb), 1)} MB; CPU ${fmtFix(r.cpuS, 1)} s; ${fmtFix(r.wallS, 1)} s${r.heap ? `; heap: ${r.heap}` : ''}`);
+        if (r.code !== 0) throw new Error(`${name} --heap ${mode}: exit ${r.code}: ${r.errTail}`);
+        const key = `${name}|${mode}`;
+        (results.get(key) ?? results.set(key, []).get(key)).push(r);
+      }
+    }
+  }
+  const rows = [];
+  let met = true;
+  const maxOf = (rs, k) => Math.max(...rs.map((r) => r[k]));
+  const sumOf = (rs, k) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
+  for (const name of SCENARIOS) {
+    const before = results.get(`${name}|default`);
+    const after = results.get(`${name}|auto`);
+    const ok = mb(maxOf(after, 'hwmKb')) <= TARGET_MB;
+    met &&= ok;
+    rows.push([
+      name,
+      fmtFix(mb(maxOf(before, 'hwmKb')), 1),
+      fmtFix(mb(maxOf(after, 'hwmKb')), 1),
+      fmtFix(sumOf(before, 'cpuS'), 1),
+      fmtFix(sumOf(after, 'cpuS'), 1),
+      `${((sumOf(after, 'cpuS') / sumOf(before, 'cpuS') - 1) * 100).toFixed(0)}%`,
+      `${fmtFix(sumOf(before, 'wallS'), 0)} / ${fmtFix(sumOf(after, 'wallS'), 0)}`,
+      after[0].heap ?? '-',
+      pass(ok),
+    ]);
+  }
+  print(
+    table(
+      `Harness memory: peak RSS of \`asa-bench run\` per shipped scenario, --heap default (before) vs auto (after)`,
+      ['scenario', 'RSS before MB', 'RSS after MB', 'CPU before s', 'CPU after s', 'CPU Δ', 'wall s b/a', 'heap flags (auto)', `≤ ${TARGET_MB} MB`],
+      rows,
+      [
+        `peak RSS = VmHWM of the run's process (max over ${ROUNDS} round(s)); CPU = its user+system seconds (mean), control plane not counted; one local control plane for every run (server up).`,
+        `machine: ${os.availableParallelism()} cores, ${fmtFix(os.totalmem() / 2 ** 30, 1)} GiB; node ${process.version}.`,
+      ],
+    ),
+  );
+  return met;
+}
+
+let code = 1;
+try {
+  code = (await main()) ? 0 : 2;
+} catch (err) {
+  progress(`benchmark failed: ${err.stack ?? err}`);
+} finally {
+  await runCleanups();
+}
+await sleep(10);
+process.exit(code);

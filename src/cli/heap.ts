@@ -1,0 +1,112 @@
+/**
+ * Sizing V8's heap for what a run holds (`run --heap auto`, the default).
+ *
+ * A run's live heap is tens of MB (histograms, prebuilt requests, open
+ * watches), but V8 sizes its heap for the machine: on a 24 GB machine the
+ * young generation grows to 3 × 16-32 MB and the old generation is let grow
+ * to several times its live size between major GCs, while response Buffers
+ * (memory outside the heap) wait for the GC of their small JS wrappers. Peak
+ * RSS was 442 MB for watch-fanout and 583 MB for mixed-churn with a live heap
+ * of 25-30 MB. On the local control plane that memory is taken from the server
+ * under test.
+ *
+ * The flags are chosen from the plan: a young generation large enough for the
+ * plan's allocation rate (requests and watch events per second), so that short-
+ * lived objects still die young, and a smaller old-generation growing factor
+ * instead of a hard limit (a hard `--max-old-space-size` would turn a wrong
+ * estimate into an out-of-memory crash). They apply at start-up only, so the
+ * CLI re-executes itself with them (`process.execve`: the same pid, signals and
+ * stdio, no parent process left behind) before it starts anything.
+ */
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { loadAt, type Plan, type PlannedPhase } from '../scenarios/plan.js';
+
+/** Set in the re-executed process: the flags it was given (and that no second re-exec is needed). */
+export const HEAP_ENV = 'ASA_BENCH_HEAP';
+
+export interface HeapChoice {
+  /** Node/V8 flags, e.g. `--max-semi-space-size=2`. */
+  flags: string[];
+  /** Why, in a few words, for the progress line and run.json. */
+  why: string;
+}
+
+/** Peak requests per second the plan offers (open-model rates; a closed worker counted at 50/s, a 20 ms request). */
+function peakRate(plan: Plan): number {
+  let peak = 0;
+  const visit = (phase: PlannedPhase) => {
+    // A watch phase's "concurrency" is its watchers, counted apart.
+    for (const step of phase.doc.op === 'watch' ? [] : plan.steps) {
+      const load = loadAt(phase, step);
+      const rate = load.model === 'open' ? Math.max(load.ratePerSecond, load.rampToPerSecond ?? 0) : load.concurrency * 50;
+      peak = Math.max(peak, rate);
+    }
+    phase.companions.forEach(visit);
+  };
+  plan.phases.forEach(visit);
+  return peak;
+}
+
+/** Watchers open at once at most (companions of one host run together). */
+function peakWatchers(plan: Plan): number {
+  let peak = 0;
+  for (const host of plan.phases) {
+    const group = [host, ...host.companions];
+    peak = Math.max(peak, group.reduce((n, p) => n + (p.doc.op === 'watch' ? p.doc.watchers : 0), 0));
+  }
+  return peak;
+}
+
+/**
+ * A plan small enough for Node's own sizing (no re-execution): few CRDs, few
+ * watchers, modest rates and little data. smoke is one.
+ */
+function isSmall(plan: Plan, rate: number, watchers: number): boolean {
+  const crds = plan.scenario.generate.crds?.count ?? 0;
+  const objects = plan.scenario.generate.objects;
+  const objectBytes = objects ? objects.perCRD * crds * objects.sizeBytes : 0;
+  return crds < 100 && watchers < 100 && rate < 1_000 && objectBytes < 16 * 1024 * 1024;
+}
+
+export function chooseHeap(plan: Plan): HeapChoice {
+  const rate = peakRate(plan);
+  const watchers = peakWatchers(plan);
+  const facts = `peak ${Math.round(rate)} requests/s offered, ${watchers} watchers`;
+  if (isSmall(plan, rate, watchers)) return { flags: [], why: `small plan: ${facts}` };
+  // Semi-space (MB): 1 for most plans, more where objects are born fast (a semi-space too
+  // small for the allocation rate promotes short-lived objects into the old generation).
+  const semi = rate >= 2_000 || watchers >= 5_000 ? 4 : rate >= 1_000 || watchers >= 1_000 ? 2 : 1;
+  // After a major GC the old generation may grow to 1.5x its live size before the next one
+  // (V8 picks 1.1-4x by its GC speed; a fast GC on a small heap gets the 4x).
+  return { flags: [`--max-semi-space-size=${semi}`, '--heap-growing-percent=50'], why: facts };
+}
+
+/** Whether this process runs the asa-bench launcher (never re-execute a test runner or a host that imported the CLI). */
+export function isLauncher(argv1 = process.argv[1]): boolean {
+  if (!argv1) return false;
+  try {
+    const real = realpathSync(argv1);
+    return path.basename(real) === 'asa-bench.js' && path.basename(path.dirname(real)) === 'bin';
+  } catch {
+    return false;
+  }
+}
+
+type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
+
+/**
+ * Re-executes this process with the chosen flags (never returns then), or
+ * returns why it did not: already sized, not the launcher, or no
+ * process.execve (Node < 23.11).
+ */
+export function reexecWithHeap(choice: HeapChoice): string {
+  if (process.env[HEAP_ENV] !== undefined) return `${process.env[HEAP_ENV]}`;
+  if (choice.flags.length === 0) return `default (${choice.why})`;
+  if (!isLauncher()) return 'default (not the asa-bench launcher)';
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  if (typeof execve !== 'function') return `default (Node ${process.version} has no process.execve)`;
+  const args = [process.execPath, ...choice.flags, ...process.execArgv, ...process.argv.slice(1)];
+  execve(process.execPath, args, { ...process.env, [HEAP_ENV]: `${choice.flags.join(' ')} (${choice.why})` });
+  return 'unreachable';
+}

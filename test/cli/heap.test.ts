@@ -1,0 +1,36 @@
+/**
+ * Heap sizing from the plan (src/cli/heap.ts): what the shipped scenarios get,
+ * and that only the asa-bench launcher re-executes itself.
+ */
+import { describe, expect, it } from 'vitest';
+import { chooseHeap, isLauncher, reexecWithHeap } from '../../src/cli/heap.js';
+import { loadScenarioFile } from '../../src/scenarios/load.js';
+import { compilePlan } from '../../src/scenarios/plan.js';
+
+const planOf = async (name: string) => compilePlan((await loadScenarioFile(`scenarios/${name}.yaml`, { allowHuge: false })).doc);
+
+describe('chooseHeap', () => {
+  it('leaves a small plan to Node and sizes the others, never with a hard old-space limit', async () => {
+    const smoke = chooseHeap(await planOf('smoke'));
+    expect(smoke.flags).toEqual([]);
+    expect(smoke.why).toMatch(/^small plan/);
+    const fanout = chooseHeap(await planOf('watch-fanout'));
+    expect(fanout.flags).toEqual(['--max-semi-space-size=2', '--heap-growing-percent=50']);
+    expect(fanout.why).toMatch(/2000 watchers/);
+    const churn = chooseHeap(await planOf('mixed-churn'));
+    expect(churn.why).toMatch(/peak 1000 requests\/s/); // the ramp's top
+    expect(churn.flags).toContain('--max-semi-space-size=2');
+    const crds = chooseHeap(await planOf('crds-500'));
+    expect(crds.flags).toContain('--max-semi-space-size=1');
+    for (const c of [fanout, churn, crds]) expect(c.flags.some((f) => f.startsWith('--max-old-space-size'))).toBe(false);
+  });
+});
+
+describe('reexecWithHeap', () => {
+  it('never re-executes a process that is not the launcher (here: vitest)', () => {
+    expect(isLauncher()).toBe(false);
+    expect(isLauncher('bin/asa-bench.js')).toBe(true);
+    expect(reexecWithHeap({ flags: ['--max-semi-space-size=1'], why: 'test' })).toMatch(/not the asa-bench launcher/);
+    expect(reexecWithHeap({ flags: [], why: 'small plan' })).toBe('default (small plan)');
+  });
+});
