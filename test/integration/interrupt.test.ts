@@ -249,3 +249,23 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+describe('a run that re-executes itself with heap flags (run --heap auto, same pid)', () => {
+  it('carries the flags into run.json and still stops on SIGINT with partial results', async () => {
+    // 100 watchers make the plan big enough to be sized (src/cli/heap.ts).
+    const file = path.join(tmp, 'interrupt-heap.yaml');
+    await writeFile(file, `${SCENARIO.trimEnd().replace(/\ncleanup: true$/, '')}\n  - { name: watch, op: watch, watchers: 100, during: list-long }\ncleanup: true\n`);
+    const out = path.join(tmp, 'heap-sigint');
+    const running = startCli(['run', file, '--kubeconfig', inject('kubeconfig'), '--out', out]);
+    children.push(running.child);
+    await running.waitFor(/▸ list-long/);
+    expect(running.stderr()).toMatch(/heap: --max-semi-space-size=1 --heap-growing-percent=50 \(peak \d+ requests\/s offered, 100 watchers\)/);
+    running.child.kill('SIGINT');
+    const { code, signal } = await running.exited;
+    expect(signal, running.stderr()).toBeNull();
+    expect(code, running.stderr()).toBe(130);
+    const { run } = await readResults(out);
+    expect(run.status).toBe('partial');
+    expect(String(run.flags.heap)).toContain('--max-semi-space-size=1');
+    expect(run.cleanup).toMatchObject({ leftover: 0 });
+  });
+});
