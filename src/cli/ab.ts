@@ -4,7 +4,7 @@ import { parseServerVersion } from '../controlplane/build.js';
 import { defaultRunDir } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { ExitCode } from '../types/errors.js';
-import { COMPARE_OPTIONS, loadRuns, printComparison, type CompareArgs } from './compare.js';
+import { COMPARE_OPTIONS, loadNoise, loadRuns, printComparison, type CompareArgs } from './compare.js';
 import type { Output } from './output.js';
 import { runScenario } from './run.js';
 
@@ -17,6 +17,8 @@ interface AbArgs extends CompareArgs {
   connections: number;
   http2: boolean;
   'allow-huge': boolean;
+  'baseline-apiserver-arg'?: string[];
+  'candidate-apiserver-arg'?: string[];
 }
 
 export function abCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -33,6 +35,8 @@ export function abCommand(out: Output, setExit: (code: number) => void): Command
         .option('connections', { type: 'number', default: 32 })
         .option('http2', { type: 'boolean', default: false })
         .option('allow-huge', { type: 'boolean', default: false })
+        .option('baseline-apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for the baseline only (repeatable)' })
+        .option('candidate-apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for the candidate only (repeatable), e.g. --candidate-apiserver-arg=--watch-cache=false' })
         .options(COMPARE_OPTIONS)
         .example('$0 ab scenarios/crds-500.yaml --baseline-version v1.36.3 --candidate-version v1.37.2 --repeat 3', ''),
     handler: async (argv) => {
@@ -40,20 +44,22 @@ export function abCommand(out: Output, setExit: (code: number) => void): Command
       parseServerVersion(args['baseline-version']);
       parseServerVersion(args['candidate-version']);
       const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
+      const noise = await loadNoise(args.noise);
       const root = args.out ?? defaultRunDir(path.resolve('results'), `ab-${loaded.doc.name}`, new Date());
       const sides = [
-        { name: 'baseline', version: args['baseline-version'] },
-        { name: 'candidate', version: args['candidate-version'] },
+        { name: 'baseline', version: args['baseline-version'], apiserverArgs: args['baseline-apiserver-arg'] ?? [] },
+        { name: 'candidate', version: args['candidate-version'], apiserverArgs: args['candidate-apiserver-arg'] ?? [] },
       ];
       for (let rep = 1; rep <= args.repeat; rep++) {
         // Alternate which build goes first so slow drift of the machine hits both sides alike.
         const order = rep % 2 === 1 ? sides : [...sides].reverse();
         for (const side of order) {
-          out.progress(`repetition ${rep}/${args.repeat}: ${side.name} (kube-apiserver ${side.version})`);
+          out.progress(`repetition ${rep}/${args.repeat}: ${side.name} (kube-apiserver ${side.version}${side.apiserverArgs.length ? ` ${side.apiserverArgs.join(' ')}` : ''})`);
           const code = await runScenario(
             {
               scenario: args.scenario,
               'server-version': side.version,
+              'apiserver-arg': side.apiserverArgs,
               out: path.join(root, side.name, `rep-${String(rep).padStart(2, '0')}`),
               keep: false,
               'allow-huge': args['allow-huge'],
@@ -74,7 +80,7 @@ export function abCommand(out: Output, setExit: (code: number) => void): Command
       }
       const [baseline, candidate] = await Promise.all([loadRuns(path.join(root, 'baseline')), loadRuns(path.join(root, 'candidate'))]);
       out.progress(`results: ${root}`);
-      setExit(printComparison(out, args, baseline, candidate));
+      setExit(printComparison(out, args, baseline, candidate, noise));
     },
   };
 }

@@ -1,8 +1,9 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { compareRuns, DEFAULT_THRESHOLDS, type Thresholds } from '../compare/compare.js';
-import { renderCompareCsv, renderCompareMarkdown, renderCompareTable } from '../compare/render.js';
+import { compareRuns, DEFAULT_THRESHOLDS, type Comparison, type Thresholds } from '../compare/compare.js';
+import { parseNoise, type NoiseFile } from '../compare/noise.js';
+import { renderCompareCsv, renderCompareJson, renderCompareMarkdown, renderCompareTable } from '../compare/render.js';
 import { readRunDir, RUN_FILE } from '../results/store.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import type { RunInfo, RunSummary } from '../types/results.js';
@@ -13,8 +14,9 @@ export const COMPARE_OPTIONS = {
   format: { choices: ['table', 'md', 'csv', 'json'] as const, default: 'table' as const, describe: 'output format (md suits a GitHub step summary)' },
   'threshold-p99': { type: 'number', default: DEFAULT_THRESHOLDS.p99 * 100, describe: 'p99 increase that is a regression, percent' },
   'threshold-throughput': { type: 'number', default: DEFAULT_THRESHOLDS.throughput * 100, describe: 'throughput decrease that is a regression, percent' },
-  'p99-floor-ms': durationOption('p99-floor-ms', { default: `${DEFAULT_THRESHOLDS.p99FloorMs}ms`, bareUnit: 'ms', min: 0, describe: 'ignore p99 changes smaller than this' }),
-  alpha: { type: 'number', default: DEFAULT_THRESHOLDS.alpha, describe: 'significance level of the repetition test' },
+  'p99-floor-ms': durationOption('p99-floor-ms', { default: `${DEFAULT_THRESHOLDS.p99FloorMs}ms`, bareUnit: 'ms', min: 0, describe: 'ignore changes of the compared percentile smaller than this' }),
+  alpha: { type: 'number', default: DEFAULT_THRESHOLDS.alpha, describe: 'false-discovery rate across the rows\' tests (Benjamini-Hochberg)' },
+  noise: { type: 'string', describe: 'noise file from `asa-bench calibrate`: call only changes beyond the spread of identical runs' },
 } as const;
 
 export interface CompareArgs {
@@ -23,6 +25,7 @@ export interface CompareArgs {
   'threshold-throughput': number;
   'p99-floor-ms': number;
   alpha: number;
+  noise?: string;
 }
 
 export function compareCommand(out: Output, setExit: (code: number) => void): CommandModule {
@@ -36,8 +39,8 @@ export function compareCommand(out: Output, setExit: (code: number) => void): Co
         .options(COMPARE_OPTIONS),
     handler: async (argv) => {
       const args = argv as unknown as CompareArgs & { baseline: string; candidate: string };
-      const [baseline, candidate] = await Promise.all([loadRuns(args.baseline), loadRuns(args.candidate)]);
-      setExit(printComparison(out, args, baseline, candidate));
+      const [baseline, candidate, noise] = await Promise.all([loadRuns(args.baseline), loadRuns(args.candidate), loadNoise(args.noise)]);
+      setExit(printComparison(out, args, baseline, candidate, noise));
     },
   };
 }
@@ -46,15 +49,37 @@ export function thresholdsFrom(args: CompareArgs): Thresholds {
   return { ...DEFAULT_THRESHOLDS, p99: args['threshold-p99'] / 100, throughput: args['threshold-throughput'] / 100, p99FloorMs: args['p99-floor-ms'], alpha: args.alpha };
 }
 
-export function printComparison(out: Output, args: CompareArgs, baseline: LoadedRuns, candidate: LoadedRuns): number {
+/** Reads `--noise FILE` (undefined when not given). */
+export async function loadNoise(file: string | undefined): Promise<NoiseFile | undefined> {
+  if (file === undefined) return undefined;
+  const text = await readFile(file, 'utf8').catch((err: Error) => {
+    throw new UsageError(`--noise ${file}: cannot read (${err.message})`, 'write one with `asa-bench calibrate <scenario> --repeat 5`');
+  });
+  return parseNoise(text, file);
+}
+
+/** Warnings for noise measured on something else than what is compared: it still applies, but says less. */
+function noiseWarnings(out: Output, noise: NoiseFile, runs: LoadedRuns): void {
+  const run = runs.runs[0]!;
+  if (noise.scenario.sha256 !== run.scenario.sha256) out.error(`warning: the noise file was calibrated with another scenario file (${noise.scenario.name}); rows it lacks are tested without it`);
+  if (noise.machine.cores !== run.machine.cores || noise.machine.platform !== run.machine.platform) {
+    out.error(`warning: the noise file was calibrated on another kind of machine (${noise.machine.cores} cores, ${noise.machine.platform}); noise depends on the machine`);
+  }
+}
+
+export const exitCodeOf = (c: Comparison): number =>
+  c.verdict === 'regression' ? ExitCode.regression : c.verdict === 'inconclusive' ? ExitCode.inconclusive : ExitCode.ok;
+
+export function printComparison(out: Output, args: CompareArgs, baseline: LoadedRuns, candidate: LoadedRuns, noise?: NoiseFile): number {
   if (baseline.runs[0]!.scenario.sha256 !== candidate.runs[0]!.scenario.sha256) {
     out.error(`warning: the runs used different scenario files (${baseline.runs[0]!.scenario.name} vs ${candidate.runs[0]!.scenario.name}); rows that differ show as only-in-one-side`);
   }
-  const comparison = compareRuns(baseline.summaries, candidate.summaries, thresholdsFrom(args));
+  if (noise) noiseWarnings(out, noise, candidate);
+  const comparison = compareRuns(baseline.summaries, candidate.summaries, thresholdsFrom(args), noise);
   const labels = { baseline: baseline.label, candidate: candidate.label };
   switch (args.format) {
     case 'json':
-      out.data(JSON.stringify({ labels, ...comparison }, null, 2));
+      out.data(renderCompareJson(comparison, labels));
       break;
     case 'csv':
       out.data(renderCompareCsv(comparison));
@@ -65,7 +90,7 @@ export function printComparison(out: Output, args: CompareArgs, baseline: Loaded
     default:
       out.data(renderCompareTable(comparison, labels));
   }
-  return comparison.verdict === 'regression' ? ExitCode.regression : ExitCode.ok;
+  return exitCodeOf(comparison);
 }
 
 export interface LoadedRuns {

@@ -15,6 +15,7 @@ import { cleanupCommand } from './cleanup.js';
 import { reportCommand } from './report.js';
 import { compareCommand } from './compare.js';
 import { abCommand } from './ab.js';
+import { calibrateCommand } from './calibrate.js';
 import { mergeCommand } from './merge.js';
 import { exportCommand } from './export.js';
 import { distributeCommand, distributeWorkerCommand } from './distribute.js';
@@ -23,11 +24,12 @@ import { Output } from './output.js';
 
 const EXIT_CODES = `Exit codes:
   0    success
-  1    an SLO was missed (run) or a regression was found (compare)
+  1    an SLO was missed (run) or a regression was found (compare, ab)
   2    bad input: scenario file, flags or arguments (nothing touched a server)
   3    target problem: kubeconfig, credentials, TLS, unreachable server, safety refusal
   4    the run failed or ended partial; cleanup left labelled objects behind
   5    the local control plane could not be built or started
+  6    compare/ab: inconclusive, no row could be judged (all not comparable)
   70   internal error (a bug: please report it)
   130  interrupted (Ctrl-C / SIGTERM)`;
 
@@ -53,6 +55,7 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .command(reportCommand(out, setExit))
     .command(compareCommand(out, setExit))
     .command(abCommand(out, setExit))
+    .command(calibrateCommand(out, setExit))
     .command(mergeCommand(out, setExit))
     .command(exportCommand(out, setExit))
     .command(distributeCommand(out, setExit))

@@ -3,42 +3,101 @@
  * builds, or the same build on two days. One row per step ▸ phase ▸
  * operation, both values, the delta, and a verdict.
  *
- * Noise is not a regression: a row regresses only when the change passes
- * both a relative threshold and an absolute floor, and — when both sides have
- * at least three repetitions — when a one-sided Mann-Whitney U test over the
- * repetitions says the candidate is worse (p ≤ alpha).
+ * Noise is not a regression. A row is judged in this order:
+ * 1. Not comparable (never a regression) when it cannot be judged: every
+ *    repetition of a side saturated the harness (saturated repetitions are
+ *    left out; with repetitions and no noise file, fewer than 3 left on a
+ *    side), or too few successful requests for even a p50 (rows.ts).
+ * 2. Regression on errors: an error class the baseline never had, in at least
+ *    half of the candidate's repetitions, or an error rate up by more than
+ *    `errorRate`.
+ * 3. Latency, on the highest percentile the samples support (p99, p90, p50):
+ *    a regression when it grows more than the relative threshold and the
+ *    absolute floor and, when a test is possible, the test says so after
+ *    Benjamini-Hochberg across every test of the comparison (false-discovery
+ *    rate `alpha`), the repetitions are consistently ordered (exact
+ *    Mann-Whitney, with ≥ 3 per side), and the change is beyond the
+ *    calibrated noise (with a noise file). Throughput of server-paced phases
+ *    likewise, downwards.
+ * A test is possible with ≥ 3 repetitions per side (Welch's t on logs), or
+ * with a noise file at any count (pooled t). Without either (one run vs one
+ * run), thresholds alone decide, and the headline says so.
  */
-import type { OpSummary, PhaseResult, RunSummary } from '../types/results.js';
+import type { RunSummary } from '../types/results.js';
+import { NoiseIndex, type NoiseFile } from './noise.js';
 import { compareProfiles, type ProfileComparison } from './profiles.js';
+import {
+  collectRows,
+  minSamplesFor,
+  saturationCause,
+  serverPaced,
+  statisticFor,
+  unsaturated,
+  type Rep,
+  type RowReps,
+  type Statistic,
+} from './rows.js';
+import { benjaminiHochberg, criticalChange, logOf, mannWhitneyU, median, tTest, type Direction, type NoiseVariance } from './stats.js';
 
 export interface Thresholds {
-  /** Relative p99 increase that counts as a regression (0.10 = +10%). */
+  /** Relative increase of the compared percentile that counts as a regression (0.10 = +10%). */
   p99: number;
   /** Relative throughput decrease that counts as a regression (0.05 = −5%). */
   throughput: number;
-  /** Absolute p99 change below which nothing is called a regression, ms. */
+  /** Absolute change of the compared percentile below which nothing is called a regression, ms. */
   p99FloorMs: number;
   /** Error-rate increase (fraction of requests) that counts, when no new class appears. */
   errorRate: number;
-  /** Significance level of the repetition test. */
+  /** False-discovery rate across the comparison's tests (Benjamini-Hochberg), and the level of the Mann-Whitney check. */
   alpha: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = { p99: 0.1, throughput: 0.05, p99FloorMs: 1, errorRate: 0.01, alpha: 0.05 };
 
-export type Verdict = 'regression' | 'improvement' | 'same' | 'only-baseline' | 'only-candidate';
+/** Repetitions per side a test needs when there is no noise file. */
+export const MIN_REPETITIONS_FOR_TEST = 3;
+
+export type Verdict = 'regression' | 'improvement' | 'same' | 'not-comparable' | 'only-baseline' | 'only-candidate';
 
 export interface SideStats {
-  /** Median over repetitions of each figure. */
+  /** Median over the repetitions used of each figure. */
   p50: number;
+  p90: number;
   p99: number;
   throughput: number;
   errorRate: number;
   count: number;
+  /** Fewest successful requests in one repetition used. */
+  samples: number;
   errorClasses: string[];
-  /** Per-repetition p99s, for the significance test. */
-  p99s: number[];
+  /** Per error class, how many of the repetitions used had it. */
+  errorRepetitions: Record<string, number>;
+  /** Repetitions used, and those left out because the harness saturated. */
+  repetitions: number;
+  saturated: number;
+  /** Per-repetition values of the compared percentile, for the tests. */
+  values: number[];
   throughputs: number[];
+}
+
+/** One test of "the candidate is worse" (and, for the record, "better"). */
+export interface Hypothesis {
+  /** One-sided p-values, raw and Benjamini-Hochberg adjusted. */
+  pWorse: number;
+  pBetter: number;
+  qWorse?: number;
+  qBetter?: number;
+  /** Exact Mann-Whitney p-values of the same directions, with ≥ 3 repetitions per side. */
+  mannWhitneyWorse?: number;
+  mannWhitneyBetter?: number;
+  /** Smallest relative change this test calls at the comparison's strictest level (α/m): what it can detect. */
+  detectable: number;
+  /** The relative change the calibrated noise alone allows at α (with a noise file). */
+  noiseBand?: number;
+  test: 'welch' | 'pooled-noise';
+  /** Standard error of the log difference, and its degrees of freedom. */
+  se: number;
+  dof: number;
 }
 
 export interface ComparisonRow {
@@ -46,13 +105,15 @@ export interface ComparisonRow {
   level: number;
   phase: string;
   op: string;
+  /** The latency percentile this row is judged on. */
+  statistic?: Statistic;
   baseline?: SideStats;
   candidate?: SideStats;
-  /** Relative changes, candidate vs baseline. */
-  deltaP99?: number;
+  /** Relative changes, candidate vs baseline (medians). */
+  delta?: number;
   deltaThroughput?: number;
-  /** p-value of the repetition test on p99, when there were enough repetitions. */
-  pValue?: number;
+  latencyTest?: Hypothesis;
+  throughputTest?: Hypothesis;
   verdict: Verdict;
   reasons: string[];
 }
@@ -61,199 +122,208 @@ export interface Comparison {
   rows: ComparisonRow[];
   regressions: number;
   improvements: number;
-  verdict: 'regression' | 'no-regression';
+  notComparable: number;
+  /** Rows that were judged (same, better or regression). */
+  judged: number;
+  verdict: 'regression' | 'no-regression' | 'inconclusive';
   repetitions: { baseline: number; candidate: number };
   thresholds: Thresholds;
   /** Component deltas, when both sides were profiled (`run --profile`); informative, not part of the verdict. */
   profiles?: ProfileComparison;
+  /** Tests in the family whose false-discovery rate is held at alpha. */
+  tests: number;
+  noise?: { runs: number; server: string; createdAt: string; platform: string };
 }
 
-type Key = string;
-const keyOf = (p: PhaseResult, op: OpSummary): Key => `${p.step}\u0000${p.phase}\u0000${op.op}`;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function collect(runs: readonly RunSummary[]): Map<Key, { phase: PhaseResult; ops: OpSummary[] }> {
-  const byKey = new Map<Key, { phase: PhaseResult; ops: OpSummary[] }>();
-  for (const run of runs) {
-    for (const phase of run.phases) {
-      for (const op of phase.ops) {
-        // Rows with latencies only: pure counters (bookmarks, pages) are not compared.
-        if (op.latencyMs.max === 0 && op.ok > 0) continue;
-        const k = keyOf(phase, op);
-        const entry = byKey.get(k) ?? { phase, ops: [] };
-        entry.ops.push(op);
-        byKey.set(k, entry);
-      }
-    }
-  }
-  return byKey;
-}
-
-function side(ops: OpSummary[]): SideStats {
-  const errorsOf = (o: OpSummary) => Object.entries(o.errors).filter(([c]) => c !== 'http-429').reduce((a, [, n]) => a + n, 0);
-  return {
-    p50: median(ops.map((o) => o.latencyMs.p50)),
-    p99: median(ops.map((o) => o.latencyMs.p99)),
-    throughput: median(ops.map((o) => o.throughput)),
-    errorRate: median(ops.map((o) => (o.count === 0 ? 0 : errorsOf(o) / o.count))),
-    count: Math.round(median(ops.map((o) => o.count))),
-    errorClasses: [...new Set(ops.flatMap((o) => Object.keys(o.errors)))].sort(),
-    p99s: ops.map((o) => o.latencyMs.p99),
-    throughputs: ops.map((o) => o.throughput),
-  };
-}
-
-export function compareRuns(baseline: readonly RunSummary[], candidate: readonly RunSummary[], thresholds: Thresholds = DEFAULT_THRESHOLDS): Comparison {
-  const b = collect(baseline);
-  const c = collect(candidate);
-  const keys = [...new Set([...b.keys(), ...c.keys()])];
-  const rows: ComparisonRow[] = [];
-  for (const k of keys) {
-    const be = b.get(k);
-    const ce = c.get(k);
-    const phase = (be ?? ce)!.phase;
-    const op = k.split('\u0000')[2]!;
-    const row: ComparisonRow = { step: phase.step, level: phase.level, phase: phase.phase, op, verdict: 'same', reasons: [] };
-    if (!be || !ce) {
-      row.verdict = be ? 'only-baseline' : 'only-candidate';
-      if (be) row.baseline = side(be.ops);
-      if (ce) row.candidate = side(ce.ops);
-      rows.push(row);
-      continue;
-    }
-    const bs = side(be.ops);
-    const cs = side(ce.ops);
-    row.baseline = bs;
-    row.candidate = cs;
-    row.deltaP99 = bs.p99 > 0 ? (cs.p99 - bs.p99) / bs.p99 : undefined;
-    row.deltaThroughput = bs.throughput > 0 ? (cs.throughput - bs.throughput) / bs.throughput : undefined;
-    const enough = bs.p99s.length >= 3 && cs.p99s.length >= 3;
-    // Direction follows the observed change: is the candidate's p99 larger (or smaller)?
-    if (enough) row.pValue = mannWhitneyU(bs.p99s, cs.p99s, cs.p99 >= bs.p99 ? 'greater' : 'less');
-    const significant = !enough || (row.pValue ?? 1) <= thresholds.alpha;
-
-    const p99Up = row.deltaP99 !== undefined && row.deltaP99 > thresholds.p99 && cs.p99 - bs.p99 > thresholds.p99FloorMs;
-    const p99Down = row.deltaP99 !== undefined && row.deltaP99 < -thresholds.p99 && bs.p99 - cs.p99 > thresholds.p99FloorMs;
-    // Throughput is a verdict only where the server sets it: closed-model phases that run for a
-    // duration. With a fixed iteration count or an arrival rate it mirrors latency or the offered load.
-    const serverPaced = phase.limit === 'duration' && phase.load.model === 'closed';
-    const throughputDown = serverPaced && row.deltaThroughput !== undefined && row.deltaThroughput < -thresholds.throughput;
-    const throughputSignificant = !enough || mannWhitneyU(bs.throughputs, cs.throughputs, 'less') <= thresholds.alpha;
-    const newErrors = cs.errorClasses.filter((cls) => !bs.errorClasses.includes(cls));
-    const errorsUp = cs.errorRate - bs.errorRate > thresholds.errorRate;
-
-    if (newErrors.length > 0) row.reasons.push(`new error class ${newErrors.join(', ')}`);
-    if (errorsUp) row.reasons.push(`error rate ${(bs.errorRate * 100).toFixed(1)}% → ${(cs.errorRate * 100).toFixed(1)}%`);
-    if (p99Up && significant) row.reasons.push(`p99 +${(row.deltaP99! * 100).toFixed(0)}%`);
-    if (p99Up && !significant) row.reasons.push(`p99 +${(row.deltaP99! * 100).toFixed(0)}% but not significant (p=${row.pValue!.toFixed(3)})`);
-
-    if (throughputDown && throughputSignificant) row.reasons.push(`throughput ${(row.deltaThroughput! * 100).toFixed(0)}%`);
-
-    if (newErrors.length > 0 || errorsUp || (p99Up && significant) || (throughputDown && throughputSignificant)) row.verdict = 'regression';
-    else if (p99Down && significant) {
-      row.verdict = 'improvement';
-      row.reasons.push(`p99 ${(row.deltaP99! * 100).toFixed(0)}%`);
-    }
-    rows.push(row);
-  }
+export function compareRuns(baseline: readonly RunSummary[], candidate: readonly RunSummary[], thresholds: Thresholds = DEFAULT_THRESHOLDS, noise?: NoiseFile): Comparison {
+  const b = collectRows(baseline);
+  const c = collectRows(candidate);
+  const index = noise && new NoiseIndex(noise);
+  const repetitionMode = baseline.length >= MIN_REPETITIONS_FOR_TEST && candidate.length >= MIN_REPETITIONS_FOR_TEST;
+  const rows = [...new Set([...b.keys(), ...c.keys()])].map((k) => measureRow(b.get(k), c.get(k), repetitionMode, index, thresholds));
+  const tests = adjust(rows);
+  for (const row of rows) if (row.verdict === 'same') judge(row, thresholds, tests);
   rows.sort((x, y) => x.step - y.step || x.phase.localeCompare(y.phase) || x.op.localeCompare(y.op));
-  const regressions = rows.filter((r) => r.verdict === 'regression').length;
+  const count = (v: Verdict) => rows.filter((r) => r.verdict === v).length;
+  const regressions = count('regression');
+  const judged = regressions + count('improvement') + count('same');
   const profiles = compareProfiles(baseline, candidate);
   return {
     rows,
     regressions,
-    improvements: rows.filter((r) => r.verdict === 'improvement').length,
-    verdict: regressions > 0 ? 'regression' : 'no-regression',
+    improvements: count('improvement'),
+    notComparable: count('not-comparable'),
+    judged,
+    verdict: regressions > 0 ? 'regression' : judged === 0 ? 'inconclusive' : 'no-regression',
     repetitions: { baseline: baseline.length, candidate: candidate.length },
     thresholds,
+    tests,
+    ...(noise ? { noise: { runs: noise.runs, server: noise.server, createdAt: noise.createdAt, platform: noise.machine.platform } } : {}),
     ...(profiles ? { profiles } : {}),
   };
 }
 
-/**
- * One-sided Mann-Whitney U test: the p-value of "b tends to be larger than a"
- * (or smaller, with `direction: 'less'`). Exact (enumerating every split of
- * the pooled ranks) for the small samples that repetitions give, so 3 vs 3
- * repetitions that do not overlap at all reach p = 1/20 = 0.05; a normal
- * approximation with tie correction beyond that. One-sided because the
- * question is directional: is the candidate worse?
- */
-export function mannWhitneyU(a: readonly number[], b: readonly number[], direction: 'greater' | 'less' = 'greater'): number {
-  const n1 = a.length;
-  const n2 = b.length;
-  if (n1 === 0 || n2 === 0) return 1;
-  const pooled = [...a, ...b];
-  const ranks = rankWithTies(pooled);
-  // U of sample b: how often a b-value beats an a-value (ties count half).
-  const uOf = (bIdx: readonly number[]) => bIdx.reduce((sum, i) => sum + ranks[i]!, 0) - (n2 * (n2 + 1)) / 2;
-  const bIndices = b.map((_, i) => n1 + i);
-  const observed = uOf(bIndices);
-  const stat = (u: number) => (direction === 'greater' ? u : -u);
-  if (binomial(n1 + n2, n2) <= 50_000) {
-    let extreme = 0;
-    let total = 0;
-    for (const combo of combinations(n1 + n2, n2)) {
-      total++;
-      if (stat(uOf(combo)) >= stat(observed) - 1e-9) extreme++;
+function sideStats(reps: readonly Rep[], all: number, stat: Statistic | undefined): SideStats {
+  const errorsOf = (r: Rep) => Object.entries(r.op.errors).filter(([cls]) => cls !== 'http-429').reduce((a, [, n]) => a + n, 0);
+  const med = (f: (r: Rep) => number) => (reps.length ? median(reps.map(f)) : 0);
+  return {
+    p50: med((r) => r.op.latencyMs.p50),
+    p90: med((r) => r.op.latencyMs.p90),
+    p99: med((r) => r.op.latencyMs.p99),
+    throughput: med((r) => r.op.throughput),
+    errorRate: med((r) => (r.op.count === 0 ? 0 : errorsOf(r) / r.op.count)),
+    count: Math.round(med((r) => r.op.count)),
+    samples: reps.length ? Math.min(...reps.map((r) => r.op.ok)) : 0,
+    errorClasses: [...new Set(reps.flatMap((r) => Object.keys(r.op.errors)))].sort(),
+    errorRepetitions: reps.reduce<Record<string, number>>((acc, r) => {
+      for (const cls of Object.keys(r.op.errors)) acc[cls] = (acc[cls] ?? 0) + 1;
+      return acc;
+    }, {}),
+    repetitions: reps.length,
+    saturated: all - reps.length,
+    values: stat ? reps.map((r) => r.op.latencyMs[stat]) : [],
+    throughputs: reps.map((r) => r.op.throughput),
+  };
+}
+
+/** Both sides' figures, the tests' raw p-values, and the verdicts that need no test (not comparable, errors). */
+function measureRow(be: RowReps | undefined, ce: RowReps | undefined, repetitionMode: boolean, noise: NoiseIndex | undefined, thresholds: Thresholds): ComparisonRow {
+  const any = (be ?? ce)!;
+  const row: ComparisonRow = { step: any.step, level: any.level, phase: any.phase, op: any.op, verdict: 'same', reasons: [] };
+  if (!be || !ce) {
+    row.verdict = be ? 'only-baseline' : 'only-candidate';
+    const only = (be ?? ce)!;
+    const stats = sideStats(unsaturated(only.reps), only.reps.length, undefined);
+    if (be) row.baseline = stats;
+    else row.candidate = stats;
+    return row;
+  }
+  const bu = unsaturated(be.reps);
+  const cu = unsaturated(ce.reps);
+  const samples = bu.length && cu.length ? Math.min(...[...bu, ...cu].map((r) => r.op.ok)) : 0;
+  const stat = statisticFor(samples);
+  row.statistic = stat;
+  row.baseline = sideStats(bu, be.reps.length, stat);
+  row.candidate = sideStats(cu, ce.reps.length, stat);
+  if (notComparable(row, be, ce, bu, cu, repetitionMode, noise !== undefined)) return row;
+  if (errorRegression(row, thresholds)) return row;
+  if (!stat) {
+    row.verdict = 'not-comparable';
+    row.reasons.push(samples === 0 ? 'no successful requests (empty histogram)' : `too few samples: ${samples} successful in a repetition; a p50 needs ≥ ${minSamplesFor('p50')}`);
+    return row;
+  }
+  const bs = row.baseline;
+  const cs = row.candidate;
+  row.delta = bs[stat] > 0 ? (cs[stat] - bs[stat]) / bs[stat] : undefined;
+  row.deltaThroughput = bs.throughput > 0 ? (cs.throughput - bs.throughput) / bs.throughput : undefined;
+  const testable = repetitionMode || noise !== undefined;
+  if (testable) {
+    row.latencyTest = hypothesis(bs.values, cs.values, 'greater', noise?.latency(row.step, row.phase, row.op, stat), thresholds.alpha);
+    if (serverPaced(be.reps[0]!.phase) && bs.throughputs.every((t) => t > 0) && cs.throughputs.every((t) => t > 0)) {
+      row.throughputTest = hypothesis(bs.throughputs, cs.throughputs, 'less', noise?.throughput(row.step, row.phase, row.op), thresholds.alpha);
     }
-    return extreme / total;
   }
-  const mean = (n1 * n2) / 2;
-  const n = n1 + n2;
-  const tieTerm = tieCorrection(pooled);
-  const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
-  if (variance <= 0) return 1;
-  const z = (stat(observed - mean) - 0.5) / Math.sqrt(variance);
-  return 1 - normalCdf(z);
+  return row;
 }
 
-function rankWithTies(values: readonly number[]): number[] {
-  const order = values.map((v, i) => ({ v, i })).sort((x, y) => x.v - y.v);
-  const ranks = new Array<number>(values.length);
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && order[j + 1]!.v === order[i]!.v) j++;
-    for (let k = i; k <= j; k++) ranks[order[k]!.i] = (i + j + 2) / 2;
-    i = j + 1;
+function notComparable(row: ComparisonRow, be: RowReps, ce: RowReps, bu: Rep[], cu: Rep[], repetitionMode: boolean, withNoise: boolean): boolean {
+  const sides = [
+    { name: 'baseline', all: be.reps, used: bu },
+    { name: 'candidate', all: ce.reps, used: cu },
+  ];
+  for (const s of sides) {
+    const saturated = s.all.length - s.used.length;
+    const tooFew = s.used.length === 0 || (repetitionMode && !withNoise && s.used.length < MIN_REPETITIONS_FOR_TEST);
+    if (saturated > 0 && tooFew) {
+      row.verdict = 'not-comparable';
+      row.reasons.push(`harness saturated in ${saturated} of ${s.all.length} ${s.name} repetitions (${saturationCause(s.all)})`);
+    }
   }
-  return ranks;
+  return row.verdict === 'not-comparable';
 }
 
-function tieCorrection(values: readonly number[]): number {
-  const counts = new Map<number, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  let t = 0;
-  for (const c of counts.values()) t += c * c * c - c;
-  return t;
+function errorRegression(row: ComparisonRow, thresholds: Thresholds): boolean {
+  const bs = row.baseline!;
+  const cs = row.candidate!;
+  // New when the baseline never had it and at least half the candidate's repetitions did: one stray timeout in one run is noise.
+  const newErrors = Object.entries(cs.errorRepetitions)
+    .filter(([cls, reps]) => !(cls in bs.errorRepetitions) && reps * 2 >= cs.repetitions)
+    .map(([cls]) => cls);
+  const errorsUp = cs.errorRate - bs.errorRate > thresholds.errorRate;
+  if (newErrors.length > 0) row.reasons.push(`new error class ${newErrors.join(', ')}`);
+  if (errorsUp) row.reasons.push(`error rate ${(bs.errorRate * 100).toFixed(1)}% → ${(cs.errorRate * 100).toFixed(1)}%`);
+  if (newErrors.length === 0 && !errorsUp) return false;
+  row.verdict = 'regression';
+  return true;
 }
 
-function binomial(n: number, k: number): number {
-  let r = 1;
-  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
-  return r;
+function hypothesis(a: readonly number[], b: readonly number[], worse: Direction, noise: NoiseVariance | undefined, alpha: number): Hypothesis | undefined {
+  const better: Direction = worse === 'greater' ? 'less' : 'greater';
+  const la = logOf(a);
+  const lb = logOf(b);
+  const tw = tTest(la, lb, worse, noise);
+  const tb = tTest(la, lb, better, noise);
+  if (!tw || !tb) return undefined;
+  const ranks = a.length >= MIN_REPETITIONS_FOR_TEST && b.length >= MIN_REPETITIONS_FOR_TEST;
+  return {
+    pWorse: tw.p,
+    pBetter: tb.p,
+    ...(ranks ? { mannWhitneyWorse: mannWhitneyU(a, b, worse), mannWhitneyBetter: mannWhitneyU(a, b, better) } : {}),
+    detectable: 0,
+    ...(noise ? { noiseBand: criticalChange(Math.sqrt(noise.variance * (1 / a.length + 1 / b.length)), noise.dof, alpha) } : {}),
+    test: noise ? 'pooled-noise' : 'welch',
+    se: tw.se,
+    dof: tw.dof,
+  };
 }
 
-function* combinations(n: number, k: number): Generator<number[]> {
-  const combo = Array.from({ length: k }, (_, i) => i);
-  for (;;) {
-    yield combo;
-    let i = k - 1;
-    while (i >= 0 && combo[i] === n - k + i) i--;
-    if (i < 0) return;
-    combo[i]!++;
-    for (let j = i + 1; j < k; j++) combo[j] = combo[j - 1]! + 1;
+/** Benjamini-Hochberg over every test of the comparison (each direction its own family); returns the family's size. */
+function adjust(rows: readonly ComparisonRow[]): number {
+  const hyps = rows.flatMap((r) => [r.latencyTest, r.throughputTest]).filter((h): h is Hypothesis => h !== undefined);
+  const qWorse = benjaminiHochberg(hyps.map((h) => h.pWorse));
+  const qBetter = benjaminiHochberg(hyps.map((h) => h.pBetter));
+  hyps.forEach((h, i) => {
+    h.qWorse = qWorse[i]!;
+    h.qBetter = qBetter[i]!;
+  });
+  return hyps.length;
+}
+
+/** Latency and throughput verdicts of a row that is comparable and has no error regression. */
+function judge(row: ComparisonRow, t: Thresholds, tests: number): void {
+  const stat = row.statistic!;
+  const bs = row.baseline!;
+  const cs = row.candidate!;
+  const lt = row.latencyTest;
+  const tt = row.throughputTest;
+  for (const h of [lt, tt]) if (h) h.detectable = Math.max(criticalChange(h.se, h.dof, t.alpha / Math.max(tests, 1)), 0);
+  const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%`;
+  const up = row.delta !== undefined && row.delta > t.p99 && cs[stat] - bs[stat] > t.p99FloorMs;
+  const down = row.delta !== undefined && row.delta < -t.p99 && bs[stat] - cs[stat] > t.p99FloorMs;
+  const tputDown = tt !== undefined && row.deltaThroughput !== undefined && row.deltaThroughput < -t.throughput;
+  const latencyWorse = up && whyNot(lt, 'worse', row.delta!, t.alpha) === '';
+  const tputWorse = tputDown && whyNot(tt, 'worse', row.deltaThroughput!, t.alpha) === '';
+  if (up) row.reasons.push(`${stat} ${pct(row.delta!)}${latencyWorse ? '' : ` but ${whyNot(lt, 'worse', row.delta!, t.alpha)}`}`);
+  if (tputDown) row.reasons.push(`throughput ${pct(row.deltaThroughput!)}${tputWorse ? '' : ` but ${whyNot(tt, 'worse', row.deltaThroughput!, t.alpha)}`}`);
+  if (latencyWorse || tputWorse) row.verdict = 'regression';
+  else if (down && whyNot(lt, 'better', row.delta!, t.alpha) === '') {
+    row.verdict = 'improvement';
+    row.reasons.push(`${stat} ${pct(row.delta!)}`);
   }
 }
 
-function normalCdf(z: number): number {
-  // Abramowitz-Stegun 7.1.26 approximation of erf.
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
-  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+/**
+ * Why a change past the thresholds is not called: not significant after the
+ * correction, repetitions overlap, or within the calibrated noise ('' when it
+ * is called; without a test, thresholds decide alone). `change` is the signed
+ * relative change, compared with the noise band on log scale.
+ */
+function whyNot(h: Hypothesis | undefined, side: 'worse' | 'better', change: number, alpha: number): string {
+  if (!h) return '';
+  const q = side === 'worse' ? h.qWorse! : h.qBetter!;
+  const mw = side === 'worse' ? h.mannWhitneyWorse : h.mannWhitneyBetter;
+  if (q > alpha) return `not significant (q=${q.toFixed(3)})`;
+  if (mw !== undefined && mw > alpha) return `repetitions overlap (Mann-Whitney p=${mw.toFixed(3)})`;
+  if (h.noiseBand !== undefined && Math.abs(Math.log1p(change)) <= Math.log1p(h.noiseBand)) return `within the calibrated noise (±${(h.noiseBand * 100).toFixed(0)}%)`;
+  return '';
 }

@@ -16,6 +16,8 @@ export const ExitCode = {
   runFailed: 4,
   /** The local control plane could not be built or started. */
   controlPlane: 5,
+  /** `compare`/`ab`: no row could be judged (every row not comparable or on one side only), so no verdict. */
+  inconclusive: 6,
   /** A bug in asa-bench. */
   internal: 70,
   /** Interrupted by Ctrl-C / SIGTERM. */
