@@ -6,7 +6,7 @@
  * Noise is not a regression. A row is judged in this order:
  * 1. Not comparable (never a regression) when it cannot be judged: every
  *    repetition of a side saturated the harness (saturated repetitions are
- *    left out; with repetitions and no noise file, fewer than 3 left on a
+ *    left out; with repetitions and no noise file, fewer than 2 left on a
  *    side), or too few successful requests for even a p50 (rows.ts).
  * 2. Regression on errors: an error class the baseline never had, in at least
  *    half of the candidate's repetitions, or an error rate up by more than
@@ -54,8 +54,10 @@ export interface Thresholds {
 
 export const DEFAULT_THRESHOLDS: Thresholds = { p99: 0.1, throughput: 0.05, p99FloorMs: 1, errorRate: 0.01, alpha: 0.05 };
 
-/** Repetitions per side a test needs when there is no noise file. */
+/** Repetitions per side that make a comparison test its rows when there is no noise file. */
 export const MIN_REPETITIONS_FOR_TEST = 3;
+/** Unsaturated repetitions a side must keep for Welch's test (it needs a variance per side); the Mann-Whitney check needs MIN_REPETITIONS_FOR_TEST. */
+export const MIN_REPETITIONS_LEFT = 2;
 
 export type Verdict = 'regression' | 'improvement' | 'same' | 'not-comparable' | 'only-baseline' | 'only-candidate';
 
@@ -233,7 +235,7 @@ function notComparable(row: ComparisonRow, be: RowReps, ce: RowReps, bu: Rep[], 
   ];
   for (const s of sides) {
     const saturated = s.all.length - s.used.length;
-    const tooFew = s.used.length === 0 || (repetitionMode && !withNoise && s.used.length < MIN_REPETITIONS_FOR_TEST);
+    const tooFew = s.used.length === 0 || (repetitionMode && !withNoise && s.used.length < MIN_REPETITIONS_LEFT);
     if (saturated > 0 && tooFew) {
       row.verdict = 'not-comparable';
       row.reasons.push(`harness saturated in ${saturated} of ${s.all.length} ${s.name} repetitions (${saturationCause(s.all)})`);

@@ -138,16 +138,21 @@ describe('compareRuns: rows that cannot be judged', () => {
     expect(c.regressions).toBe(0);
   });
 
-  it('leaves saturated repetitions out; with fewer than 3 left and no noise file, the row is not comparable', () => {
-    const one = compareRuns(repsOf(list, [5, 5, 5], (i) => ({ saturated: i === 1 })), repsOf(list, [50, 50, 50]));
+  it('leaves saturated repetitions out; with fewer than 2 left and no noise file, the row is not comparable', () => {
+    const two = compareRuns(repsOf(list, [5, 5, 5], (i) => ({ saturated: i === 1 })), repsOf(list, [50, 51, 49]));
+    // Two left: Welch's test still runs; the Mann-Whitney check (3 per side) does not.
+    expect(row(two).verdict).toBe('regression');
+    expect(row(two).baseline!.repetitions).toBe(2);
+    expect(row(two).latencyTest!.mannWhitneyWorse).toBeUndefined();
+    const one = compareRuns(repsOf(list, [5, 5, 5], (i) => ({ saturated: i > 0 })), repsOf(list, [50, 50, 50]));
     expect(row(one).verdict).toBe('not-comparable');
-    expect(row(one).reasons[0]).toMatch(/^harness saturated in 1 of 3 baseline repetitions/);
-    // With a noise file the two left are judged, and the one that saturated does not count.
+    expect(row(one).reasons[0]).toMatch(/^harness saturated in 2 of 3 baseline repetitions/);
+    // With a noise file the one left is judged, and the ones that saturated do not count.
     const noise = buildNoise(repsOf(list, [5, 5.5, 4.5, 5.2, 4.9]), meta);
-    const judged = compareRuns(repsOf(list, [5, 500, 5], (i) => ({ saturated: i === 1 })), repsOf(list, [50, 50, 50]), DEFAULT_THRESHOLDS, noise);
+    const judged = compareRuns(repsOf(list, [5, 500, 500], (i) => ({ saturated: i > 0 })), repsOf(list, [50, 50, 50]), DEFAULT_THRESHOLDS, noise);
     expect(row(judged).verdict).toBe('regression');
-    expect(row(judged).baseline!.repetitions).toBe(2);
-    expect(row(judged).baseline!.saturated).toBe(1);
+    expect(row(judged).baseline!.repetitions).toBe(1);
+    expect(row(judged).baseline!.saturated).toBe(2);
     expect(row(judged).baseline!.p99).toBe(5);
   });
 
