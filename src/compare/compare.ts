@@ -19,7 +19,7 @@
  *    Mann-Whitney, with ≥ 3 per side), and the change is beyond the
  *    calibrated noise (with a noise file). Throughput of server-paced phases
  *    likewise, downwards.
- * A test is possible with ≥ 3 repetitions per side (Welch's t on logs), or
+ * A test is possible with ≥ 3 repetitions per side (Student's t on logs), or
  * with a noise file at any count (pooled t). Without either (one run vs one
  * run), thresholds alone decide, and the headline says so.
  */
@@ -56,7 +56,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = { p99: 0.1, throughput: 0.05, p99F
 
 /** Repetitions per side that make a comparison test its rows when there is no noise file. */
 export const MIN_REPETITIONS_FOR_TEST = 3;
-/** Unsaturated repetitions a side must keep for Welch's test (it needs a variance per side); the Mann-Whitney check needs MIN_REPETITIONS_FOR_TEST. */
+/** Unsaturated repetitions a side must keep for the t-test without a noise file; the Mann-Whitney check needs MIN_REPETITIONS_FOR_TEST. */
 export const MIN_REPETITIONS_LEFT = 2;
 
 export type Verdict = 'regression' | 'improvement' | 'same' | 'not-comparable' | 'only-baseline' | 'only-candidate';
@@ -96,7 +96,7 @@ export interface Hypothesis {
   detectable: number;
   /** The relative change the calibrated noise alone allows at α (with a noise file). */
   noiseBand?: number;
-  test: 'welch' | 'pooled-noise';
+  test: 'student' | 'pooled-noise';
   /** Standard error of the log difference, and its degrees of freedom. */
   se: number;
   dof: number;
@@ -273,7 +273,7 @@ function hypothesis(a: readonly number[], b: readonly number[], worse: Direction
     ...(ranks ? { mannWhitneyWorse: mannWhitneyU(a, b, worse), mannWhitneyBetter: mannWhitneyU(a, b, better) } : {}),
     detectable: 0,
     ...(noise ? { noiseBand: criticalChange(Math.sqrt(noise.variance * (1 / a.length + 1 / b.length)), noise.dof, alpha) } : {}),
-    test: noise ? 'pooled-noise' : 'welch',
+    test: noise ? 'pooled-noise' : 'student',
     se: tw.se,
     dof: tw.dof,
   };

@@ -72,7 +72,7 @@ export function methodLine(c: Comparison): string {
   const test =
     c.tests === 0
       ? 'no significance test (thresholds alone)'
-      : `${c.tests} one-sided t-tests on log figures (${c.noise ? `pooled with the noise calibrated over ${c.noise.runs} runs of ${c.noise.server} on ${c.noise.platform}` : "Welch's"}), Benjamini-Hochberg false-discovery rate ${t.alpha} across them, and the exact Mann-Whitney check with ≥ 3 repetitions per side`;
+      : `${c.tests} one-sided t-tests on log figures (${c.noise ? `pooled with the noise calibrated over ${c.noise.runs} runs of ${c.noise.server} on ${c.noise.platform}` : "Student's, variance pooled over both sides"}), Benjamini-Hochberg false-discovery rate ${t.alpha} across them, and the exact Mann-Whitney check with ≥ 3 repetitions per side`;
   return (
     `Rows are judged on the highest percentile their samples support (p99 from 1,000 successful requests per repetition, p90 from 100, p50 from 20). ` +
     `Regression: +${t.p99 * 100}% and > ${t.p99FloorMs} ms on that percentile, throughput −${t.throughput * 100}% (duration-bound closed phases), a new error class, or error rate +${t.errorRate * 100} points; ${test}.`

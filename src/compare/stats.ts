@@ -3,11 +3,11 @@
  * repetitions, and the control of false discoveries across a table's rows.
  * Pure functions of numbers.
  *
- * - Welch's t-test on the logarithm of a per-repetition figure (p99 of run 1,
- *   run 2, ...): latency spreads multiplicatively, and the test gives small
- *   p-values from few repetitions when they agree, which the exact rank test
- *   cannot (3 vs 3 repetitions never go below p = 0.05 there, too little to
- *   survive a correction over many rows).
+ * - Student's two-sample t-test on the logarithm of a per-repetition figure
+ *   (p99 of run 1, run 2, ...): latency spreads multiplicatively, and the
+ *   test gives small p-values from few repetitions when they agree, which the
+ *   exact rank test cannot (3 vs 3 repetitions never go below p = 0.05
+ *   there, too little to survive a correction over many rows).
  * - With a calibrated noise figure (the spread of the same build against
  *   itself, `asa-bench calibrate`), the same test pools that variance with the
  *   runs' own: more degrees of freedom, and one run per side can be judged.
@@ -62,32 +62,24 @@ export interface NoiseVariance {
 }
 
 /**
- * One-sided t-test of mean(b) against mean(a) (values already on log scale).
- * Without `noise`, Welch's test (each side its own variance; needs two or more
- * values per side). With `noise`, a pooled test whose variance combines the
- * calibration's with both sides' own, each by its degrees of freedom: valid
+ * One-sided two-sample t-test of mean(b) against mean(a) (values already on
+ * log scale), with one variance pooled over both sides: Student's test, whose
+ * assumption (the same spread on both sides) is exactly the null hypothesis
+ * of an A/A comparison, and which keeps n1 + n2 − 2 degrees of freedom where
+ * Welch's would often have 2 from 3 + 3 repetitions. With `noise`, the
+ * calibration's variance joins the pool with its own degrees of freedom: valid
  * from one value per side.
  */
 export function tTest(a: readonly number[], b: readonly number[], direction: Direction, noise?: NoiseVariance): TTest | undefined {
   const n1 = a.length;
   const n2 = b.length;
   if (n1 === 0 || n2 === 0) return undefined;
+  const noiseDof = noise?.dof ?? 0;
+  const dof = noiseDof + (n1 - 1) + (n2 - 1);
+  if (dof < 1) return undefined;
+  const pooled = (noiseDof * (noise?.variance ?? 0) + (n1 - 1) * variance(a) + (n2 - 1) * variance(b)) / dof;
+  const se = Math.sqrt(Math.max(pooled, LOG_VARIANCE_FLOOR) * (1 / n1 + 1 / n2));
   const diff = mean(b) - mean(a);
-  let se: number;
-  let dof: number;
-  if (noise) {
-    dof = noise.dof + (n1 - 1) + (n2 - 1);
-    if (dof < 1) return undefined;
-    const pooled = (noise.dof * noise.variance + (n1 - 1) * variance(a) + (n2 - 1) * variance(b)) / dof;
-    se = Math.sqrt(Math.max(pooled, LOG_VARIANCE_FLOOR) * (1 / n1 + 1 / n2));
-  } else {
-    if (n1 < 2 || n2 < 2) return undefined;
-    const v1 = Math.max(variance(a), LOG_VARIANCE_FLOOR) / n1;
-    const v2 = Math.max(variance(b), LOG_VARIANCE_FLOOR) / n2;
-    se = Math.sqrt(v1 + v2);
-    // Welch-Satterthwaite degrees of freedom.
-    dof = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1));
-  }
   const t = (direction === 'greater' ? diff : -diff) / se;
   return { p: 1 - jstat.jStat.studentt.cdf(t, dof), t, dof, se };
 }

@@ -140,7 +140,7 @@ describe('compareRuns: rows that cannot be judged', () => {
 
   it('leaves saturated repetitions out; with fewer than 2 left and no noise file, the row is not comparable', () => {
     const two = compareRuns(repsOf(list, [5, 5, 5], (i) => ({ saturated: i === 1 })), repsOf(list, [50, 51, 49]));
-    // Two left: Welch's test still runs; the Mann-Whitney check (3 per side) does not.
+    // Two left: the t-test still runs; the Mann-Whitney check (3 per side) does not.
     expect(row(two).verdict).toBe('regression');
     expect(row(two).baseline!.repetitions).toBe(2);
     expect(row(two).latencyTest!.mannWhitneyWorse).toBeUndefined();

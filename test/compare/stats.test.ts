@@ -67,21 +67,23 @@ describe('mannWhitneyU (exact)', () => {
 });
 
 describe('tTest', () => {
-  it("Welch's one-sided test matches R's t.test(b, a, alternative = 'greater')", () => {
-    // R: t.test(c(4,5,6), c(1,2,3), alternative="greater"): t = 3.6742, df = 4, p-value = 0.01066
+  it("matches R's t.test(b, a, var.equal = TRUE, alternative = 'greater')", () => {
+    // R: t.test(c(4,5,6), c(1,2,3), var.equal=TRUE, alternative="greater"): t = 3.6742, df = 4, p-value = 0.01066
     const r = tTest([1, 2, 3], [4, 5, 6], 'greater')!;
     expect(r.t).toBeCloseTo(3.6742, 4);
-    expect(r.dof).toBeCloseTo(4, 6);
+    expect(r.dof).toBe(4);
     expect(r.p).toBeCloseTo(0.01066, 4);
-    // Unequal variances (1 and 13), by hand: se = √(1/3 + 13/3), t = 4 / se,
-    // Welch-Satterthwaite dof = (14/3)² / ((1/3)²/2 + (13/3)²/2) = 196/85.
+    // Unequal spreads (variances 1 and 13), by hand: pooled variance (2·1 + 2·13)/4 = 7,
+    // se = √(7 · 2/3), t = 4 / se, n1 + n2 − 2 = 4 degrees of freedom.
     const w = tTest([1, 2, 3], [3, 5, 10], 'greater')!;
     expect(w.t).toBeCloseTo(4 / Math.sqrt(14 / 3), 10);
-    expect(w.dof).toBeCloseTo(196 / 85, 10);
+    expect(w.dof).toBe(4);
+    expect(tTest([1, 2, 3], [3, 5, 10], 'less')!.p).toBeCloseTo(1 - w.p, 10);
   });
 
-  it('needs two values per side without noise, one with it; noise adds degrees of freedom', () => {
+  it('needs a degree of freedom without noise, takes one value per side with it; noise adds degrees of freedom', () => {
     expect(tTest([1], [2], 'greater')).toBeUndefined();
+    expect(tTest([], [2, 3], 'greater')).toBeUndefined();
     const pooled = tTest([1], [2], 'greater', { variance: 0.25, dof: 9 })!;
     // se = 0.5 · √2, t = 1.414, 9 dof.
     expect(pooled.dof).toBe(9);
