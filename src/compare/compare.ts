@@ -4,10 +4,12 @@
  * operation, both values, the delta, and a verdict.
  *
  * Noise is not a regression. A row is judged in this order:
- * 1. Not comparable (never a regression) when it cannot be judged: every
- *    repetition of a side saturated the harness (saturated repetitions are
- *    left out; with repetitions and no noise file, fewer than 2 left on a
- *    side), or too few successful requests for even a p50 (rows.ts).
+ * 1. Not comparable when it cannot be judged: every repetition of a side
+ *    saturated the harness (saturated repetitions are left out; with
+ *    repetitions and no noise file, fewer than 2 left on a side), or too few
+ *    successful requests for even a p50 (rows.ts). Never a regression on
+ *    latency; only errors the server itself answered (http-<code>) still
+ *    count there (serverErrorRegression).
  * 2. Regression on errors: an error class the baseline never had, in at least
  *    half of the candidate's repetitions, or an error rate up by more than
  *    `errorRate`.
@@ -207,8 +209,11 @@ function measureRow(be: RowReps | undefined, ce: RowReps | undefined, repetition
   row.statistic = stat;
   row.baseline = sideStats(bu, be.reps.length, stat);
   row.candidate = sideStats(cu, ce.reps.length, stat);
-  if (notComparable(row, be, ce, bu, cu, repetitionMode, noise !== undefined)) return row;
-  if (errorRegression(row, thresholds)) return row;
+  if (notComparable(row, be, ce, bu, cu, repetitionMode, noise !== undefined)) {
+    serverErrorRegression(row, be, ce, thresholds);
+    return row;
+  }
+  if (errorRegression(row, bu, cu, thresholds)) return row;
   if (!stat) {
     row.verdict = 'not-comparable';
     row.reasons.push(samples === 0 ? 'no successful requests (empty histogram)' : `too few samples: ${samples} successful in a repetition; a p50 needs ≥ ${minSamplesFor('p50')}`);
@@ -244,19 +249,50 @@ function notComparable(row: ComparisonRow, be: RowReps, ce: RowReps, bu: Rep[], 
   return row.verdict === 'not-comparable';
 }
 
-function errorRegression(row: ComparisonRow, thresholds: Thresholds): boolean {
-  const bs = row.baseline!;
-  const cs = row.candidate!;
-  // New when the baseline never had it and at least half the candidate's repetitions did: one stray timeout in one run is noise.
-  const newErrors = Object.entries(cs.errorRepetitions)
-    .filter(([cls, reps]) => !(cls in bs.errorRepetitions) && reps * 2 >= cs.repetitions)
-    .map(([cls]) => cls);
-  const errorsUp = cs.errorRate - bs.errorRate > thresholds.errorRate;
-  if (newErrors.length > 0) row.reasons.push(`new error class ${newErrors.join(', ')}`);
-  if (errorsUp) row.reasons.push(`error rate ${(bs.errorRate * 100).toFixed(1)}% → ${(cs.errorRate * 100).toFixed(1)}%`);
-  if (newErrors.length === 0 && !errorsUp) return false;
+/**
+ * Errors that make a regression: a class the baseline never had, in at least
+ * half of the candidate's repetitions (one stray timeout in one run is
+ * noise), or an error rate (429 apart) up by more than the threshold. The
+ * reasons, empty when there is none.
+ */
+function errorReasons(bReps: readonly Rep[], cReps: readonly Rep[], thresholds: Thresholds, counts: (cls: string) => boolean = () => true): string[] {
+  const classReps = (reps: readonly Rep[]) => {
+    const n = new Map<string, number>();
+    for (const r of reps) for (const cls of Object.keys(r.op.errors)) if (counts(cls)) n.set(cls, (n.get(cls) ?? 0) + 1);
+    return n;
+  };
+  const rate = (reps: readonly Rep[]) =>
+    reps.length === 0
+      ? 0
+      : median(reps.map((r) => (r.op.count === 0 ? 0 : Object.entries(r.op.errors).reduce((a, [cls, k]) => a + (cls !== 'http-429' && counts(cls) ? k : 0), 0) / r.op.count)));
+  const inBaseline = classReps(bReps);
+  const newErrors = [...classReps(cReps)].filter(([cls, n]) => !inBaseline.has(cls) && n * 2 >= cReps.length).map(([cls]) => cls).sort();
+  const [br, cr] = [rate(bReps), rate(cReps)];
+  const reasons: string[] = [];
+  if (newErrors.length > 0) reasons.push(`new error class ${newErrors.join(', ')}`);
+  if (cr - br > thresholds.errorRate) reasons.push(`error rate ${(br * 100).toFixed(1)}% → ${(cr * 100).toFixed(1)}%`);
+  return reasons;
+}
+
+function errorRegression(row: ComparisonRow, bReps: readonly Rep[], cReps: readonly Rep[], thresholds: Thresholds): boolean {
+  const reasons = errorReasons(bReps, cReps, thresholds);
+  if (reasons.length === 0) return false;
+  row.reasons.push(...reasons);
   row.verdict = 'regression';
   return true;
+}
+
+/**
+ * A row not comparable for a saturated harness still regresses on errors the
+ * server answered (`http-<code>`), counted over every repetition: a busy
+ * client distorts latencies and can cause its own timeouts and dropped
+ * arrivals, but cannot make the server answer 429 or 500.
+ */
+function serverErrorRegression(row: ComparisonRow, be: RowReps, ce: RowReps, thresholds: Thresholds): void {
+  const reasons = errorReasons(be.reps, ce.reps, thresholds, (cls) => /^http-\d+$/.test(cls));
+  if (reasons.length === 0) return;
+  row.reasons = [...reasons, `latency not judged: ${row.reasons.join('; ')}`];
+  row.verdict = 'regression';
 }
 
 function hypothesis(a: readonly number[], b: readonly number[], worse: Direction, noise: NoiseVariance | undefined, alpha: number): Hypothesis | undefined {

@@ -138,6 +138,16 @@ describe('compareRuns: rows that cannot be judged', () => {
     expect(c.regressions).toBe(0);
   });
 
+  it('a saturated row still regresses on errors the server answered (http-<code>), not on client-side ones', () => {
+    const base = repsOf(list, [5, 5, 5], (i) => ({ saturated: i < 2 }));
+    const throttled = compareRuns(base, repsOf(list, [0, 0, 0], () => ({ saturated: true, ok: 0, errors: { 'http-429': 900 } })));
+    expect(row(throttled).verdict).toBe('regression');
+    expect(row(throttled).reasons[0]).toBe('new error class http-429');
+    expect(row(throttled).reasons[1]).toMatch(/^latency not judged: harness saturated in 2 of 3 baseline repetitions .*; harness saturated in 3 of 3 candidate repetitions/);
+    const timeouts = compareRuns(base, repsOf(list, [5, 5, 5], () => ({ saturated: true, errors: { timeout: 900, dropped: 50 } })));
+    expect(row(timeouts).verdict).toBe('not-comparable');
+  });
+
   it('leaves saturated repetitions out; with fewer than 2 left and no noise file, the row is not comparable', () => {
     const two = compareRuns(repsOf(list, [5, 5, 5], (i) => ({ saturated: i === 1 })), repsOf(list, [50, 51, 49]));
     // Two left: the t-test still runs; the Mann-Whitney check (3 per side) does not.
