@@ -147,7 +147,8 @@ export interface Detection {
 }
 
 export function detections(noise: NoiseFile, repeat: number, alpha: number): { tests: number; rows: Detection[] } {
-  const tests = noise.rows.reduce((n, r) => n + (Object.keys(r.latency).length > 0 ? 1 : 0) + (r.serverPaced && r.throughput ? 1 : 0), 0);
+  // The tests a comparison will run: latency of every row with enough samples, and throughput of those that are server-paced.
+  const tests = noise.rows.reduce((n, r) => n + (Object.keys(r.latency).length > 0 ? 1 + (r.serverPaced && r.throughput ? 1 : 0) : 0), 0);
   const rows = noise.rows.map((r): Detection => {
     const stat = STATISTICS.find((s) => r.latency[s.stat])?.stat;
     const f = stat && r.latency[stat];

@@ -165,7 +165,7 @@ export function renderNoise(noise: NoiseFile, repeat: number, alpha: number): st
     { header: 'operation', align: 'left' as const, value: (d: Detection) => d.op },
     { header: 'samples', value: (d: Detection) => String(d.samples) },
     { header: 'stat', value: (d: Detection) => d.stat ?? '' },
-    { header: 'runs', value: (d: Detection) => String(d.runs) },
+    { header: 'runs', value: (d: Detection) => (d.stat ? String(d.runs) : '') },
     { header: 'spread', value: (d: Detection) => (d.spread === undefined ? '' : `±${(d.spread * 100).toFixed(1)}%`) },
     { header: `detects (${repeat} vs ${repeat})`, value: (d: Detection) => (d.detectable === undefined ? '' : `≥${(d.detectable * 100).toFixed(0)}%`) },
     {

@@ -61,3 +61,19 @@ describe('NoiseIndex and detectableChange', () => {
     expect(detectableChange(noise, 3, 0.05)).toBeCloseTo(Math.expm1(1.7709 * 0.1 * Math.sqrt(2 / 3)), 3);
   });
 });
+
+describe('renderNoise', () => {
+  it('says per row the spread and what a 3 vs 3 comparison with this file detects, in a sentence', async () => {
+    const { renderNoise } = await import('../../src/compare/render.js');
+    const runs = repsOfRows([
+      { spec: { phase: 'list-cache', op: 'list.cache' }, p99s: [10, 11, 10.5, 9.5, 10.2] },
+      { spec: { phase: 'install', op: 'create.crds', ok: 5 }, p99s: [100, 120, 90, 110, 95] },
+    ]);
+    const text = renderNoise(buildNoise(runs, meta), 3, 0.05);
+    expect(text).toMatch(/^Noise of v1\.37\.2 against itself over 5 runs of reads-small on 2 cores/);
+    expect(text).toMatch(/Benjamini-Hochberg level α\/m = 0\.05\/2\)/);
+    expect(text).toMatch(/^\s+0\s+list-cache\s+list\.cache\s+2000\s+p99\s+5\s+±\d+\.\d%\s+≥\d+%\s*$/m);
+    expect(text).toMatch(/create\.crds\s+5\s+too few samples \(a p50 needs ≥ 20 a run\)/);
+    expect(text).toMatch(/^detects p99 changes ≥ \d+% for list\.cache \(step 0 list-cache\)$/m);
+  });
+});
