@@ -21,6 +21,7 @@ const PARTS = {
   Reporters: ['reporters'],
   Analysis: ['analysis'],
   Compare: ['compare'],
+  Profiles: ['profiles'],
   Results: ['types', 'results'],
 };
 
@@ -54,6 +55,12 @@ const NEVER = [
   ['Compare', 'Engine', 'compare reads results only'],
   ['Compare', 'Kube', 'compare never talks to a server'],
   ['Compare', 'Scenarios', 'plan facts (SLOs, sweep) travel in the result'],
+  ['Engine', 'Profiles', 'the engine knows no profiler: the CLI wires the probe to its hooks and events'],
+  ['Profiles', 'Engine', 'the probe follows the run through hooks and events, not the runner\'s insides'],
+  ['Profiles', 'Scenarios', 'the probe takes what it needs of the plan (phase durations) as plain values'],
+  ['Reporters', 'Profiles', 'profiles are attributed at run time; reporters read the result'],
+  ['Analysis', 'Profiles', 'profiles are attributed at run time; analysis reads the result'],
+  ['Compare', 'Profiles', 'profiles are attributed at run time; compare reads the result'],
 ];
 
 const folders = (part) => {
