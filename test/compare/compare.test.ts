@@ -239,3 +239,52 @@ describe('compareRuns: the one-vs-one path', () => {
     expect(row(withNoise).verdict).toBe('regression');
   });
 });
+
+describe('compareRuns: error rates by simulation (seeded)', () => {
+  /** mulberry32 + Box-Muller: reproducible log-normal noise. */
+  function noise(seed: number): () => number {
+    let a = seed >>> 0;
+    const uniform = () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  }
+  const rows = 10;
+  const side = (gauss: () => number, sd: number, factor: (row: number) => number) =>
+    repsOfRows(Array.from({ length: rows }, (_, r) => ({ spec: { phase: `p${r}`, op: `op${r}`, limit: 'iterations' as const }, p99s: [0, 1, 2].map(() => 20 * factor(r) * Math.exp(sd * gauss())) })));
+
+  it('A/A: at most about α of comparisons call any regression when nothing changed (10 rows, ±30% noise)', () => {
+    const gauss = noise(42);
+    const trials = 400;
+    let red = 0;
+    for (let i = 0; i < trials; i++) if (compareRuns(side(gauss, 0.3, () => 1), side(gauss, 0.3, () => 1)).verdict === 'regression') red++;
+    // Benjamini-Hochberg holds the family-wise rate at α = 0.05 when every null is true; the Mann-Whitney check and thresholds only lower it.
+    if (process.env.DBG) console.log(`SIM A/A red=${red / trials}`);
+    expect(red / trials).toBeLessThanOrEqual(0.05);
+  });
+
+  it('A/B: a tripling of 2 rows out of 10 turns the gate red nearly always, and the false-discovery rate stays near α (±20% noise)', () => {
+    const gauss = noise(7);
+    const trials = 200;
+    let caught = 0;
+    let red = 0;
+    let fdp = 0;
+    for (let i = 0; i < trials; i++) {
+      const c = compareRuns(side(gauss, 0.2, () => 1), side(gauss, 0.2, (r) => (r < 2 ? 3 : 1)));
+      const called = c.rows.filter((r) => r.verdict === 'regression').map((r) => r.op);
+      if (called.includes('op0') && called.includes('op1')) caught++;
+      if (called.includes('op0') || called.includes('op1')) red++;
+      if (called.length > 0) fdp += called.filter((op) => op !== 'op0' && op !== 'op1').length / called.length;
+    }
+    // The gate turns red on a real change; both changed rows are named in most runs.
+    if (process.env.DBG) console.log(`SIM A/B red=${red / trials} both=${caught / trials} fdr=${fdp / trials}`);
+    expect(red / trials).toBeGreaterThanOrEqual(0.97);
+    expect(caught / trials).toBeGreaterThanOrEqual(0.85);
+    // Benjamini-Hochberg bounds the expected share of false calls among the calls by α · m0/m = 0.04; 200 trials leave some slack.
+    expect(fdp / trials).toBeLessThanOrEqual(0.08);
+  });
+});
