@@ -8,8 +8,9 @@
  * RBAC: the ClusterRole grants what the engine requests (src/engine/ops.ts,
  * cleanup.ts, watch.ts, server-watch.ts, and GET /version from the target
  * check), nothing else:
- * - customresourcedefinitions: create, get (Established polling), list
- *   (cleanup by label), delete;
+ * - customresourcedefinitions: create, get (servable checks), list (cleanup
+ *   by label), watch (Established is learnt from one watch on the run's
+ *   CRDs, src/engine/established.ts), delete;
  * - namespaces: create (object namespaces), list and delete (cleanup). Not
  *   namespaces/finalize: only the embedded control plane, which has no
  *   namespace controller, needs that;
@@ -155,7 +156,7 @@ export function benchPlurals(doc: ScenarioDoc, count: number): string[] {
 export function workerRules(doc: ScenarioDoc, crdsPerShard: number): { rules: Record<string, unknown>[]; warnings: string[] } {
   const warnings: string[] = [];
   const rules: Record<string, unknown>[] = [
-    { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['create', 'get', 'list', 'delete'] },
+    { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['create', 'list', 'delete'] },
   ];
   const customVerbs = ['create', 'get', 'list', 'watch', 'patch', 'delete'];

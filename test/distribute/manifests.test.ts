@@ -111,7 +111,7 @@ describe('the worker ClusterRole', () => {
 
   it('grants what the engine calls and nothing broader', () => {
     const rules = (buildManifests(spec()).clusterRole as Json).rules as Json[];
-    expect(rules).toContainEqual({ apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['create', 'get', 'list', 'delete'] });
+    expect(rules).toContainEqual({ apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['create', 'get', 'list', 'watch', 'delete'] });
     expect(rules).toContainEqual({ apiGroups: [''], resources: ['namespaces'], verbs: ['create', 'list', 'delete'] });
     const nonResource = rules.find((r) => r.nonResourceURLs);
     expect(nonResource).toEqual({ nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/openapi/*', '/version', '/metrics'], verbs: ['get'] });
