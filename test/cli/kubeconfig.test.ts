@@ -89,7 +89,12 @@ async function writeKubeconfig(text: string): Promise<string> {
 function selfSigned(name: string, subject: string, san: string): { cert: string; key: string } {
   const key = path.join(tmp, `${name}.key`);
   const cert = path.join(tmp, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-addext', `subjectAltName=${san}`, '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-addext', `subjectAltName=${san}`, '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl not found: these tests make certificates with it; `npm test` installs it (scripts/ensure-test-tools.sh)');
+    throw err;
+  }
   return { cert, key };
 }
 
