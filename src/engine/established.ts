@@ -17,7 +17,7 @@ import { withQuery } from '../kube/query.js';
 
 interface CrdEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: { metadata?: { name?: string; resourceVersion?: string }; status?: { conditions?: { type: string; status: string }[] } | string; code?: number };
+  object: { metadata?: { name?: string; resourceVersion?: string }; status?: { conditions?: { type: string; status: string; lastTransitionTime?: string }[] } | string; code?: number };
 }
 
 const BACKOFF_FIRST_MS = 200;
@@ -26,6 +26,8 @@ const BACKOFF_MAX_MS = 5_000;
 export class EstablishedWatch {
   /** performance.now() when each CRD was first seen Established. */
   private readonly establishedAt = new Map<string, number>();
+  /** The Established condition's lastTransitionTime (server clock, whole seconds), epoch ms. */
+  private readonly transitionedAt = new Map<string, number>();
   private readonly waiters = new Map<string, Set<(at: number) => void>>();
   private readonly stopper = new AbortController();
   private resourceVersion: string | undefined;
@@ -85,14 +87,25 @@ export class EstablishedWatch {
     });
   }
 
+  /**
+   * The Established condition's lastTransitionTime (epoch ms, server clock, whole
+   * seconds), if the CRD has been seen Established: what the CRD handler compares
+   * a create with before its 2 s sleep.
+   */
+  establishedSince(name: string): number | undefined {
+    return this.transitionedAt.get(name);
+  }
+
   async stop(): Promise<void> {
     this.stopper.abort('run ended');
     await this.loop?.catch(() => {});
   }
 
-  private seen(name: string, at: number): void {
+  private seen(name: string, at: number, crd: CrdEvent['object']): void {
     if (this.establishedAt.has(name)) return;
     this.establishedAt.set(name, at);
+    const since = Date.parse(establishedCondition(crd)?.lastTransitionTime ?? '');
+    if (Number.isFinite(since)) this.transitionedAt.set(name, since);
     for (const w of [...(this.waiters.get(name) ?? [])]) w(at);
   }
 
@@ -146,7 +159,7 @@ export class EstablishedWatch {
     const list = await this.client.expectOk({ method: 'GET', path: withQuery(CRD_PATH, { labelSelector: selector }), headers: this.client.headers(JSON_HEADERS), signal });
     const parsed = JSON.parse(list.body.toString('utf8')) as { metadata: { resourceVersion: string }; items: CrdEvent['object'][] };
     const now = performance.now();
-    for (const item of parsed.items) if (isEstablished(item) && item.metadata?.name) this.seen(item.metadata.name, now);
+    for (const item of parsed.items) if (isEstablished(item) && item.metadata?.name) this.seen(item.metadata.name, now, item);
     this.resourceVersion = parsed.metadata.resourceVersion;
   }
 
@@ -162,13 +175,17 @@ export class EstablishedWatch {
     if (rv) this.resourceVersion = rv;
     const name = event.object.metadata?.name;
     // A CRD deleted (a `delete of: crds` phase) and created again is waited for afresh.
-    if (name && event.type === 'DELETED') this.establishedAt.delete(name);
-    if (name && (event.type === 'ADDED' || event.type === 'MODIFIED') && isEstablished(event.object)) this.seen(name, at);
+    if (name && event.type === 'DELETED') (this.establishedAt.delete(name), this.transitionedAt.delete(name));
+    if (name && (event.type === 'ADDED' || event.type === 'MODIFIED') && isEstablished(event.object)) this.seen(name, at, event.object);
     return true;
   }
 }
 
-function isEstablished(crd: CrdEvent['object']): boolean {
+function establishedCondition(crd: CrdEvent['object']) {
   const status = crd.status;
-  return typeof status === 'object' && !!status.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+  return typeof status === 'object' ? status.conditions?.find((c) => c.type === 'Established') : undefined;
+}
+
+function isEstablished(crd: CrdEvent['object']): boolean {
+  return establishedCondition(crd)?.status === 'True';
 }

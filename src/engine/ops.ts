@@ -393,8 +393,15 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
         attempt(async () => {
           const ref = objectRef(objects, crdAt(ctx, from + Math.floor(i / perCrd)), i % perCrd);
           if (ref.index !== 0) return post(objectManifest(objects, ref), ref, signal);
-          // The first object of a new resource is slower (on 1.37: ~2 s, while ResourceQuota
-          // admission adds an evaluator for the new resource); kept apart as a lifecycle latency.
+          // The first object of a new resource is kept apart as a lifecycle latency: the CRD
+          // handler deliberately sleeps 2 s on a create within 2 s of the Established
+          // condition's lastTransitionTime (1 s granularity), so that every API server of an
+          // HA setup serves the new type (apiextensions-apiserver customresource_handler.go,
+          // `justCreated`). How long after that lastTransitionTime it was sent tells the sleep
+          // (under 2 s) from cost. Wall clocks: exact on the local control plane, off by the
+          // clock skew on a remote one.
+          const established = ctx.crdWatch?.establishedSince(ref.crd.name);
+          if (established !== undefined) ctx.recorder.record('crd.first-object.since-established', Math.max(0, Date.now() - established) * 1000);
           return timed(ctx, 'crd.first-object', () => post(objectManifest(objects, ref), ref, signal));
         }),
       failed: (i) => ctx.state.missingObjects.add(`${from + Math.floor(i / perCrd)}/${i % perCrd}`),
