@@ -1,17 +1,21 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { parseServerVersion } from '../controlplane/build.js';
+import { buildFor } from '../controlplane/build-server.js';
+import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.js';
+import { parseServerSpec, type ServerSpec } from '../controlplane/spec.js';
 import { defaultRunDir } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
-import { ExitCode } from '../types/errors.js';
+import { ExitCode, UsageError } from '../types/errors.js';
 import { COMPARE_OPTIONS, loadNoise, loadRuns, printComparison, type CompareArgs } from './compare.js';
 import type { Output } from './output.js';
 import { runScenario } from './run.js';
 
 interface AbArgs extends CompareArgs {
   scenario: string;
-  'baseline-version': string;
-  'candidate-version': string;
+  baseline?: string;
+  candidate?: string;
+  'baseline-version'?: string;
+  'candidate-version'?: string;
   repeat: number;
   out?: string;
   connections: number;
@@ -24,42 +28,54 @@ interface AbArgs extends CompareArgs {
 export function abCommand(out: Output, setExit: (code: number) => void): CommandModule {
   return {
     command: 'ab <scenario>',
-    describe: 'Run a scenario on two kube-apiserver builds (local control plane), interleaving repetitions, then compare',
+    describe: 'Run a scenario on two server builds (local control plane), interleaving repetitions, then compare',
     builder: (y) =>
       y
         .positional('scenario', { type: 'string', demandOption: true })
-        .option('baseline-version', { type: 'string', demandOption: true, describe: 'kube-apiserver version A, e.g. v1.36.3' })
-        .option('candidate-version', { type: 'string', demandOption: true, describe: 'kube-apiserver version B, e.g. v1.37.2' })
+        .option('baseline', { type: 'string', describe: 'server spec A, e.g. v1.37.2 (see --server)' })
+        .option('candidate', { type: 'string', describe: 'server spec B, e.g. source=../kubernetes or v1.37.2,arg=--watch-cache=false' })
+        .option('baseline-version', { type: 'string', describe: 'shorthand for --baseline vX.Y.Z' })
+        .option('candidate-version', { type: 'string', describe: 'shorthand for --candidate vX.Y.Z' })
         .option('repeat', { type: 'number', default: 3, describe: 'repetitions per build (≥3 enables the significance test)' })
         .option('out', { type: 'string', describe: 'folder for both sides (default: results/<timestamp>-ab-<scenario>)' })
         .option('connections', { type: 'number', default: 32 })
         .option('http2', { type: 'boolean', default: false })
         .option('allow-huge', { type: 'boolean', default: false })
-        .option('baseline-apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for the baseline only (repeatable)' })
-        .option('candidate-apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for the candidate only (repeatable), e.g. --candidate-apiserver-arg=--watch-cache=false' })
+        .option('baseline-apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for the baseline only (repeatable; same as arg= in --baseline)' })
+        .option('candidate-apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for the candidate only (repeatable; same as arg= in --candidate), e.g. --candidate-apiserver-arg=--watch-cache=false' })
         .options(COMPARE_OPTIONS)
-        .example('$0 ab scenarios/crds-500.yaml --baseline-version v1.36.3 --candidate-version v1.37.2 --repeat 3', ''),
+        .example('$0 ab scenarios/crds-500.yaml --baseline-version v1.36.3 --candidate-version v1.37.2 --repeat 3', 'two releases')
+        .example('$0 ab scenarios/smoke.yaml --baseline v1.37.2 --candidate source=../kubernetes --repeat 3', 'a release against a patched tree')
+        .example('$0 ab scenarios/reads-small.yaml --baseline v1.37.2 --candidate v1.37.2,arg=--watch-cache=false', 'two flags'),
     handler: async (argv) => {
       const args = argv as unknown as AbArgs;
-      parseServerVersion(args['baseline-version']);
-      parseServerVersion(args['candidate-version']);
+      // Both specs are parsed and resolved (trees hashed, binaries checked) before anything starts.
+      const specs = [
+        sideSpec('baseline', args.baseline, args['baseline-version'], args['baseline-apiserver-arg']),
+        sideSpec('candidate', args.candidate, args['candidate-version'], args['candidate-apiserver-arg']),
+      ];
       const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
       const noise = await loadNoise(args.noise);
+      const resolved = [await resolveServerSpec(specs[0]!), await resolveServerSpec(specs[1]!)];
       const root = args.out ?? defaultRunDir(path.resolve('results'), `ab-${loaded.doc.name}`, new Date());
-      const sides = [
-        { name: 'baseline', version: args['baseline-version'], apiserverArgs: args['baseline-apiserver-arg'] ?? [] },
-        { name: 'candidate', version: args['candidate-version'], apiserverArgs: args['candidate-apiserver-arg'] ?? [] },
+      const sides: { name: string; resolved: ResolvedServer }[] = [
+        { name: 'baseline', resolved: resolved[0]! },
+        { name: 'candidate', resolved: resolved[1]! },
       ];
+      // Build both sides first: a candidate that does not build fails before the baseline runs.
+      for (const side of sides) {
+        out.progress(`${side.name}: ${side.resolved.label}`);
+        await buildFor(side.resolved, (m) => out.progress(m));
+      }
       for (let rep = 1; rep <= args.repeat; rep++) {
         // Alternate which build goes first so slow drift of the machine hits both sides alike.
         const order = rep % 2 === 1 ? sides : [...sides].reverse();
         for (const side of order) {
-          out.progress(`repetition ${rep}/${args.repeat}: ${side.name} (kube-apiserver ${side.version}${side.apiserverArgs.length ? ` ${side.apiserverArgs.join(' ')}` : ''})`);
+          out.progress(`repetition ${rep}/${args.repeat}: ${side.name} (${side.resolved.label})`);
           const code = await runScenario(
             {
               scenario: args.scenario,
-              'server-version': side.version,
-              'apiserver-arg': side.apiserverArgs,
+              resolvedServer: side.resolved,
               out: path.join(root, side.name, `rep-${String(rep).padStart(2, '0')}`),
               keep: false,
               'allow-huge': args['allow-huge'],
@@ -83,4 +99,12 @@ export function abCommand(out: Output, setExit: (code: number) => void): Command
       setExit(printComparison(out, args, baseline, candidate, noise));
     },
   };
+}
+
+/** One side's spec: `--baseline SPEC` or `--baseline-version V` (one of them), plus `--baseline-apiserver-arg` flags. */
+function sideSpec(side: 'baseline' | 'candidate', spec: string | undefined, version: string | undefined, apiserverArgs: readonly string[] = []): ServerSpec {
+  if (spec === undefined && version === undefined) throw new UsageError(`ab: name the ${side} server`, `pass --${side} SPEC (e.g. v1.37.2 or source=DIR) or --${side}-version vX.Y.Z`);
+  if (spec !== undefined && version !== undefined) throw new UsageError(`ab: --${side} and --${side}-version both name the ${side} server; give one`);
+  const text = [(spec ?? version)!, ...apiserverArgs.map((a) => `arg=${a}`)].join(',');
+  return parseServerSpec(text, spec !== undefined ? `--${side}` : `--${side}-version`);
 }

@@ -30,7 +30,9 @@ export function cleanupCommand(out: Output, setExit: (code: number) => void): Co
       if (args.run && !RUN_ID.test(args.run)) throw new UsageError(`--run ${args.run}: expected a run id such as rk3x9q2mz (8 characters)`);
       const target = await resolveTarget(args, out, { writes: true });
       try {
-        const result = await cleanup(target.client, { runId: args.run, finalizeNamespaces: target.info.local, timeoutMs: args.timeout, progress: (m) => out.progress(m) });
+        // With kube-controller-manager (controllers=kcm) its namespace controller removes deleted namespaces.
+        const finalizeNamespaces = target.info.local && target.server?.controllers !== 'kcm';
+        const result = await cleanup(target.client, { runId: args.run, finalizeNamespaces, timeoutMs: args.timeout, progress: (m) => out.progress(m) });
         out.data(`deleted ${result.crds} CRDs and ${result.namespaces} namespaces; ${result.leftover} labelled objects remain`);
         // Leftovers are a cleanup that did not finish: exit 4, as a run that ended partial.
         setExit(result.leftover === 0 ? ExitCode.ok : ExitCode.runFailed);

@@ -122,6 +122,7 @@ export async function loadRuns(dir: string): Promise<LoadedRuns> {
     ),
   );
   const first = loaded[0]!.run;
-  const label = `${first.target.version.gitVersion}${loaded.length > 1 ? ` ×${loaded.length}` : ''} (${path.basename(dir)})`;
+  // The server spec's label says what was built ("source=kubernetes (patched, 3f2a9c1e)"); older results only have /version.
+  const label = `${first.server?.label ?? first.target.version.gitVersion}${loaded.length > 1 ? ` ×${loaded.length}` : ''} (${path.basename(dir)})`;
   return { label, runs: loaded.map((l) => l.run), summaries: loaded.map((l) => l.summary) };
 }

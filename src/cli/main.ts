@@ -41,10 +41,14 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
   const parser: Argv = yargs(argv)
     .scriptName('asa-bench')
     .usage('$0 <command> [options]\n\nCRD-scale load testing for the Kubernetes API server.')
+    .option('server', {
+      type: 'string',
+      describe: `the server under test on the local control plane, a spec: v1.37.2 | source=DIR | binary=PATH, then controllers=kcm|none, arg=--flag=value, version=vX.Y.Z (default ${DEFAULT_SERVER_VERSION},controllers=kcm)`,
+      global: true,
+    })
     .option('server-version', {
       type: 'string',
-      default: DEFAULT_SERVER_VERSION,
-      describe: 'kube-apiserver version for the embedded local control plane',
+      describe: `shorthand for --server vX.Y.Z (default ${DEFAULT_SERVER_VERSION})`,
       global: true,
     })
     .command(runCommand(out, setExit))

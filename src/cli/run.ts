@@ -83,6 +83,8 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
         .option('heap', { choices: ['auto', 'default'] as const, default: 'auto' as const, describe: "auto: size V8's heap from the plan (the process re-executes itself with the flags); default: Node's own sizing" })
         .example('$0 run scenarios/smoke.yaml', 'smoke test on the embedded control plane')
         .example('$0 run scenarios/crds-500.yaml --server-version v1.36.3', 'same on another kube-apiserver build')
+        .example('$0 run scenarios/smoke.yaml --server source=../kubernetes,arg=--watch-cache=false', 'on a (patched) source tree with an extra flag')
+        .example('$0 run scenarios/smoke.yaml --server v1.37.2,controllers=none', 'the bare API server, no kube-controller-manager')
         .example('$0 run scenarios/smoke.yaml --context kind-kind --yes', 'against a kind cluster')
         .example('$0 run scenarios/crds-5000.yaml --stop-when serverMemory=12GiB --stop-when install.p99=60s', 'stop the sweep at the first step past either limit'),
     handler: async (argv) => {
@@ -151,7 +153,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   local = target.ephemeral;
   try {
     const stop = stopOptionsFor(stopConditions, target.info.local, threads === 1 && (args.guard ?? true));
-    out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}`);
+    out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}${target.server ? `; server ${target.server.label}${target.server.controllers === 'kcm' ? ' with kube-controller-manager' : ', no controllers'}` : ''}`);
     if (stop.guard) out.progress(`memory guard on: stops before a step whose projected kube-apiserver memory this machine (${formatGiB(stop.machine.totalBytes)}) cannot hold (--no-guard: off)`);
     if (stop.conditions.length > 0) out.progress(`stop when: ${stop.conditions.map(describeStopCondition).join(', ')}`);
     out.progress(`heap: ${heap}`);
@@ -171,8 +173,9 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       tool: { name: 'asa-bench', version: TOOL_VERSION, node: process.version },
       scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
       target: target.info,
+      ...(target.server ? { server: target.server } : {}),
       machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
-      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, serverVersion: target.info.local ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads, heap, ...(profiling ? { profile: profiling } : {}) },
+      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, server: target.server?.given, serverVersion: target.server ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads, heap, ...(profiling ? { profile: profiling } : {}) },
       startedAt: startedAt.toISOString(),
       status: 'partial',
       reason: 'running',
@@ -225,7 +228,9 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
           out.progress(event.message);
       }
     };
-    const common = { local: target.info.local, ephemeral: target.ephemeral, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
+    // Without kube-controller-manager nothing finalizes deleted namespaces; with it, they go the normal way.
+    const finalizeNamespaces = target.info.local && target.server?.controllers !== 'kcm';
+    const common = { local: target.info.local, finalizeNamespaces, ephemeral: target.ephemeral, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
     const result: ExecuteResult & { threads?: ThreadRun[] } =
       threads > 1
         ? await runThreads({ ...common, scenario: plan.scenario, runIds: threadRunIds, connection: target.connection, client: target.client, clientOptions: threadClientOptions(args) })
@@ -262,7 +267,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
 
     if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
       // Keep the server's side of the story next to the results before the temp folder goes.
-      await store.copyLogTails(target.localDir, ['kube-apiserver.log', 'etcd.log']);
+      await store.copyLogTails(target.localDir, ['kube-apiserver.log', 'etcd.log', ...(target.server?.controllers === 'kcm' ? ['kube-controller-manager.log'] : [])]);
       out.progress(`errors occurred: control plane logs kept in ${store.dir}/logs/`);
     }
     if (interrupt.signal.aborted) return ExitCode.interrupted;

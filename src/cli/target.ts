@@ -8,15 +8,22 @@ import path from 'node:path';
 import { acquireLocalTarget } from '../controlplane/server.js';
 import { KubeClient, RequestError } from '../kube/client.js';
 import { connectionForLocalControlPlane, connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
-import { TargetError } from '../types/errors.js';
-import type { TargetInfo } from '../types/results.js';
+import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.js';
+import { specFromFlags, type ServerSpec } from '../controlplane/spec.js';
+import { TargetError, UsageError } from '../types/errors.js';
+import type { ServerRecord, TargetInfo } from '../types/results.js';
 import type { Output } from './output.js';
 import { durationOption } from './duration-option.js';
 
 export interface TargetArgs {
   kubeconfig?: string;
   context?: string;
-  'server-version': string;
+  /** The local control plane's server spec (src/controlplane/spec.ts). */
+  server?: string;
+  /** Shorthand for `--server vX.Y.Z` (no default here: the spec's default applies). */
+  'server-version'?: string;
+  /** A spec resolved by the caller (`ab` resolves both sides once, before anything starts). */
+  resolvedServer?: ResolvedServer;
   yes?: boolean;
   http2?: boolean;
   connections?: number;
@@ -32,14 +39,34 @@ export const TARGET_OPTIONS = {
   connections: { type: 'number', default: 32, describe: 'HTTP connections to the API server (apart from concurrency)' },
   'request-timeout': durationOption('request-timeout', { default: '60s', bareUnit: 's', min: 1, describe: 'time before a request without a response counts as a timeout' }),
   http2: { type: 'boolean', default: false, describe: 'use HTTP/2 (multiplexed streams, as client-go does) instead of HTTP/1.1' },
-  'apiserver-arg': { type: 'string', array: true, describe: 'extra kube-apiserver flag for the local control plane (repeatable)' },
+  'apiserver-arg': { type: 'string', array: true, describe: 'extra kube-apiserver flag for the local control plane (repeatable; same as arg= in --server)' },
 } as const;
+
+/** The spec the flags name: `--server`, or the shorthands `--server-version` and `--apiserver-arg`. */
+export function serverSpecFromArgs(args: Pick<TargetArgs, 'server' | 'server-version' | 'apiserver-arg'>): ServerSpec {
+  return specFromFlags({ server: args.server, serverVersion: args['server-version'], apiserverArgs: args['apiserver-arg'] });
+}
+
+/**
+ * Parses and resolves the local control plane's spec (a UsageError before
+ * anything starts), or undefined for a kubeconfig target.
+ */
+export async function resolveLocalServer(args: TargetArgs): Promise<ResolvedServer | undefined> {
+  const remote = args.kubeconfig !== undefined || args.context !== undefined;
+  if (remote) {
+    if (args.server !== undefined) throw new UsageError('--server names the local control plane; with --kubeconfig/--context the target is that cluster', 'drop --server, or drop --kubeconfig/--context');
+    return undefined;
+  }
+  return args.resolvedServer ?? (await resolveServerSpec(serverSpecFromArgs(args)));
+}
 
 export interface ResolvedTarget {
   /** Folder of the local control plane's logs, when the target is one this process uses. */
   localDir?: string;
   /** The local control plane's etcd client URL (`run --profile` reads etcd's pprof there). */
   etcdUrl?: string;
+  /** The local control plane's server spec as given and resolved. */
+  server?: ServerRecord;
   /** This process started the control plane and stops it (with all its data) on release. */
   ephemeral: boolean;
   connection: Connection;
@@ -69,7 +96,9 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   let localDir: string | undefined;
   let etcdUrl: string | undefined;
   let ephemeral = false;
-  if (args.kubeconfig !== undefined || args.context !== undefined) {
+  let server: ServerRecord | undefined;
+  const resolved = await resolveLocalServer(args);
+  if (!resolved) {
     // An empty KUBECONFIG (or an empty first entry) means unset, as for kubectl.
     const kubeconfig = args.kubeconfig ?? (process.env.KUBECONFIG?.split(path.delimiter)[0] || path.join(os.homedir(), '.kube', 'config'));
     connection = await connectionFromKubeconfig({
@@ -78,7 +107,8 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       beforeCredentials: options.writes ? (where) => checkWriteAllowed(where, args.yes ?? false) : undefined,
     });
   } else {
-    const local = await acquireLocalTarget(args['server-version'], (m) => out.progress(m), { apiserverArgs: args['apiserver-arg'] ?? [] });
+    const local = await acquireLocalTarget(resolved, (m) => out.progress(m));
+    server = local.server;
     release = local.release;
     localDir = local.dir;
     etcdUrl = local.etcdUrl;
@@ -100,10 +130,11 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
     return {
       localDir,
       etcdUrl,
+      ...(server ? { server } : {}),
       ephemeral,
       connection,
       client,
-      info: { server: connection.server.origin, context: connection.context, local: connection.local, version },
+      info: { server: connection.server.href.replace(/\/$/, ''), context: connection.context, local: connection.local, version },
       release: releaseAll,
     };
   } catch (err) {

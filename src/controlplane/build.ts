@@ -16,9 +16,12 @@
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, rename, rm, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ControlPlaneError, UsageError } from '../types/errors.js';
-import { binaryPaths, buildDir, controlPlaneSourceDir, ETCD_VERSION, withLock } from './paths.js';
+import { buildDir, componentPath, controlPlaneSourceDir, ETCD_VERSION, etcdPath, withLock } from './paths.js';
+import { parseRelease } from './spec.js';
+import type { ResolvedServer } from './resolve.js';
 
 export type Progress = (message: string) => void;
 
@@ -27,32 +30,64 @@ const VERSION = /^v1\.(\d+)\.(\d+)$/;
 const NEWER_TOOLCHAIN = 'go1.27.3';
 
 export function parseServerVersion(version: string): { minor: number; patch: number } {
-  const m = VERSION.exec(version);
-  if (!m) throw new UsageError(`--server-version ${version}: expected a Kubernetes release such as v1.37.2`);
-  return { minor: Number(m[1]), patch: Number(m[2]) };
+  if (!VERSION.test(version)) throw new UsageError(`--server-version ${version}: expected a Kubernetes release such as v1.37.2`);
+  return parseRelease(version);
 }
 
 export interface BuiltControlPlane {
   version: string;
   kubeApiserver: string;
   etcd: string;
+  /** Present when kube-controller-manager runs beside the API server (controllers=kcm). */
+  kubeControllerManager?: string;
 }
 
-/** Builds whatever is missing for `version`; returns the binary paths. */
-export async function ensureControlPlane(version: string, progress: Progress = () => {}): Promise<BuiltControlPlane> {
+/** A k8s.io/kubernetes component built by a generated wrapper module. */
+export type Component = 'kube-apiserver' | 'kube-controller-manager';
+
+/** Where k8s.io/kubernetes comes from for one build. */
+export interface BuildTarget {
+  /** Folder name in the cache (bin/<component>-<key>): the release, or `source-<hash>`. */
+  key: string;
+  /** The release the staging modules come from (module proxy), or the base of a checkout. */
+  version: string;
+  /** What /version reports. */
+  stampVersion: string;
+  /** A source tree instead of the proxy's module; with `staging`, its ./staging modules too. */
+  tree?: { dir: string; staging?: Record<string, string> };
+}
+
+export function releaseTarget(version: string): BuildTarget {
   parseServerVersion(version);
-  const bins = binaryPaths(version);
-  if (!existsSync(bins.etcd)) {
+  return { key: version, version, stampVersion: version };
+}
+
+/** Builds whatever is missing for `version` (kube-apiserver and etcd only); returns the binary paths. */
+export async function ensureControlPlane(version: string, progress: Progress = () => {}): Promise<BuiltControlPlane> {
+  const target = releaseTarget(version);
+  const etcd = await ensureEtcd(progress);
+  return { version, kubeApiserver: await ensureComponent('kube-apiserver', target, progress), etcd };
+}
+
+export async function ensureEtcd(progress: Progress = () => {}): Promise<string> {
+  const file = etcdPath();
+  if (!existsSync(file)) {
     await withLock(`etcd-${ETCD_VERSION}`, async () => {
-      if (!existsSync(bins.etcd)) await buildEtcd(bins.etcd, progress);
+      if (!existsSync(file)) await buildEtcd(file, progress);
     });
   }
-  if (!existsSync(bins.kubeApiserver)) {
-    await withLock(`kube-apiserver-${version}`, async () => {
-      if (!existsSync(bins.kubeApiserver)) await buildKubeApiserver(version, bins.kubeApiserver, progress);
+  return file;
+}
+
+/** Builds one component for a target unless the cache has it; returns its path. */
+export async function ensureComponent(component: Component, target: BuildTarget, progress: Progress = () => {}): Promise<string> {
+  const file = componentPath(component, target.key);
+  if (!existsSync(file)) {
+    await withLock(`${component}-${target.key}`, async () => {
+      if (!existsSync(file)) await buildComponent(component, target, file, progress);
     });
   }
-  return { version, ...bins };
+  return file;
 }
 
 async function buildEtcd(output: string, progress: Progress): Promise<void> {
@@ -80,54 +115,86 @@ export function goDirective(goMod: string): string | undefined {
   return /^go\s+(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(goMod)?.[1];
 }
 
-/** The go.mod of the wrapper module that builds kube-apiserver at `version`. */
-export function wrapperGoMod(version: string, kubernetesGoMod: string): string {
-  const { minor, patch } = parseServerVersion(version);
+/**
+ * The go.mod of the wrapper module that builds a component. Released:
+ * k8s.io/kubernetes at the release, staging modules at v0.<minor>.<patch>. A
+ * tree: k8s.io/kubernetes replaced by the folder, staging modules by its
+ * ./staging folders (a checkout) or by the release's published ones (a module
+ * copy has none). The wrapper's replaces decide: those in the tree's own go.mod
+ * do not apply to a module that requires it.
+ */
+export function wrapperGoMod(target: BuildTarget | string, kubernetesGoMod: string, component: Component = 'kube-apiserver'): string {
+  const t = typeof target === 'string' ? releaseTarget(target) : target;
   const staging = stagingModules(kubernetesGoMod);
-  if (staging.length === 0) throw new ControlPlaneError(`k8s.io/kubernetes@${version}: its go.mod names no staging modules; cannot derive replace lines`);
+  if (staging.length === 0) throw new ControlPlaneError(`k8s.io/kubernetes ${t.tree ? `in ${t.tree.dir}` : `@${t.version}`}: its go.mod names no staging modules; cannot derive replace lines`);
   const goVersion = goDirective(kubernetesGoMod) ?? '1.24';
+  const stagingDirs = t.tree?.staging;
+  const published = stagingDirs ? undefined : parseRelease(t.version);
   const lines = [
     '// Generated by asa-bench (src/controlplane/build.ts); do not edit.',
-    'module asa-bench.local/kube-apiserver',
+    `module asa-bench.local/${component}`,
     '',
     `go ${goVersion}`,
     '',
-    `require k8s.io/kubernetes ${version}`,
+    `require k8s.io/kubernetes ${t.tree ? 'v0.0.0' : t.version}`,
     '',
     'replace (',
-    ...staging.map((m) => `\t${m} => ${m} v0.${minor}.${patch}`),
+    ...(t.tree ? [`\tk8s.io/kubernetes => ${t.tree.dir}`] : []),
+    ...staging.map((m) => {
+      if (stagingDirs) {
+        const dir = stagingDirs[m];
+        if (!dir) throw new ControlPlaneError(`${t.tree!.dir}: staging module ${m} is named in go.mod but its folder has no go.mod`);
+        return `\t${m} => ${dir}`;
+      }
+      return `\t${m} => ${m} v0.${published!.minor}.${published!.patch}`;
+    }),
     ')',
     '',
   ];
   return lines.join('\n');
 }
 
-async function buildKubeApiserver(version: string, output: string, progress: Progress): Promise<void> {
-  const { minor } = parseServerVersion(version);
-  const dir = buildDir(`kube-apiserver-${version}`);
-  await mkdir(dir, { recursive: true });
-  progress(`resolving k8s.io/kubernetes@${version} through the Go module proxy`);
-  const started = Date.now();
-  const info = JSON.parse(await go(['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], dir, progress, { quiet: true })) as {
+/** The go.sum hash (`h1:…`) of k8s.io/kubernetes at a release, from the module proxy (or the module cache). */
+export async function moduleSum(version: string): Promise<string> {
+  const info = await downloadKubernetes(version, os.tmpdir(), () => {});
+  if (!info.Sum) throw new ControlPlaneError(`k8s.io/kubernetes@${version}: the module proxy gave no hash`);
+  return info.Sum;
+}
+
+async function downloadKubernetes(version: string, cwd: string, progress: Progress): Promise<{ GoMod: string; Dir?: string; Sum?: string }> {
+  const info = JSON.parse(await go(['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], cwd, progress, { quiet: true, allowFailure: true })) as {
     GoMod?: string;
+    Dir?: string;
+    Sum?: string;
     Error?: string;
   };
   if (info.Error || !info.GoMod) throw new ControlPlaneError(`k8s.io/kubernetes@${version} is not available: ${info.Error ?? 'no go.mod'}`, 'pick a version the Go module proxy serves (go list -m -versions k8s.io/kubernetes)');
-  const upstreamGoMod = await readFile(info.GoMod, 'utf8');
+  return { ...info, GoMod: info.GoMod };
+}
+
+/** The wrapper's main package: mirrors upstream cmd/<component>/ (controlplane/<component>/main.go). */
+async function buildComponent(component: Component, target: BuildTarget, output: string, progress: Progress): Promise<void> {
+  const dir = buildDir(`${component}-${target.key}`);
+  await mkdir(dir, { recursive: true });
+  const started = Date.now();
+  const what = target.tree ? `${target.tree.dir} (${target.stampVersion})` : `k8s.io/kubernetes@${target.version}`;
+  progress(`resolving ${what} for ${component}`);
+  const upstreamGoMod = target.tree ? await readFile(path.join(target.tree.dir, 'go.mod'), 'utf8') : await readFile((await downloadKubernetes(target.version, dir, progress)).GoMod, 'utf8');
   const env = toolchainEnv(goDirective(upstreamGoMod));
-  await writeFile(path.join(dir, 'go.mod'), wrapperGoMod(version, upstreamGoMod));
+  await writeFile(path.join(dir, 'go.mod'), wrapperGoMod(target, upstreamGoMod, component));
   await rm(path.join(dir, 'go.sum'), { force: true });
-  await copyFile(path.join(controlPlaneSourceDir(), 'kube-apiserver', 'main.go'), path.join(dir, 'main.go'));
+  await copyFile(path.join(controlPlaneSourceDir(), component, 'main.go'), path.join(dir, 'main.go'));
   progress(`resolving dependencies (go mod tidy)`);
   await go(['mod', 'tidy'], dir, progress, { env });
-  progress(`compiling kube-apiserver ${version} (first time only; several minutes on 2 cores)`);
+  progress(`compiling ${component} ${target.stampVersion} (first time only; minutes on 2 cores)`);
   const pkg = 'k8s.io/component-base/version';
+  const { minor } = parseRelease(/^v1\.\d+\.\d+/.exec(target.version)?.[0] ?? target.version);
   const ldflags = [
     '-s -w',
-    `-X ${pkg}.gitVersion=${version}`,
+    `-X ${pkg}.gitVersion=${target.stampVersion}`,
     `-X ${pkg}.gitMajor=1`,
     `-X ${pkg}.gitMinor=${minor}`,
-    `-X ${pkg}.gitTreeState=clean`,
+    `-X ${pkg}.gitTreeState=${target.tree ? 'dirty' : 'clean'}`,
     `-X ${pkg}.buildDate=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
   ].join(' ');
   await mkdir(path.dirname(output), { recursive: true });
@@ -135,8 +202,8 @@ async function buildKubeApiserver(version: string, output: string, progress: Pro
   await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env });
   await rename(tmp, output);
   const seconds = (Date.now() - started) / 1000;
-  await writeFile(path.join(path.dirname(output), 'build.json'), JSON.stringify({ version, builtAt: new Date().toISOString(), seconds }, null, 2));
-  progress(`built kube-apiserver ${version} in ${seconds.toFixed(0)}s`);
+  await writeFile(path.join(path.dirname(output), 'build.json'), JSON.stringify({ component, ...target, builtAt: new Date().toISOString(), seconds }, null, 2));
+  progress(`built ${component} ${target.stampVersion} in ${seconds.toFixed(0)}s`);
 }
 
 /** Sets GOTOOLCHAIN when a module needs a newer Go than the machine's (the proxy serves that toolchain). */
@@ -151,6 +218,8 @@ function toolchainEnv(required: string | undefined): Record<string, string> {
 interface GoOptions {
   env?: Record<string, string>;
   quiet?: boolean;
+  /** Resolve with stdout even on a non-zero exit (`go mod download -json` reports errors in its JSON). */
+  allowFailure?: boolean;
 }
 
 /** Runs the go command; returns stdout; stderr lines become progress; failure is a ControlPlaneError with the tail. */
@@ -176,19 +245,40 @@ function go(args: string[], cwd: string, progress: Progress, options: GoOptions 
       reject(new ControlPlaneError(`cannot run go: ${err.message}`, 'install Go 1.26 or newer; the local control plane is built from Go modules'));
     });
     child.on('close', (code) => {
-      if (code === 0) resolve(stdout);
+      if (code === 0 || (options.allowFailure && stdout.trim() !== '')) resolve(stdout);
       else reject(new ControlPlaneError(`go ${args.slice(0, 2).join(' ')} failed in ${cwd} (exit ${code}):\n${stderrTail.join('\n')}`, 'check that the Go module proxy is reachable (go env GOPROXY)'));
     });
   });
 }
 
 export async function isBuilt(version: string): Promise<boolean> {
-  const bins = binaryPaths(version);
   try {
-    await stat(bins.kubeApiserver);
-    await stat(bins.etcd);
+    await stat(componentPath('kube-apiserver', version));
+    await stat(etcdPath());
     return true;
   } catch {
     return false;
   }
+}
+
+/** The build target of a resolved spec (undefined for binary=, which is not built). */
+export function buildTarget(resolved: ResolvedServer): BuildTarget | undefined {
+  if (resolved.spec.kind === 'binary') return undefined;
+  if (!resolved.source) return releaseTarget(resolved.version);
+  const { dir, layout, staging } = resolved.source;
+  return { key: resolved.buildKey, version: resolved.version, stampVersion: resolved.stampVersion, tree: { dir, ...(layout === 'checkout' ? { staging } : {}) } };
+}
+
+/**
+ * Builds what a resolved spec needs (cached): etcd, kube-apiserver (unless
+ * binary=), and kube-controller-manager from the same release or tree when
+ * controllers=kcm (for binary=, from the release it reports or version=).
+ */
+export async function ensureServer(resolved: ResolvedServer, progress: Progress = () => {}): Promise<BuiltControlPlane> {
+  const etcd = await ensureEtcd(progress);
+  const target = buildTarget(resolved);
+  const kubeApiserver = target ? await ensureComponent('kube-apiserver', target, progress) : resolved.binary!.path;
+  const kcmTarget = target ?? releaseTarget(resolved.version);
+  const kubeControllerManager = resolved.spec.controllers === 'kcm' ? await ensureComponent('kube-controller-manager', kcmTarget, progress) : undefined;
+  return { version: resolved.stampVersion, kubeApiserver, etcd, ...(kubeControllerManager ? { kubeControllerManager } : {}) };
 }

@@ -26,10 +26,16 @@ export function controlPlaneSourceDir(): string {
 }
 
 export function binaryPaths(version: string): { kubeApiserver: string; etcd: string } {
-  return {
-    kubeApiserver: path.join(asaHome(), 'bin', `kube-apiserver-${version}`, 'kube-apiserver'),
-    etcd: path.join(asaHome(), 'bin', `etcd-${ETCD_VERSION}`, 'etcd'),
-  };
+  return { kubeApiserver: componentPath('kube-apiserver', version), etcd: etcdPath() };
+}
+
+/** A built k8s.io/kubernetes component, cached per build key (a release, or `source-<hash>`). */
+export function componentPath(component: string, key: string): string {
+  return path.join(asaHome(), 'bin', `${component}-${key}`, component);
+}
+
+export function etcdPath(): string {
+  return path.join(asaHome(), 'bin', `etcd-${ETCD_VERSION}`, 'etcd');
 }
 
 export function buildDir(name: string): string {

@@ -1,12 +1,16 @@
 /**
  * The long-lived local control plane of `asa-bench server up|down|status`,
- * and the choice `run` makes: reuse a running one of the same version, or
+ * and the choice `run` makes: reuse a running one of the same spec, or
  * start an ephemeral one for the run and stop it afterwards.
  */
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { ControlPlaneError } from '../types/errors.js';
-import { ensureControlPlane, type Progress } from './build.js';
+import type { ServerRecord } from '../types/results.js';
+import { ensureServer, type BuiltControlPlane, type Progress } from './build.js';
+import { serverRecord, type ResolvedServer } from './resolve.js';
+import { formatServerSpec } from './spec.js';
+import { sha256File } from './tree.js';
 import { serverStateFile } from './paths.js';
 import { isAlive, startControlPlane, stopControlPlane, type ControlPlaneOptions, type ControlPlaneState } from './up.js';
 
@@ -21,23 +25,36 @@ export async function readServerState(): Promise<ControlPlaneState | undefined> 
 /** The control plane from `server up`, if its processes are still alive. */
 export async function runningServer(): Promise<ControlPlaneState | undefined> {
   const state = await readServerState();
-  if (state && isAlive(state.apiserverPid) && isAlive(state.etcdPid)) return state;
+  if (state && isAlive(state.apiserverPid) && isAlive(state.etcdPid) && (state.controllerManagerPid === undefined || isAlive(state.controllerManagerPid))) return state;
   return undefined;
 }
 
-export async function serverUp(version: string, progress: Progress, options: ControlPlaneOptions = {}): Promise<ControlPlaneState> {
+export async function serverUp(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}): Promise<ControlPlaneState> {
   const existing = await runningServer();
   if (existing) {
-    throw new ControlPlaneError(`a local control plane (${existing.version}) is already running at ${existing.server}`, 'run `asa-bench server down` first');
+    throw new ControlPlaneError(`a local control plane (${existing.spec?.label ?? existing.version}) is already running at ${existing.server}`, 'run `asa-bench server down` first');
   }
-  const bins = await ensureControlPlane(version, progress);
-  const running = await startControlPlane(bins, progress, { ...options, detached: true });
-  const { stop: _stop, ...state } = running;
+  const { bins, record } = await buildFor(resolved, progress);
+  const running = await startControlPlane(bins, progress, { ...options, apiserverArgs: resolved.spec.args, detached: true });
+  const { stop: _stop, crashApiserver: _crash, ...rest } = running;
+  const state: ControlPlaneState = { ...rest, spec: record };
   const file = serverStateFile();
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2));
   await rename(`${file}.tmp`, file);
   return state;
+}
+
+/** Builds (cached) what the spec needs and records it, binaries' sha256 included. */
+export async function buildFor(resolved: ResolvedServer, progress: Progress): Promise<{ bins: BuiltControlPlane; record: ServerRecord }> {
+  const bins = await ensureServer(resolved, progress);
+  const [kubeApiserverSha256, kubeControllerManagerSha256] = await Promise.all([sha256File(bins.kubeApiserver), bins.kubeControllerManager ? sha256File(bins.kubeControllerManager) : undefined]);
+  const record = serverRecord(resolved, {
+    kubeApiserver: bins.kubeApiserver,
+    kubeApiserverSha256,
+    ...(bins.kubeControllerManager ? { kubeControllerManager: bins.kubeControllerManager, kubeControllerManagerSha256 } : {}),
+  });
+  return { bins, record };
 }
 
 export async function serverDown(): Promise<ControlPlaneState | undefined> {
@@ -57,21 +74,29 @@ export interface LocalTarget {
   dir: string;
   /** etcd's client URL (plain HTTP on loopback; serves /debug/pprof with `--enable-pprof`). */
   etcdUrl: string;
+  /** The server spec as given and resolved. */
+  server: ServerRecord;
   release(): Promise<void>;
+}
+
+/** The canonical spec a state file describes (states from before specs ran the bare server). */
+function runningSpec(state: ControlPlaneState): string {
+  return state.spec?.spec ?? `${state.version},controllers=none`;
 }
 
 /**
  * The local control plane for a run: a running `server up` instance of the
- * same version is reused (unless extra API server flags are asked for);
- * otherwise one is built if needed, started, and stopped by `release`.
+ * same spec (and build) is reused; otherwise what the spec needs is built if
+ * missing, started, and stopped by `release`.
  */
-export async function acquireLocalTarget(version: string, progress: Progress, options: ControlPlaneOptions = {}): Promise<LocalTarget> {
+export async function acquireLocalTarget(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}): Promise<LocalTarget> {
   const running = await runningServer();
-  if (running && running.version === version && !(options.apiserverArgs?.length)) {
-    progress(`using the running local control plane ${running.version} at ${running.server}`);
-    return { kubeconfig: running.kubeconfig, version: running.version, ephemeral: false, dir: running.dir, etcdUrl: running.etcdUrl, release: async () => {} };
+  if (running && running.spec && runningSpec(running) === formatServerSpec(resolved.spec) && running.spec.buildKey === resolved.buildKey) {
+    progress(`using the running local control plane ${running.spec.label} at ${running.server}`);
+    return { kubeconfig: running.kubeconfig, version: running.version, ephemeral: false, dir: running.dir, etcdUrl: running.etcdUrl, server: running.spec, release: async () => {} };
   }
-  const bins = await ensureControlPlane(version, progress);
-  const cp = await startControlPlane(bins, progress, options);
-  return { kubeconfig: cp.kubeconfig, version: cp.version, ephemeral: true, dir: cp.dir, etcdUrl: cp.etcdUrl, release: () => cp.stop() };
+  if (running) progress(`a local control plane (${running.spec?.label ?? running.version}) is running, but this run asks for ${resolved.label}: starting its own`);
+  const { bins, record } = await buildFor(resolved, progress);
+  const cp = await startControlPlane(bins, progress, { ...options, apiserverArgs: [...resolved.spec.args, ...(options.apiserverArgs ?? [])] });
+  return { kubeconfig: cp.kubeconfig, version: cp.version, ephemeral: true, dir: cp.dir, etcdUrl: cp.etcdUrl, server: record, release: () => cp.stop() };
 }

@@ -5,7 +5,7 @@
  * a generated admin token in `system:masters`, and a kubeconfig for the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { LOCAL_CLUSTER_NAME, LOCAL_CONNECTION_FILE, type LocalConnectionFile } from '../kube/target.js';
 import { ControlPlaneError } from '../types/errors.js';
+import type { ServerRecord } from '../types/results.js';
 import type { BuiltControlPlane, Progress } from './build.js';
 
 /** The user load is sent as: cluster-admin rights, but not exempt from flow control. */
@@ -38,6 +39,10 @@ export interface ControlPlaneState {
   server: string;
   etcdPid: number;
   apiserverPid: number;
+  /** kube-controller-manager, when it runs beside the API server (controllers=kcm). */
+  controllerManagerPid?: number;
+  /** The server spec as given and resolved (set by acquireLocalTarget / serverUp). */
+  spec?: ServerRecord;
   etcdUrl: string;
   startedAt: string;
 }
@@ -103,7 +108,7 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
   try {
     const [clientPort, peerPort, securePort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${clientPort}`;
-    progress(`starting etcd on ${etcdUrl}`);
+    progress(`starting etcd on ${etcdUrl} (data ${dir})`);
     const etcd = await launch(
       bins.etcd,
       [
@@ -170,6 +175,7 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
       ];
     const apiserver = await launch(bins.kubeApiserver, apiserverArgs, path.join(dir, 'kube-apiserver.log'), options.detached ?? false);
     children.push(apiserver);
+    const apiserverIndex = children.length - 1;
 
     // The API server writes its self-signed serving cert (with its CA) on start.
     const certFile = path.join(certDir, 'apiserver.crt');
@@ -224,7 +230,13 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
     // without loading @kubernetes/client-node (~90 MB of harness RSS; see src/kube/target.ts).
     const connectionFile: LocalConnectionFile = { server, ca: ca.toString('utf8'), token, context: LOCAL_CLUSTER_NAME };
     await writeFile(path.join(dir, LOCAL_CONNECTION_FILE), JSON.stringify(connectionFile), { mode: 0o600 });
-    progress(`control plane ready (${bins.version}); kubeconfig ${kubeconfig}`);
+    let controllerManagerPid: number | undefined;
+    if (bins.kubeControllerManager) {
+      const kcm = await startControllerManager(bins.kubeControllerManager, { dir, server, ca, adminToken, detached: options.detached ?? false }, progress);
+      children.push(kcm);
+      controllerManagerPid = kcm.pid!;
+    }
+    progress(`control plane ready (${bins.version}${bins.kubeControllerManager ? ', with kube-controller-manager' : ', no controllers'}); kubeconfig ${kubeconfig}`);
     const state: ControlPlaneState = {
       version: bins.version,
       dir,
@@ -232,16 +244,17 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
       server,
       etcdPid: etcd.pid!,
       apiserverPid: apiserver.pid!,
+      ...(controllerManagerPid !== undefined ? { controllerManagerPid } : {}),
       etcdUrl,
       startedAt: new Date().toISOString(),
     };
     const crashApiserver = async (downMs: number) => {
-      const current = children[children.length - 1]!;
+      const current = children[apiserverIndex]!;
       process.kill(current.pid!, 'SIGKILL');
       await new Promise((r) => current.once('exit', r));
       await new Promise((r) => setTimeout(r, downMs));
       const restarted = await launch(bins.kubeApiserver, apiserverArgs, path.join(dir, 'kube-apiserver.log'), options.detached ?? false);
-      children[children.length - 1] = restarted;
+      children[apiserverIndex] = restarted;
       const readyAgent = new Agent({ connect: { ca, rejectUnauthorized: true } });
       try {
         await waitFor('kube-apiserver /readyz after restart', path.join(dir, 'kube-apiserver.log'), restarted, 120_000, async () => {
@@ -263,6 +276,7 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
 
 /** Stops a control plane recorded in a state file (another process started it). */
 export async function stopControlPlane(state: ControlPlaneState): Promise<void> {
+  await stopProcess(state.controllerManagerPid);
   await stopProcess(state.apiserverPid);
   await stopProcess(state.etcdPid);
   await rm(state.dir, { recursive: true, force: true });
@@ -294,6 +308,77 @@ async function stopProcess(pid: number | undefined): Promise<void> {
   } catch {
     // already gone
   }
+}
+
+/**
+ * kube-controller-manager beside the API server, as in a cluster: its garbage
+ * collector and quota monitors keep a watch per resource (CRDs included), and
+ * its namespace controller empties and finalizes deleted namespaces. Loopback
+ * only; the admin credential; no leader election (one instance). Flags from a
+ * feasibility check on v1.37.2 (issue #11).
+ */
+async function startControllerManager(binary: string, cp: { dir: string; server: string; ca: Buffer; adminToken: string; detached: boolean }, progress: Progress): Promise<ChildProcess> {
+  const kubeconfig = path.join(cp.dir, 'kube-controller-manager.kubeconfig');
+  await writeFile(
+    kubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'local', cluster: { server: cp.server, 'certificate-authority-data': cp.ca.toString('base64') } }],
+      users: [{ name: 'admin', user: { token: cp.adminToken } }],
+      contexts: [{ name: 'admin', context: { cluster: 'local', user: 'admin' } }],
+      'current-context': 'admin',
+    }),
+    { mode: 0o600 },
+  );
+  // --root-ca-file must hold the CA alone: the serving cert file starts with the leaf,
+  // and kube-controller-manager refuses a bundle whose entry 0 lacks the CA bit.
+  const rootCa = path.join(cp.dir, 'root-ca.crt');
+  await writeFile(rootCa, caCertificateOnly(cp.ca));
+  const flexDir = path.join(cp.dir, 'flexvolume');
+  await mkdir(flexDir);
+  const port = await freePort();
+  const args = [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${path.join(cp.dir, 'kcm-certs')}`,
+    '--controllers=*',
+    `--service-account-private-key-file=${path.join(cp.dir, 'sa.key')}`,
+    `--root-ca-file=${rootCa}`,
+    '--use-service-account-credentials=false',
+    // By default it creates /usr/libexec/kubernetes/kubelet-plugins/volume/exec/ on the host.
+    `--flex-volume-plugin-dir=${flexDir}`,
+  ];
+  progress(`starting kube-controller-manager (https://127.0.0.1:${port})`);
+  const logFile = path.join(cp.dir, 'kube-controller-manager.log');
+  const kcm = await launch(binary, args, logFile, cp.detached);
+  const agent = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    await waitFor('kube-controller-manager /healthz', logFile, kcm, 60_000, async () => {
+      const res = await request(`https://127.0.0.1:${port}/healthz`, { dispatcher: agent, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      if (!res) return false;
+      await res.body.dump();
+      return res.statusCode === 200;
+    });
+  } catch (err) {
+    await stopProcess(kcm.pid);
+    throw err;
+  } finally {
+    await agent.close();
+  }
+  return kcm;
+}
+
+/** The CA certificate(s) of a PEM bundle, leaf certificates left out. */
+export function caCertificateOnly(bundle: Buffer): string {
+  const blocks = bundle.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const cas = blocks.filter((pem) => new X509Certificate(pem).ca);
+  if (cas.length === 0) throw new ControlPlaneError('the API server\'s certificate file holds no CA certificate; kube-controller-manager needs one for --root-ca-file');
+  return `${cas.join('\n')}\n`;
 }
 
 async function launch(binary: string, args: string[], logFile: string, detached: boolean): Promise<ChildProcess> {

@@ -35,6 +35,11 @@ export interface ExecuteOptions {
   runId: string;
   /** Target is the embedded control plane (see cleanup.ts on namespaces). */
   local: boolean;
+  /**
+   * Finalize deleted namespaces by hand: only on a local control plane without a
+   * namespace controller (controllers=none). Default: `local`.
+   */
+  finalizeNamespaces?: boolean;
   signal: AbortSignal;
   onEvent: (event: RunEvent) => void;
   /**
@@ -177,7 +182,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     try {
       cleanupResult = await cleanup(options.client, {
         runId: options.runId,
-        finalizeNamespaces: options.local,
+        finalizeNamespaces: options.finalizeNamespaces ?? options.local,
         progress: (message) => options.onEvent({ type: 'message', message }),
         signal: options.cleanupSignal,
         // A persistent server keeps what deletions cost it: fewer at a time, and none while the machine is short of memory.

@@ -33,6 +33,8 @@ export interface WorkerInit {
   connection: ConnectionData;
   client: ClientOptions;
   local: boolean;
+  /** Finalize deleted namespaces by hand (a local control plane without kube-controller-manager). */
+  finalizeNamespaces: boolean;
   keep: boolean;
   /** The run's start as epoch ms (performance.timeOrigin + now): the zero of interval timestamps in every thread. */
   startedAtEpochMs: number;

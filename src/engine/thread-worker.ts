@@ -68,6 +68,7 @@ try {
     client,
     runId: init.runId,
     local: init.local,
+    finalizeNamespaces: init.finalizeNamespaces,
     signal: stop.signal,
     cleanupSignal: skipCleanup.signal,
     keep: init.keep,

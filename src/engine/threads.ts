@@ -72,6 +72,8 @@ export interface ThreadsOptions {
   /** `connections` is the total, split over the threads. */
   clientOptions: ClientOptions;
   local: boolean;
+  /** See ExecuteOptions.finalizeNamespaces. */
+  finalizeNamespaces?: boolean;
   signal: AbortSignal;
   cleanupSignal?: AbortSignal;
   onEvent: (event: ThreadsEvent) => void;
@@ -298,6 +300,7 @@ export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult
       connection: base,
       client: { ...options.clientOptions, connections: Math.max(1, shareOf(total, k + 1, count)) },
       local: options.local,
+      finalizeNamespaces: options.finalizeNamespaces ?? options.local,
       keep: options.keep ?? false,
       startedAtEpochMs,
       ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
@@ -357,7 +360,7 @@ export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult
     try {
       result = await cleanup(options.client, {
         runId: t.runId,
-        finalizeNamespaces: options.local,
+        finalizeNamespaces: options.finalizeNamespaces ?? options.local,
         progress: (message) => emit({ type: 'message', message: `${label(t)}: ${message}` }),
         signal: options.cleanupSignal,
       });

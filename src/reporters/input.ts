@@ -138,6 +138,31 @@ export function runDurationMs(run: RunInfo): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** The server spec as given and resolved (local control plane runs), and whether controllers ran. */
+function serverFacts(run: ReportInput['run']): Fact[] {
+  const server = run.server;
+  if (!server) return [];
+  const built =
+    server.kind === 'source' && server.source
+      ? `source tree ${server.source.dir} (${server.source.layout === 'checkout' ? 'git checkout with ./staging' : `module copy, staging modules ${server.version} from the module proxy`}; ${
+          server.source.git ? `git ${server.source.git.describe}, ` : ''
+        }${server.source.patched === undefined ? '' : server.source.patched ? 'patched, ' : 'unpatched, '}${server.source.hashMethod} ${server.source.hash.slice(0, 16)})`
+      : server.kind === 'binary'
+        ? `prebuilt binary ${server.kubeApiserver.path}`
+        : `release ${server.version} from the Go module proxy`;
+  return [
+    { label: 'Server spec', value: `${server.given || server.spec} → ${server.label}` },
+    { label: 'Server build', value: `${built}; kube-apiserver sha256 ${server.kubeApiserver.sha256.slice(0, 16)}${server.args.length > 0 ? `; flags ${server.args.join(' ')}` : ''}` },
+    {
+      label: 'Controllers',
+      value:
+        server.controllers === 'kcm'
+          ? `kube-controller-manager beside the API server (as in a cluster)${server.kubeControllerManager ? `, sha256 ${server.kubeControllerManager.sha256.slice(0, 16)}` : ''}`
+          : 'none: the bare API server (no garbage collector, quota or namespace controllers)',
+    },
+  ];
+}
+
 export function runFacts(input: ReportInput): Fact[] {
   const { run } = input;
   const sweep = inferSweep(run, input.summary.phases);
@@ -150,6 +175,7 @@ export function runFacts(input: ReportInput): Fact[] {
       value: `${run.target.server} (${run.target.local ? 'local control plane' : `context ${run.target.context}`})`,
     },
     { label: 'Server version', value: `kube-apiserver ${run.target.version.gitVersion}` },
+    ...serverFacts(run),
     { label: 'Status', value: run.reason ? `${run.status}: ${run.reason}` : run.status },
     {
       label: 'Started',
@@ -358,7 +384,7 @@ export function defaultHeadline(input: ReportInput): string {
     ? `; slowest p99 ${formatLatencyMs(worst.p99)} ms (${worst.op}, step ${worst.phase.step} at ${describeLevel(sweep, worst.phase.level)})`
     : '';
   return (
-    `${run.scenario.name} against kube-apiserver ${run.target.version.gitVersion} ${run.status === 'complete' ? 'completed' : `ended ${run.status}`}: ` +
+    `${run.scenario.name} against kube-apiserver ${run.server ? run.server.label : run.target.version.gitVersion} ${run.status === 'complete' ? 'completed' : `ended ${run.status}`}: ` +
     `${span}, ${groupThousands(measured)} measured operations, ${groupThousands(errors)} error${errors === 1 ? '' : 's'}${slowest}.`
   );
 }
