@@ -263,7 +263,7 @@ export interface WorkerArgs {
   http2: boolean;
   'request-timeout': number;
   'allow-huge': boolean;
-  'server-version': string;
+  'server-version'?: string;
 }
 
 export function distributeWorkerCommand(out: Output, setExit: (code: number) => void): CommandModule {

@@ -15,6 +15,7 @@ import type { ServerRecord } from '../types/results.js';
 import { formatServerSpec, isRelease, type ServerSpec } from './spec.js';
 import { dirhash1, hashCheckout, inspectTree, isGitTop, sha256File, treeVersion, type TreeLayout } from './tree.js';
 import { moduleSum } from './build.js';
+import { asaHome } from './paths.js';
 
 const run = promisify(execFile);
 
@@ -81,7 +82,7 @@ async function resolveSource(spec: ServerSpec): Promise<ResolvedServer> {
     return withSource(spec, version, source);
   }
   const { version, from } = await treeVersion(dir, tree.layout, spec.version, undefined);
-  const hash = await dirhash1(dir, `k8s.io/kubernetes@${version}`);
+  const hash = await dirhash1(dir, `k8s.io/kubernetes@${version}`, path.join(asaHome(), 'tree-hash', `${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.json`));
   // Go's module hash of every file: equal to the proxy's go.sum line iff the tree is the published release.
   const published = tree.layout === 'module' && isRelease(version) ? await moduleSum(version).catch(() => undefined) : undefined;
   source = {

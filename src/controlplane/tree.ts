@@ -10,12 +10,13 @@
  *   (git already knows what changed, so this stays fast on a full checkout);
  * - anything else: Go's own module hash (dirhash "h1", the go.sum format) over
  *   every file, so an untouched copy of k8s.io/kubernetes@vX.Y.Z hashes to the
- *   very sum the module proxy publishes, and "patched" is a fact, not a guess.
+ *   very sum the module proxy publishes, and "patched" is a fact, not a guess;
+ *   files unchanged since the last hash (size, mtime, inode) are not read again.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { UsageError } from '../types/errors.js';
@@ -98,26 +99,58 @@ async function listFiles(root: string): Promise<string[]> {
   return files;
 }
 
+/** Per-file sha256 remembered between runs, trusted only while size, mtime and inode are unchanged (as git's index). */
+interface HashCache {
+  writtenAtMs: number;
+  files: Record<string, [size: number, mtimeMs: number, ino: number, sha256: string]>;
+}
+
+async function readHashCache(file: string | undefined): Promise<HashCache | undefined> {
+  if (!file) return undefined;
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as HashCache;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Go's dirhash.Hash1 (golang.org/x/mod/sumdb/dirhash) of DIR as module
  * `prefix` (e.g. `k8s.io/kubernetes@v1.37.2`): sha256 over the sorted lines
  * "<sha256 of file>  <prefix>/<path>\n". Equal to the module's go.sum hash when
- * DIR holds exactly the module's files.
+ * DIR holds exactly the module's files. With `cacheFile`, a file's sha256 is
+ * reused while its size, mtime and inode are unchanged; a file modified within
+ * 2 s of the cache's writing is always read again (its mtime may not tell a
+ * later write apart, the "racy git" case).
  */
-export async function dirhash1(dir: string, prefix: string): Promise<string> {
+export async function dirhash1(dir: string, prefix: string, cacheFile?: string): Promise<string> {
   const names = (await listFiles(dir)).map((rel) => ({ rel, name: `${prefix}/${rel}` }));
   names.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  const cache = await readHashCache(cacheFile);
+  const fresh: HashCache = { writtenAtMs: Date.now(), files: {} };
   const sums = new Array<string>(names.length);
   let next = 0;
   const worker = async () => {
     while (next < names.length) {
       const i = next++;
-      sums[i] = await sha256File(path.join(dir, names[i]!.rel));
+      const rel = names[i]!.rel;
+      const file = path.join(dir, rel);
+      const st = await stat(file);
+      const known = cache?.files[rel];
+      const trusted = known && known[0] === st.size && known[1] === st.mtimeMs && known[2] === st.ino && st.mtimeMs < cache!.writtenAtMs - 2000;
+      sums[i] = trusted ? known[3] : await sha256File(file);
+      fresh.files[rel] = [st.size, st.mtimeMs, st.ino, sums[i]!];
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));
   const h = createHash('sha256');
   names.forEach((n, i) => h.update(`${sums[i]}  ${n.name}\n`));
+  if (cacheFile) {
+    await mkdir(path.dirname(cacheFile), { recursive: true });
+    const tmp = `${cacheFile}.tmp-${process.pid}`;
+    await writeFile(tmp, JSON.stringify(fresh));
+    await rename(tmp, cacheFile);
+  }
   return `h1:${h.digest('base64')}`;
 }
 

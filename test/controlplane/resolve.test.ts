@@ -7,7 +7,7 @@
  * test/integration/server-spec.test.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,28 @@ describe('source= trees', () => {
     expect(await dirhash1(b, 'k8s.io/kubernetes@v1.37.2')).toBe(ha);
     await writeFile(path.join(b, 'staging', 'README.md'), 'staging!\n');
     expect(await dirhash1(b, 'k8s.io/kubernetes@v1.37.2')).not.toBe(ha);
+  });
+
+  it('the per-file cache is reused only while size, mtime and inode are unchanged', async () => {
+    const dir = await fakeTree(path.join(root, 'hash-cache'), false);
+    const file = path.join(dir, 'staging', 'README.md');
+    const past = new Date(Date.now() - 60_000);
+    await utimes(file, past, past);
+    const cacheFile = path.join(root, 'hash-cache.json');
+    const first = await dirhash1(dir, 'k8s.io/kubernetes@v1.37.2', cacheFile);
+    expect(await dirhash1(dir, 'k8s.io/kubernetes@v1.37.2')).toBe(first);
+    // Same size, other bytes, another (past) mtime: read again.
+    await writeFile(file, 'STAGING\n');
+    const earlier = new Date(Date.now() - 120_000);
+    await utimes(file, earlier, earlier);
+    const changed = await dirhash1(dir, 'k8s.io/kubernetes@v1.37.2', cacheFile);
+    expect(changed).not.toBe(first);
+    expect(changed).toBe(await dirhash1(dir, 'k8s.io/kubernetes@v1.37.2'));
+    // An unchanged file's cached sum is what is used (the cache is really consulted).
+    const cache = JSON.parse(await readFile(cacheFile, 'utf8')) as { files: Record<string, [number, number, number, string]> };
+    cache.files['staging/README.md']![3] = '0'.repeat(64);
+    await writeFile(cacheFile, JSON.stringify({ ...cache, writtenAtMs: Date.now() }));
+    expect(await dirhash1(dir, 'k8s.io/kubernetes@v1.37.2', cacheFile)).not.toBe(changed);
   });
 
   it('refuses what is not a k8s.io/kubernetes tree, before anything starts', async () => {
