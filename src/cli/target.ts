@@ -145,7 +145,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
 
 /** One clear line for the usual ways a target fails before load starts. */
 function targetProblem(connection: Connection, err: unknown): TargetError {
-  const where = connection.server.origin;
+  const where = connection.server.href.replace(/\/$/, '');
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? '';
   if (err instanceof RequestError && err.status === 401) {

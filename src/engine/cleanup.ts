@@ -115,6 +115,7 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
     const remainingCrds = await listLabelled(client, CRD_PATH, options.runId, options.signal);
     const remainingNs = await listLabelled(client, NAMESPACES_PATH, options.runId, options.signal);
     if (options.finalizeNamespaces && remainingCrds.length === 0) {
+      if (remainingNs.length > 0) progress(`finalizing ${remainingNs.length} namespaces by hand (no namespace controller on this control plane)`);
       for (const ns of remainingNs) {
         await client.send({
           method: 'PUT',

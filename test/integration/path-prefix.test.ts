@@ -7,8 +7,9 @@
  * only prefixed requests and counts any other as a miss.
  */
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, request as httpsRequest } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -45,9 +46,12 @@ interface Seen {
   misses: string[];
 }
 
-/** Forwards `PREFIX/...` to the real server (TLS verified with its CA); anything else is a 404 and a miss. */
-function prefixProxy(upstream: URL, ca: Buffer, seen: Seen): Server {
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
+/**
+ * Forwards `PREFIX/...` to the real server (TLS verified with its CA); anything else is a 404 and
+ * a miss. HTTPS with its own self-signed certificate: client-node refuses a token over plain HTTP.
+ */
+function prefixProxy(upstream: URL, ca: Buffer, tls: { cert: Buffer; key: Buffer }, seen: Seen): Server {
+  return createServer(tls, (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     if (url !== PREFIX && !url.startsWith(`${PREFIX}/`) && !url.startsWith(`${PREFIX}?`)) {
       seen.misses.push(`${req.method} ${url}`);
@@ -85,7 +89,10 @@ beforeAll(async () => {
   const token = local.users.find((u) => u.name === current.context.user)!.user.token;
   const upstream = new URL(local.clusters[0]!.cluster.server);
   const ca = Buffer.from(local.clusters[0]!.cluster['certificate-authority-data'], 'base64');
-  proxy = prefixProxy(upstream, ca, seen);
+  const [certFile, keyFile] = [path.join(root, 'proxy.crt'), path.join(root, 'proxy.key')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  const proxyCert = await readFile(certFile);
+  proxy = prefixProxy(upstream, ca, { cert: proxyCert, key: await readFile(keyFile) }, seen);
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const port = (proxy.address() as { port: number }).port;
   kubeconfig = path.join(root, 'kubeconfig');
@@ -94,7 +101,7 @@ beforeAll(async () => {
     stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'workspace', cluster: { server: `http://127.0.0.1:${port}${PREFIX}` } }],
+      clusters: [{ name: 'workspace', cluster: { server: `https://127.0.0.1:${port}${PREFIX}`, 'certificate-authority-data': proxyCert.toString('base64') } }],
       users: [{ name: 'team', user: { token } }],
       contexts: [{ name: 'root-team', context: { cluster: 'workspace', user: 'team' } }],
       'current-context': 'root-team',
@@ -129,7 +136,7 @@ async function runThrough(name: string, extra: string[]): Promise<{ run: RunInfo
 describe('a server URL with a path', () => {
   it('prefixes every request: writes, reads, discovery, OpenAPI links, watches and /metrics', { timeout: 300_000 }, async () => {
     const { run, summary } = await runThrough('prefix', []);
-    expect(run.target.server).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+${PREFIX}$`));
+    expect(run.target.server).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:\\d+${PREFIX}$`));
     const ops = summary.phases.flatMap((p) => p.ops);
     const errors = ops.filter((o) => Object.keys(o.errors).length > 0).map((o) => `${o.op}: ${JSON.stringify(o.errors)}`);
     expect(errors).toEqual([]);

@@ -79,7 +79,7 @@ function partsOf(stderr: string): { dir: string; ports: number[] } {
   const dir = /starting etcd on http:\/\/127\.0\.0\.1:(\d+) \(data ([^)]+)\)/.exec(stderr);
   expect(dir, stderr.slice(-2000)).not.toBeNull();
   const ports = [Number(dir![1])];
-  for (const m of stderr.matchAll(/(?:starting kube-apiserver \S+ on|starting kube-controller-manager \()https:\/\/127\.0\.0\.1:(\d+)/g)) ports.push(Number(m[1]));
+  for (const m of stderr.matchAll(/(?:starting kube-apiserver \S+ on |starting kube-controller-manager \()https:\/\/127\.0\.0\.1:(\d+)/g)) ports.push(Number(m[1]));
   return { dir: dir![2]!, ports };
 }
 
@@ -184,7 +184,9 @@ describe('asa-bench run --server', () => {
     expect(run.server!.kubeApiserver.sha256).toBe(await sha256File(run.server!.kubeApiserver.path));
     expect(run.server!.kubeControllerManager!.sha256).toBe(await sha256File(run.server!.kubeControllerManager!.path));
     expect(run.cleanup).toMatchObject({ leftover: 0 });
-    expect(res.stderr).not.toMatch(/finaliz/i);
+    // Deleted the normal way: kube-controller-manager's namespace controller removed them, asa-bench did not finalize.
+    expect(res.stderr).toContain('deleting 2 namespaces');
+    expect(res.stderr).not.toContain('by hand');
     const report = await readFile(path.join(out, 'report.md'), 'utf8');
     expect(report).toContain('**Controllers:** kube-controller-manager beside the API server');
     expect(report).toContain(`**Server spec:** ${version} → ${version}`);
@@ -198,6 +200,8 @@ describe('asa-bench run --server', () => {
     const run = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as RunInfo;
     expect(run.server).toMatchObject({ controllers: 'none', args: ['--max-requests-inflight=123'], label: `${inject('serverVersion')},controllers=none,arg=--max-requests-inflight=123` });
     expect(run.server!.kubeControllerManager).toBeUndefined();
+    expect(run.cleanup).toMatchObject({ leftover: 0 });
+    expect(res.stderr).toContain('finalizing 2 namespaces by hand');
     expect(await readFile(path.join(out, 'report.md'), 'utf8')).toContain('**Controllers:** none: the bare API server');
     await expectAllStopped(res.stderr, 2);
   });
