@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { buildFor, runningServer, serverDown, serverUp, readServerState } from '../controlplane/server.js';
+import { buildFor } from '../controlplane/build-server.js';
+import { runningServer, serverDown, serverUp, readServerState } from '../controlplane/server.js';
 import { resolveServerSpec } from '../controlplane/resolve.js';
 import type { Output } from './output.js';
 import { serverSpecFromArgs, type TargetArgs } from './target.js';

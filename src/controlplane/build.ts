@@ -21,7 +21,6 @@ import path from 'node:path';
 import { ControlPlaneError, UsageError } from '../types/errors.js';
 import { buildDir, componentPath, controlPlaneSourceDir, ETCD_VERSION, etcdPath, withLock } from './paths.js';
 import { parseRelease } from './spec.js';
-import type { ResolvedServer } from './resolve.js';
 
 export type Progress = (message: string) => void;
 
@@ -261,24 +260,3 @@ export async function isBuilt(version: string): Promise<boolean> {
   }
 }
 
-/** The build target of a resolved spec (undefined for binary=, which is not built). */
-export function buildTarget(resolved: ResolvedServer): BuildTarget | undefined {
-  if (resolved.spec.kind === 'binary') return undefined;
-  if (!resolved.source) return releaseTarget(resolved.version);
-  const { dir, layout, staging } = resolved.source;
-  return { key: resolved.buildKey, version: resolved.version, stampVersion: resolved.stampVersion, tree: { dir, ...(layout === 'checkout' ? { staging } : {}) } };
-}
-
-/**
- * Builds what a resolved spec needs (cached): etcd, kube-apiserver (unless
- * binary=), and kube-controller-manager from the same release or tree when
- * controllers=kcm (for binary=, from the release it reports or version=).
- */
-export async function ensureServer(resolved: ResolvedServer, progress: Progress = () => {}): Promise<BuiltControlPlane> {
-  const etcd = await ensureEtcd(progress);
-  const target = buildTarget(resolved);
-  const kubeApiserver = target ? await ensureComponent('kube-apiserver', target, progress) : resolved.binary!.path;
-  const kcmTarget = target ?? releaseTarget(resolved.version);
-  const kubeControllerManager = resolved.spec.controllers === 'kcm' ? await ensureComponent('kube-controller-manager', kcmTarget, progress) : undefined;
-  return { version: resolved.stampVersion, kubeApiserver, etcd, ...(kubeControllerManager ? { kubeControllerManager } : {}) };
-}

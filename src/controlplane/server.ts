@@ -7,10 +7,10 @@ import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { ControlPlaneError } from '../types/errors.js';
 import type { ServerRecord } from '../types/results.js';
-import { ensureServer, type BuiltControlPlane, type Progress } from './build.js';
-import { serverRecord, type ResolvedServer } from './resolve.js';
+import type { Progress } from './build.js';
+import { buildFor } from './build-server.js';
+import type { ResolvedServer } from './resolve.js';
 import { formatServerSpec } from './spec.js';
-import { sha256File } from './tree.js';
 import { serverStateFile } from './paths.js';
 import { isAlive, startControlPlane, stopControlPlane, type ControlPlaneOptions, type ControlPlaneState } from './up.js';
 
@@ -43,18 +43,6 @@ export async function serverUp(resolved: ResolvedServer, progress: Progress, opt
   await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2));
   await rename(`${file}.tmp`, file);
   return state;
-}
-
-/** Builds (cached) what the spec needs and records it, binaries' sha256 included. */
-export async function buildFor(resolved: ResolvedServer, progress: Progress): Promise<{ bins: BuiltControlPlane; record: ServerRecord }> {
-  const bins = await ensureServer(resolved, progress);
-  const [kubeApiserverSha256, kubeControllerManagerSha256] = await Promise.all([sha256File(bins.kubeApiserver), bins.kubeControllerManager ? sha256File(bins.kubeControllerManager) : undefined]);
-  const record = serverRecord(resolved, {
-    kubeApiserver: bins.kubeApiserver,
-    kubeApiserverSha256,
-    ...(bins.kubeControllerManager ? { kubeControllerManager: bins.kubeControllerManager, kubeControllerManagerSha256 } : {}),
-  });
-  return { bins, record };
 }
 
 export async function serverDown(): Promise<ControlPlaneState | undefined> {

@@ -1,0 +1,45 @@
+/**
+ * Building what a resolved server spec needs (src/controlplane/resolve.ts):
+ * etcd, kube-apiserver from a release or a source tree (or a prebuilt
+ * binary=), and kube-controller-manager from the same release or tree when
+ * controllers=kcm; then the record results carry, with the binaries' sha256.
+ */
+import type { ServerRecord } from '../types/results.js';
+import { ensureComponent, ensureEtcd, releaseTarget, type BuildTarget, type BuiltControlPlane, type Progress } from './build.js';
+import { serverRecord, type ResolvedServer } from './resolve.js';
+import { sha256File } from './tree.js';
+
+/** The build target of a resolved spec (undefined for binary=, which is not built). */
+export function buildTarget(resolved: ResolvedServer): BuildTarget | undefined {
+  if (resolved.spec.kind === 'binary') return undefined;
+  if (!resolved.source) return releaseTarget(resolved.version);
+  const { dir, layout, staging } = resolved.source;
+  return { key: resolved.buildKey, version: resolved.version, stampVersion: resolved.stampVersion, tree: { dir, ...(layout === 'checkout' ? { staging } : {}) } };
+}
+
+/**
+ * Builds what a resolved spec needs (cached): etcd, kube-apiserver (unless
+ * binary=), and kube-controller-manager from the same release or tree when
+ * controllers=kcm (for binary=, from the release it reports or version=).
+ */
+export async function ensureServer(resolved: ResolvedServer, progress: Progress = () => {}): Promise<BuiltControlPlane> {
+  const etcd = await ensureEtcd(progress);
+  const target = buildTarget(resolved);
+  const kubeApiserver = target ? await ensureComponent('kube-apiserver', target, progress) : resolved.binary!.path;
+  const kcmTarget = target ?? releaseTarget(resolved.version);
+  const kubeControllerManager = resolved.spec.controllers === 'kcm' ? await ensureComponent('kube-controller-manager', kcmTarget, progress) : undefined;
+  return { version: resolved.stampVersion, kubeApiserver, etcd, ...(kubeControllerManager ? { kubeControllerManager } : {}) };
+}
+
+/** Builds (cached) what the spec needs and records it, binaries' sha256 included. */
+export async function buildFor(resolved: ResolvedServer, progress: Progress): Promise<{ bins: BuiltControlPlane; record: ServerRecord }> {
+  const bins = await ensureServer(resolved, progress);
+  const [kubeApiserverSha256, kubeControllerManagerSha256] = await Promise.all([sha256File(bins.kubeApiserver), bins.kubeControllerManager ? sha256File(bins.kubeControllerManager) : undefined]);
+  const record = serverRecord(resolved, {
+    kubeApiserver: bins.kubeApiserver,
+    kubeApiserverSha256,
+    ...(bins.kubeControllerManager ? { kubeControllerManager: bins.kubeControllerManager, kubeControllerManagerSha256 } : {}),
+  });
+  return { bins, record };
+}
+
