@@ -175,36 +175,62 @@ describe('controllers', () => {
 });
 
 describe('asa-bench run --server', () => {
-  it('default spec: records it, runs kube-controller-manager, cleans up the normal way, and stops every part', { timeout: 600_000 }, async () => {
-    const out = path.join(root, 'default');
-    const res = await runCli(['run', path.join(root, 'small.yaml'), '--out', out]);
-    expect(res.code, res.stderr.slice(-3000)).toBe(0);
-    const run = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as RunInfo;
+  /**
+   * `server up SPEC`, a run on it (reused: same spec), `server down`. A run's own control plane
+   * is deleted whole, so deleting objects one by one happens on a persistent one, as here.
+   */
+  async function upRunDown(name: string, spec: string[]): Promise<{ run: RunInfo; up: string; status: string; runErr: string; report: string }> {
+    const up = await runCli(['server', 'up', ...spec]);
+    expect(up.code, up.stderr.slice(-3000)).toBe(0);
+    try {
+      const status = await runCli(['server', 'status']);
+      const out = path.join(root, name);
+      const res = await runCli(['run', path.join(root, 'small.yaml'), '--out', out, ...spec]);
+      expect(res.code, res.stderr.slice(-3000)).toBe(0);
+      expect(res.stderr).toContain('using the running local control plane');
+      const run = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as RunInfo;
+      return { run, up: up.stdout + up.stderr, status: status.stdout, runErr: res.stderr, report: await readFile(path.join(out, 'report.md'), 'utf8') };
+    } finally {
+      const down = await runCli(['server', 'down']);
+      expect(down.code, down.stderr).toBe(0);
+      await expectAllStopped(up.stderr, spec.some((a) => a.includes('controllers=none')) ? 2 : 3);
+    }
+  }
+
+  it('default spec: records it, runs kube-controller-manager, cleanup deletes namespaces the normal way, every part stops', { timeout: 600_000 }, async () => {
     const version = inject('serverVersion');
+    const { run, up, status, runErr, report } = await upRunDown('default', []);
+    expect(up).toContain('(with kube-controller-manager)');
+    expect(status).toContain(`running: ${version}`);
     expect(run.server).toMatchObject({ given: version, spec: version, label: version, kind: 'version', version, controllers: 'kcm', args: [], buildKey: version });
     expect(run.server!.kubeApiserver.sha256).toBe(await sha256File(run.server!.kubeApiserver.path));
     expect(run.server!.kubeControllerManager!.sha256).toBe(await sha256File(run.server!.kubeControllerManager!.path));
     expect(run.cleanup).toMatchObject({ leftover: 0 });
-    // Deleted the normal way: kube-controller-manager's namespace controller removed them, asa-bench did not finalize.
-    expect(res.stderr).toContain('deleting 2 namespaces');
-    expect(res.stderr).not.toContain('by hand');
-    const report = await readFile(path.join(out, 'report.md'), 'utf8');
+    // Deleted the normal way: kube-controller-manager's namespace controller removed them; asa-bench did not finalize.
+    expect(runErr).toContain('deleting 2 namespaces');
+    expect(runErr).not.toContain('by hand');
     expect(report).toContain('**Controllers:** kube-controller-manager beside the API server');
     expect(report).toContain(`**Server spec:** ${version} → ${version}`);
-    await expectAllStopped(res.stderr, 3);
   });
 
-  it('controllers=none and arg=: the bare server with the flag, recorded', { timeout: 300_000 }, async () => {
-    const out = path.join(root, 'bare');
-    const res = await runCli(['run', path.join(root, 'small.yaml'), '--out', out, '--server', `${inject('serverVersion')},controllers=none,arg=--max-requests-inflight=123`]);
-    expect(res.code, res.stderr.slice(-3000)).toBe(0);
-    const run = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as RunInfo;
-    expect(run.server).toMatchObject({ controllers: 'none', args: ['--max-requests-inflight=123'], label: `${inject('serverVersion')},controllers=none,arg=--max-requests-inflight=123` });
+  it('controllers=none and arg=: the bare server with the flag, recorded; namespaces finalized by hand', { timeout: 600_000 }, async () => {
+    const spec = `${inject('serverVersion')},controllers=none,arg=--max-requests-inflight=123`;
+    const { run, up, runErr, report } = await upRunDown('bare', ['--server', spec]);
+    expect(up).not.toContain('kube-controller-manager');
+    expect(run.server).toMatchObject({ controllers: 'none', args: ['--max-requests-inflight=123'], label: spec });
     expect(run.server!.kubeControllerManager).toBeUndefined();
     expect(run.cleanup).toMatchObject({ leftover: 0 });
-    expect(res.stderr).toContain('finalizing 2 namespaces by hand');
-    expect(await readFile(path.join(out, 'report.md'), 'utf8')).toContain('**Controllers:** none: the bare API server');
-    await expectAllStopped(res.stderr, 2);
+    expect(runErr).toContain('finalizing 2 namespaces by hand');
+    expect(report).toContain('**Controllers:** none: the bare API server');
+  });
+
+  it('a run with its own control plane: recorded, and every part stops when it ends', { timeout: 300_000 }, async () => {
+    const out = path.join(root, 'own');
+    const res = await runCli(['run', path.join(root, 'small.yaml'), '--out', out]);
+    expect(res.code, res.stderr.slice(-3000)).toBe(0);
+    const run = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as RunInfo;
+    expect(run.server).toMatchObject({ controllers: 'kcm' });
+    await expectAllStopped(res.stderr, 3);
   });
 
   it('Ctrl-C: the run stops, and etcd, kube-apiserver and kube-controller-manager stop with it', { timeout: 600_000 }, async () => {
