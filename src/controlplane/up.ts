@@ -232,8 +232,8 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
     await writeFile(path.join(dir, LOCAL_CONNECTION_FILE), JSON.stringify(connectionFile), { mode: 0o600 });
     let controllerManagerPid: number | undefined;
     if (bins.kubeControllerManager) {
-      const kcm = await startControllerManager(bins.kubeControllerManager, { dir, server, ca, adminToken, detached: options.detached ?? false }, progress);
-      children.push(kcm);
+      // Pushed as soon as it is launched, so every exit path (a process.exit() included) stops it.
+      const kcm = await startControllerManager(bins.kubeControllerManager, { dir, server, ca, adminToken, detached: options.detached ?? false }, progress, (child) => children.push(child));
       controllerManagerPid = kcm.pid!;
     }
     progress(`control plane ready (${bins.version}${bins.kubeControllerManager ? ', with kube-controller-manager' : ', no controllers'}); kubeconfig ${kubeconfig}`);
@@ -317,7 +317,12 @@ async function stopProcess(pid: number | undefined): Promise<void> {
  * only; the admin credential; no leader election (one instance). Flags from a
  * feasibility check on v1.37.2 (issue #11).
  */
-async function startControllerManager(binary: string, cp: { dir: string; server: string; ca: Buffer; adminToken: string; detached: boolean }, progress: Progress): Promise<ChildProcess> {
+async function startControllerManager(
+  binary: string,
+  cp: { dir: string; server: string; ca: Buffer; adminToken: string; detached: boolean },
+  progress: Progress,
+  launched: (child: ChildProcess) => void,
+): Promise<ChildProcess> {
   const kubeconfig = path.join(cp.dir, 'kube-controller-manager.kubeconfig');
   await writeFile(
     kubeconfig,
@@ -356,6 +361,7 @@ async function startControllerManager(binary: string, cp: { dir: string; server:
   progress(`starting kube-controller-manager (https://127.0.0.1:${port})`);
   const logFile = path.join(cp.dir, 'kube-controller-manager.log');
   const kcm = await launch(binary, args, logFile, cp.detached);
+  launched(kcm);
   const agent = new Agent({ connect: { rejectUnauthorized: false } });
   try {
     await waitFor('kube-controller-manager /healthz', logFile, kcm, 60_000, async () => {
@@ -364,9 +370,6 @@ async function startControllerManager(binary: string, cp: { dir: string; server:
       await res.body.dump();
       return res.statusCode === 200;
     });
-  } catch (err) {
-    await stopProcess(kcm.pid);
-    throw err;
   } finally {
     await agent.close();
   }

@@ -200,7 +200,7 @@ describe('a second SIGINT', () => {
 });
 
 describe('a third signal on the run\'s own control plane', () => {
-  it('exits at once and still stops its etcd and kube-apiserver and deletes their data folder', async () => {
+  it('exits at once and still stops its etcd, kube-apiserver and kube-controller-manager and deletes their data folder', async () => {
     // No --kubeconfig: the run starts (and must stop) its own control plane.
     const running = startCli(['run', scenarioFile, '--out', path.join(tmp, 'thrice')]);
     children.push(running.child);
@@ -209,7 +209,7 @@ describe('a third signal on the run\'s own control plane', () => {
     expect(dir, running.stderr()).toBeDefined();
     expect(existsSync(dir!)).toBe(true);
     const pids = processesUsing(dir!);
-    expect(pids.length, 'etcd and kube-apiserver run with the data folder in their arguments').toBe(2);
+    expect(pids.length, 'etcd, kube-apiserver and kube-controller-manager (the default spec) run with the data folder in their arguments').toBe(3);
 
     running.child.kill('SIGINT');
     await running.waitFor(/press Ctrl-C again/, 10_000);
