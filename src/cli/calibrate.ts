@@ -16,12 +16,15 @@ import { AsaError, ExitCode, UsageError, type ExitCodeValue } from '../types/err
 import { loadRuns, type LoadedRuns } from './compare.js';
 import type { Output } from './output.js';
 import { runScenario } from './run.js';
+import { resolveServerSpec } from '../controlplane/resolve.js';
+import { serverSpecFromArgs } from './target.js';
 
 interface CalibrateArgs {
   scenario?: string;
   from?: string[];
   repeat: number;
-  'server-version': string;
+  server?: string;
+  'server-version'?: string;
   'apiserver-arg'?: string[];
   out?: string;
   'noise-file'?: string;
@@ -93,14 +96,15 @@ async function runRepetitions(args: CalibrateArgs, out: Output): Promise<{ runs:
   if (args.scenario === undefined) throw new UsageError('calibrate: name a scenario file, or pass --from with runs already made');
   if (!Number.isInteger(args.repeat) || args.repeat < 2) throw new UsageError(`--repeat: expected a whole number ≥ 2, got ${args.repeat}`, 'noise is a spread: it takes two runs at least, five or more to mean much');
   const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
+  // The spec (--server, or --server-version/--apiserver-arg) is resolved once, before the first run.
+  const resolved = await resolveServerSpec(serverSpecFromArgs(args));
   const root = args.out ?? defaultRunDir(path.resolve('results'), `calibrate-${loaded.doc.name}`, new Date());
   for (let rep = 1; rep <= args.repeat; rep++) {
-    out.progress(`calibration run ${rep}/${args.repeat} (kube-apiserver ${args['server-version']})`);
+    out.progress(`calibration run ${rep}/${args.repeat} (${resolved.label})`);
     const code = await runScenario(
       {
         scenario: args.scenario,
-        'server-version': args['server-version'],
-        'apiserver-arg': args['apiserver-arg'],
+        resolvedServer: resolved,
         out: path.join(root, `rep-${String(rep).padStart(2, '0')}`),
         keep: false,
         'allow-huge': args['allow-huge'],
