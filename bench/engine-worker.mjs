@@ -41,13 +41,13 @@ function nullClient(connections) {
   return new KubeClient(connection, { connections });
 }
 
-/** The iteration every HTTP benchmark drives: one GET with prebuilt headers, whole body read. */
+/** The iteration every HTTP benchmark drives: one GET with prebuilt headers, read as the engine's ops read (`read: 'count'`: every byte counted, the head kept; over HTTP/1.1 the lean client of src/kube/http1.ts). */
 function getIteration(client) {
-  const req = { method: 'GET', path: '/x', headers: client.headers(JSON_HEADERS) };
+  const req = { method: 'GET', path: '/x', headers: client.headers(JSON_HEADERS), read: 'count' };
   return async () => {
     try {
       const res = await client.send(req);
-      return res.status === 200 ? { bytes: res.body.length } : { error: `http-${res.status}` };
+      return res.status === 200 ? { bytes: res.bytes } : { error: `http-${res.status}` };
     } catch (err) {
       return { error: err instanceof RequestError ? err.errorClass : 'connection', message: err.message };
     }

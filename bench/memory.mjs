@@ -63,7 +63,9 @@ function runCli(args) {
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const timer = setInterval(() => {
-      last = procStatus(child.pid) ?? last;
+      // An exited (zombie) process has no Vm* lines: keep the last live reading.
+      const now = procStatus(child.pid);
+      if (now && Number.isFinite(now.hwmKb)) last = now;
     }, 200);
     child.on('error', reject);
     child.on('exit', async (code) => {
