@@ -7,18 +7,7 @@
 import yargs, { type Argv } from 'yargs';
 import { AsaError, ExitCode } from '../types/errors.js';
 import { DEFAULT_SERVER_VERSION } from '../controlplane/paths.js';
-import { serverCommands } from './server.js';
-import { runCommand } from './run.js';
-import { validateCommand, planCommand } from './validate.js';
-import { generateCommand } from './generate.js';
-import { cleanupCommand } from './cleanup.js';
-import { reportCommand } from './report.js';
-import { compareCommand } from './compare.js';
-import { abCommand } from './ab.js';
-import { calibrateCommand } from './calibrate.js';
-import { mergeCommand } from './merge.js';
-import { exportCommand } from './export.js';
-import { distributeCommand, distributeWorkerCommand } from './distribute.js';
+import { loadCommands } from './commands.js';
 import { TOOL_VERSION } from './version.js';
 import { Output } from './output.js';
 
@@ -38,6 +27,12 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
   const setExit = (code: number) => {
     exitCode = code;
   };
+  let commands;
+  try {
+    commands = await loadCommands(argv, out, setExit);
+  } catch (err) {
+    return handleError(err, out);
+  }
   const parser: Argv = yargs(argv)
     .scriptName('asa-bench')
     .usage('$0 <command> [options]\n\nCRD-scale load testing for the Kubernetes API server.')
@@ -51,20 +46,7 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
       describe: `shorthand for --server vX.Y.Z (default ${DEFAULT_SERVER_VERSION})`,
       global: true,
     })
-    .command(runCommand(out, setExit))
-    .command(validateCommand(out, setExit))
-    .command(planCommand(out, setExit))
-    .command(generateCommand(out, setExit))
-    .command(cleanupCommand(out, setExit))
-    .command(reportCommand(out, setExit))
-    .command(compareCommand(out, setExit))
-    .command(abCommand(out, setExit))
-    .command(calibrateCommand(out, setExit))
-    .command(mergeCommand(out, setExit))
-    .command(exportCommand(out, setExit))
-    .command(distributeCommand(out, setExit))
-    .command(distributeWorkerCommand(out, setExit))
-    .command(serverCommands(out, setExit))
+    .command(commands)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .recommendCommands()
