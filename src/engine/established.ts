@@ -11,7 +11,7 @@
  * it saw when the server ends the stream, and relists on 410 Gone.
  */
 import { LABEL_RUN } from '../generators/labels.js';
-import { JSON_HEADERS, RequestError, type KubeClient } from '../kube/client.js';
+import { JSON_HEADERS, KubeClient, RequestError } from '../kube/client.js';
 import { CRD_PATH } from '../kube/paths.js';
 import { withQuery } from '../kube/query.js';
 
@@ -37,10 +37,20 @@ export class EstablishedWatch {
   reconnects = 0;
   relists = 0;
 
+  /**
+   * The watch's own connection. On the load client it would hold one of the
+   * phase's connections for the whole install: with `--threads` a thread may
+   * have a single connection, and every create then queued behind the watch
+   * for ever (found by the thread-crash integration test).
+   */
+  private readonly client: KubeClient;
+
   constructor(
-    private readonly client: KubeClient,
+    load: KubeClient,
     private readonly runId: string,
-  ) {}
+  ) {
+    this.client = new KubeClient(load.connection, { connections: 1, timeoutMs: 0, leanHttp1: false });
+  }
 
   /** Starts the watch; resolves when it is open (so no Established event of a later create is missed). */
   start(): Promise<void> {
@@ -99,6 +109,7 @@ export class EstablishedWatch {
   async stop(): Promise<void> {
     this.stopper.abort('run ended');
     await this.loop?.catch(() => {});
+    await this.client.close();
   }
 
   private seen(name: string, at: number, crd: CrdEvent['object']): void {
@@ -152,6 +163,8 @@ export class EstablishedWatch {
         });
       }
     }
+    // Stopped before the watch ever opened: whoever awaits start() must not wait for ever.
+    if (!open) failOpen(new Error(`watch ${CRD_PATH}: stopped before it opened`));
   }
 
   /** Lists the run's CRDs (those already Established count) and takes the list's resourceVersion. */
