@@ -226,7 +226,7 @@ export function stopSentence(s: StoppedAt, level: string): string {
         s.reason === 'memory-guard'
           ? `more than the ${gib(s.limit)} this machine could give it (memory guard: ${gib(s.availableBytes ?? 0)} available, ${gib((s.serverRssBytes ?? 0) + (s.availableBytes ?? 0) - s.limit)} kept free)`
           : `more than ${s.condition} (${gib(s.limit)})`;
-      return `${where}: ${rss}; the next step (${thousands(String(s.next.crds))} CRDs) needed ~${gib(s.next.projectedBytes)} at ${mib(s.next.perCrdBytes)} per CRD, ${limit}.`;
+      return `${where}: ${rss}; the next step (${thousands(String(s.next.crds))} CRDs) needed ~${gib(s.next.projectedBytes ?? 0)} at ${mib(s.next.perCrdBytes ?? 0)} per CRD, ${limit}.`;
     }
     case 'machine-memory':
       return `${where}, during phase ${s.phase}: the machine had ${gib(s.value)} of memory available, below the memory guard's ${gib(s.limit)} floor (${rss}).`;
@@ -235,6 +235,9 @@ export function stopSentence(s: StoppedAt, level: string): string {
     case 'error-rate':
       return `${where}: ${(s.value * 100).toFixed(1)}% of phase ${s.phase}'s requests failed, over ${s.condition}.`;
     case 'elapsed':
+      if (s.next?.projectedEndMs !== undefined) {
+        return `${where}: the next step (${thousands(String(s.next.crds))} CRDs) would end at ~${(s.next.projectedEndMs / 60_000).toFixed(0)} min of the run (installing at ${s.next.installPerSecond} CRDs/s, then ~${((s.next.measureMs ?? 0) / 60_000).toFixed(1)} min of measuring), past ${s.condition}${s.serverRssBytes !== undefined ? `; ${rss}` : ''}.`;
+      }
       return `${where}: ${(s.value / 60_000).toFixed(1)} min elapsed, past ${s.condition} (after phase ${s.phase}).`;
   }
 }

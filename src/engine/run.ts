@@ -16,7 +16,7 @@ import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
 import { EstablishedWatch } from './established.js';
-import { guardFloorBytes, StopMonitor, type StopOptions } from './stop.js';
+import { guardFloorBytes, StopMonitor, type StepTiming, type StopOptions } from './stop.js';
 import { buildOperation, ensureNamespaces } from './ops.js';
 import type { Operation } from './operation.js';
 
@@ -125,12 +125,16 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     // Namespaces are setup, not measurement: create them before the first step.
     if (inputs.objects) await ensureNamespaces(ctx);
     let last: PlannedStep | undefined;
+    let timing: StepTiming | undefined;
     outer: for (const step of plan.steps) {
-      const ahead = stopper?.beforeStep(step, last, liveCrdCount(ctx));
+      const ahead = stopper?.beforeStep(step, last, liveCrdCount(ctx), timing);
       if (ahead) {
         stop(ahead);
         break;
       }
+      const stepStarted = performance.now();
+      const installedBefore = liveCrdCount(ctx);
+      let installMs = 0;
       for (const phase of plan.phases) {
         if (signal.aborted) break outer;
         if (stoppedAt && StopMonitor.endsStepAtOnce(stoppedAt)) break outer;
@@ -139,7 +143,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
           if (signal.aborted) break outer;
         }
         current = { step, phase: phase.name };
+        const phaseStarted = performance.now();
         const results = await runPhaseGroup(ctx, plan, phase, step, phaseSignal, runAbort, options, server);
+        if (phase.doc.op === 'create' && phase.doc.of === 'crds') installMs += performance.now() - phaseStarted;
         for (const r of results) {
           phases.push(r);
           options.onEvent({ type: 'phase-end', result: r });
@@ -148,6 +154,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         }
       }
       last = step;
+      const stepMs = performance.now() - stepStarted;
+      timing = { installMs, installedCrds: liveCrdCount(ctx) - installedBefore, measureMs: stepMs - installMs };
       if (stoppedAt) break;
     }
     if (options.signal.aborted) {

@@ -46,6 +46,13 @@ export function guardFloorBytes(totalBytes: number): number {
   return Math.max(768 * 2 ** 20, 0.03 * totalBytes);
 }
 
+/** How long the last step took: its install (and how many CRDs it installed) and its measuring phases. */
+export interface StepTiming {
+  installMs: number;
+  installedCrds: number;
+  measureMs: number;
+}
+
 /** A server memory reading, with the CRDs installed at that moment. */
 export interface MemoryReading {
   rssBytes: number;
@@ -95,8 +102,39 @@ export class StopMonitor {
    * Before `next` installs CRDs: stop if its projected server memory would pass
    * the limit. `last` is the step just measured.
    */
-  beforeStep(next: PlannedStep, last: PlannedStep | undefined, installed: number): StoppedAt | undefined {
-    if (!last || !this.latest || next.crds <= installed) return undefined;
+  beforeStep(next: PlannedStep, last: PlannedStep | undefined, installed: number, timing?: StepTiming): StoppedAt | undefined {
+    if (!last || next.crds <= installed) return undefined;
+    return this.memoryAhead(next, last, installed) ?? this.timeAhead(next, last, installed, timing);
+  }
+
+  /**
+   * `elapsed`: would the next step end past the limit? Its install at the last
+   * step's rate, plus the last step's measuring time (a floor: both grow with
+   * the CRD count).
+   */
+  private timeAhead(next: PlannedStep, last: PlannedStep, installed: number, timing: StepTiming | undefined): StoppedAt | undefined {
+    const c = this.options.conditions.find((x) => x.kind === 'elapsed');
+    if (c?.kind !== 'elapsed' || !timing || timing.installedCrds <= 0 || timing.installMs <= 0) return undefined;
+    const perCrdMs = timing.installMs / timing.installedCrds;
+    const now = performance.now() - this.startedAt;
+    const end = now + perCrdMs * (next.crds - installed) + timing.measureMs;
+    if (end <= c.ms) return undefined;
+    return {
+      step: last.index,
+      level: last.level,
+      crds: installed,
+      condition: `${c.key}=${c.text}`,
+      reason: 'elapsed',
+      value: Math.round(end),
+      limit: c.ms,
+      unit: 'ms',
+      next: { step: next.index, level: next.level, crds: next.crds, projectedEndMs: Math.round(end), installPerSecond: Math.round((1000 / perCrdMs) * 100) / 100, measureMs: Math.round(timing.measureMs) },
+      ...(this.maxRss > 0 ? { serverRssBytes: this.maxRss } : {}),
+    };
+  }
+
+  private memoryAhead(next: PlannedStep, last: PlannedStep, installed: number): StoppedAt | undefined {
+    if (!this.latest) return undefined;
     const perCrd = this.perCrdBytes();
     if (perCrd === undefined) return undefined;
     const projected = this.maxRss + perCrd * (next.crds - installed);

@@ -330,8 +330,22 @@ export interface StoppedAt {
   value: number;
   limit: number;
   unit: 'bytes' | 'ms' | 'ratio';
-  /** Memory stops that look ahead: the step not started and what it was projected to need. */
-  next?: { step: number; level: number; crds: number; projectedBytes: number; perCrdBytes: number };
+  /**
+   * Stops that look ahead: the step not started and what it was projected to
+   * need (memory: bytes at the per-CRD slope; elapsed: when it would end, from
+   * the last step's install rate and measuring time).
+   */
+  next?: {
+    step: number;
+    level: number;
+    crds: number;
+    projectedBytes?: number;
+    perCrdBytes?: number;
+    /** Run time at which the next step would have ended, ms. */
+    projectedEndMs?: number;
+    installPerSecond?: number;
+    measureMs?: number;
+  };
   /** kube-apiserver resident memory when the run stopped. */
   serverRssBytes?: number;
   /** This machine's memory, and what was available when the run stopped (local control plane). */

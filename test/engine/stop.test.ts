@@ -103,3 +103,16 @@ describe('StopMonitor', () => {
     expect(stopSentence(at, '1800 CRDs')).toBe('Stopped at 1,800 CRDs, during phase install: the machine had 0.5 GiB of memory available, below the memory guard\'s 0.8 GiB floor (kube-apiserver memory).');
   });
 });
+
+describe('StopMonitor: elapsed looks ahead', () => {
+  it('stops before a step that would end past the limit, from the last step\'s install rate and measuring time', () => {
+    const m = new StopMonitor({ conditions: [parseStopFlag('elapsed=30m')], guard: false, machine: machine(24, () => 20) }, performance.now() - 20 * 60_000);
+    // Last step: 1,000 CRDs in 400 s (2.5/s), then 4 min of measuring. Next: 1,500 more → 600 s + 240 s = 14 min → ~34 min.
+    const at = m.beforeStep(step(3, 3500), step(2, 2000), 2000, { installMs: 400_000, installedCrds: 1000, measureMs: 240_000 })!;
+    expect(at).toMatchObject({ reason: 'elapsed', step: 2, crds: 2000, limit: 30 * 60_000, next: { step: 3, crds: 3500, installPerSecond: 2.5, measureMs: 240_000 } });
+    expect(at.next!.projectedEndMs! / 60_000).toBeCloseTo(34, 1);
+    expect(stopSentence(at, '2000 CRDs')).toBe('Stopped at 2,000 CRDs: the next step (3,500 CRDs) would end at ~34 min of the run (installing at 2.5 CRDs/s, then ~4.0 min of measuring), past elapsed=30m.');
+    // A smaller next step fits.
+    expect(m.beforeStep(step(3, 2500), step(2, 2000), 2000, { installMs: 400_000, installedCrds: 1000, measureMs: 60_000 })).toBeUndefined();
+  });
+});
