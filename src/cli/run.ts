@@ -222,7 +222,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
             .catch((err: Error) => out.error(`cannot append ${INTERVALS_FILE}: ${err.message}`));
           break;
         case 'stopping':
-          out.progress(`stopping: ${stopSentence(event.stoppedAt, plan.steps[0]?.by === 'rate' ? `${event.stoppedAt.level} requests/s` : plan.steps[0]?.by === 'concurrency' ? `${event.stoppedAt.level} concurrent workers` : `${event.stoppedAt.crds} CRDs`)}`);
+          out.progress(`stopping: ${stopSentence(event.stoppedAt, plan.steps[0]?.by === 'rate' ? `${event.stoppedAt.level} requests/s` : plan.steps[0]?.by === 'concurrency' ? `${event.stoppedAt.level} concurrent workers` : `${event.stoppedAt.level} CRDs`)}`);
           break;
         case 'message':
           out.progress(event.message);

@@ -12,6 +12,8 @@ export interface RunState {
   /** CRDs 0..installed-1 were attempted; those in missingCrds failed. */
   installed: number;
   missingCrds: Set<number>;
+  /** CRD creates whose POST failed (the CRD does not exist; a failed wait leaves it in place). */
+  crdPostsFailed: number;
   /** Base objects (`<crd index>/<object index>`) whose create failed. */
   missingObjects: Set<string>;
   /** CRDs 0..withObjects-1 have their `perCRD` base objects. */

@@ -78,7 +78,7 @@ export interface ExecuteResult {
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
   options = { ...options, startedAt: options.startedAt ?? performance.now() };
   const inputs = generatorInputs(plan.scenario, options.runId);
-  const state: RunState = { installed: 0, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: false };
+  const state: RunState = { installed: 0, missingCrds: new Set(), crdPostsFailed: 0, missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: false };
   const waitsForCrds = plan.scenario.phases.some((p) => p.op === 'create' && p.of === 'crds' && p.waitFor !== undefined);
   const ctx: EngineContext = {
     client: options.client,
@@ -112,7 +112,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   let current: { step: PlannedStep; phase: string } | undefined;
   const brake = stopper && options.stop?.guard
     ? setInterval(() => {
-        const at = current && stopper.emergency(current.step, current.phase, liveCrdCount(ctx));
+        const at = current && stopper.emergency(current.step, current.phase, createdCrds(ctx));
         if (at && !stoppedAt) {
           stop(at);
           stopAbort.abort('memory guard: the machine is running out of memory');
@@ -127,13 +127,13 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     let last: PlannedStep | undefined;
     let timing: StepTiming | undefined;
     outer: for (const step of plan.steps) {
-      const ahead = stopper?.beforeStep(step, last, liveCrdCount(ctx), timing);
+      const ahead = stopper?.beforeStep(step, last, createdCrds(ctx), timing);
       if (ahead) {
         stop(ahead);
         break;
       }
       const stepStarted = performance.now();
-      const installedBefore = liveCrdCount(ctx);
+      const installedBefore = createdCrds(ctx);
       let installMs = 0;
       for (const phase of plan.phases) {
         if (signal.aborted) break outer;
@@ -149,13 +149,13 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         for (const r of results) {
           phases.push(r);
           options.onEvent({ type: 'phase-end', result: r });
-          const at = stopper?.afterPhase(step, r, liveCrdCount(ctx));
+          const at = stopper?.afterPhase(step, r, createdCrds(ctx));
           if (at) stop(at);
         }
       }
       last = step;
       const stepMs = performance.now() - stepStarted;
-      timing = { installMs, installedCrds: liveCrdCount(ctx) - installedBefore, measureMs: stepMs - installMs };
+      timing = { installMs, installedCrds: createdCrds(ctx) - installedBefore, measureMs: stepMs - installMs };
       if (stoppedAt) break;
     }
     if (options.signal.aborted) {
@@ -206,6 +206,15 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
   }
   return { phases, serverSeries, status, reason, ...(stoppedAt ? { stoppedAt } : {}), cleanup: cleanupResult };
+}
+
+/**
+ * CRDs the server holds for the memory slope and the stop facts: every create
+ * that was attempted, less those whose POST failed. A CRD whose Established
+ * wait timed out exists all the same (and costs memory).
+ */
+function createdCrds(ctx: EngineContext): number {
+  return ctx.state.installed - ctx.state.crdPostsFailed;
 }
 
 /**

@@ -71,7 +71,7 @@ describe('watchOperation', () => {
       runId: 'rwatchts',
       local: false,
       crds: { seed: 1, runId: 'rwatchts', crds: CrdGenerator.parse({ count: 1 }) },
-      state: { installed: 1, missingCrds: new Set(), missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: true },
+      state: { installed: 1, missingCrds: new Set(), crdPostsFailed: 0, missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: true },
       recorder,
     };
     const op = watchOperation(ctx, plan.phases[0]!, undefined);
