@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ControlPlaneError, UsageError } from '../types/errors.js';
 import { buildDir, componentPath, controlPlaneSourceDir, ETCD_VERSION, etcdPath, withLock } from './paths.js';
-import { parseRelease } from './spec.js';
+import { isRelease, parseRelease } from './spec.js';
 
 export type Progress = (message: string) => void;
 
@@ -135,7 +135,11 @@ export function wrapperGoMod(target: BuildTarget | string, kubernetesGoMod: stri
     '',
     `go ${goVersion}`,
     '',
-    `require k8s.io/kubernetes ${t.tree ? 'v0.0.0' : t.version}`,
+    // A tree at a release is required at that release (replaced by the folder all the same): Go's
+    // -trimpath then names its packages k8s.io/kubernetes@vX.Y.Z as in the release build, so the
+    // build cache reuses every package the tree has not changed. The staging modules likewise.
+    `require k8s.io/kubernetes ${t.tree && !isRelease(t.version) ? 'v0.0.0' : t.version}`,
+    ...(stagingDirs && isRelease(t.version) ? ['', 'require (', ...staging.map((m) => `\t${m} v0.${parseRelease(t.version).minor}.${parseRelease(t.version).patch}`), ')'] : []),
     '',
     'replace (',
     ...(t.tree ? [`\tk8s.io/kubernetes => ${t.tree.dir}`] : []),

@@ -193,8 +193,12 @@ describe('wrapperGoMod', () => {
     expect(checkout).toContain('module asa-bench.local/kube-controller-manager');
     expect(checkout).toContain('\tk8s.io/kubernetes => /k8s');
     expect(checkout).toContain('\tk8s.io/api => /k8s/staging/src/k8s.io/api');
+    // Required at the release (and replaced by the folders), so -trimpath names packages as the release build does.
+    expect(checkout).toContain('require k8s.io/kubernetes v1.37.2');
+    expect(checkout).toContain('\tk8s.io/api v0.37.2');
     const copy = wrapperGoMod({ key: 'source-y', version: 'v1.36.3', stampVersion: 'v1.36.3+src.y', tree: { dir: '/copy' } }, GO_MOD);
     expect(copy).toContain('\tk8s.io/kubernetes => /copy');
+    expect(copy).toContain('require k8s.io/kubernetes v1.36.3');
     expect(copy).toContain('\tk8s.io/apimachinery => k8s.io/apimachinery v0.36.3');
   });
 });
