@@ -9,6 +9,8 @@ import { HOST_MEMORY, type StopOptions } from '../engine/stop.js';
 import { stopSentence } from '../analysis/analyze.js';
 import { describeStopCondition, parseStopCondition, parseStopFlag, type StopCondition } from '../scenarios/stop.js';
 import type { ScenarioDoc } from '../scenarios/schema.js';
+import { StorageWatch } from '../engine/storage-watch.js';
+import { runTenants } from '../engine/tenants.js';
 import { runThreads, threadSlices, type ThreadRun, type ThreadsEvent } from '../engine/threads.js';
 import { newRunId } from '../generators/run-id.js';
 import { renderHtml } from '../reporters/html.js';
@@ -25,7 +27,7 @@ import { compilePlan, estimatePlan } from '../scenarios/plan.js';
 import { sliceScenario } from '../shard/slice.js';
 import { parseShard, sliceAs } from './slicing.js';
 import { ExitCode, UsageError } from '../types/errors.js';
-import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo } from '../types/results.js';
+import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo, type TenantResult } from '../types/results.js';
 import type { Output } from './output.js';
 import { createProfiler, profileConfig } from './profile.js';
 import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
@@ -118,8 +120,8 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
 
   // --threads: each thread has its own run id (names and labels), as shards do.
   const threadRunIds = Array.from({ length: threads }, () => newRunId());
-  const runId = threadRunIds.join('+');
-  const cleanupHint = threadRunIds.map((id) => `asa-bench cleanup --run ${id}`).join(' && ');
+  let runId = threadRunIds.join('+');
+  let cleanupHint = threadRunIds.map((id) => `asa-bench cleanup --run ${id}`).join(' && ');
   const startedAt = new Date();
   const interrupt = new AbortController();
   const skipCleanup = new AbortController();
@@ -151,8 +153,19 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     throw err;
   });
   local = target.ephemeral;
+  const tenants = target.tenants;
   try {
-    const stop = stopOptionsFor(stopConditions, target.info.local, threads === 1 && (args.guard ?? true));
+    if (tenants && threads > 1) throw new UsageError('--threads with tenants=N: give one of them', 'tenants=N already runs the scenario N times at once, one per API server');
+    if (tenants && stopConditions.length > 0) throw new UsageError('stop conditions (stopWhen, --stop-when) with tenants=N: not supported yet; drop the conditions or the tenants');
+    // The memory guard projects one kube-apiserver; tenants run several (and threads split the load).
+    const stop = stopOptionsFor(stopConditions, target.info.local, threads === 1 && !tenants && (args.guard ?? true));
+    // tenants=N: each tenant's run has its own id too (its own CRD names and labels).
+    const tenantRunIds = tenants ? tenants.map(() => newRunId()) : undefined;
+    if (tenantRunIds) {
+      runId = tenantRunIds.join('+');
+      cleanupHint = `each tenant's own kubeconfig: ${tenantRunIds.map((id) => `asa-bench cleanup --run ${id}`).join(', ')}`;
+      threadRunIds.splice(0, threadRunIds.length, ...tenantRunIds);
+    }
     out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}${target.server ? `; server ${target.server.label}${target.server.controllers === 'kcm' ? ' with kube-controller-manager' : ', no controllers'}` : ''}`);
     if (stop.guard) out.progress(`memory guard on: stops before a step whose projected kube-apiserver memory this machine (${formatGiB(stop.machine.totalBytes)}) cannot hold (--no-guard: off)`);
     if (stop.conditions.length > 0) out.progress(`stop when: ${stop.conditions.map(describeStopCondition).join(', ')}`);
@@ -183,7 +196,8 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     };
     await store.writeRun(info);
     // --threads: one row per thread and second (percentiles do not add up), with a `thread` column.
-    await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms', ...(threads > 1 ? ['thread'] : [])]]));
+    // tenants=N: the same column holds the tenant's index.
+    await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms', ...(threads > 1 ? ['thread'] : tenants ? ['tenant'] : [])]]));
 
     const phases: PhaseResult[] = [];
     const install = new InstallProgress(plan);
@@ -231,10 +245,14 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     // Without kube-controller-manager nothing finalizes deleted namespaces; with it, they go the normal way.
     const finalizeNamespaces = target.info.local && target.server?.controllers !== 'kcm';
     const common = { local: target.info.local, finalizeNamespaces, ephemeral: target.ephemeral, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
-    const result: ExecuteResult & { threads?: ThreadRun[] } =
-      threads > 1
+    const storageWatch = target.storage ? new StorageWatch(target.storage.kind, target.storage.metricsUrl) : undefined;
+    await storageWatch?.start();
+    const result: ExecuteResult & { threads?: ThreadRun[]; tenants?: TenantResult[] } = tenants
+      ? await runTenants(plan, { ...common, tenants: tenants.map((t, k) => ({ index: t.index, prefix: t.prefix, client: t.client, runId: threadRunIds[k]! })) })
+      : threads > 1
         ? await runThreads({ ...common, scenario: plan.scenario, runIds: threadRunIds, connection: target.connection, client: target.client, clientOptions: threadClientOptions(args) })
         : await executePlan(plan, { ...common, client: target.client, runId, stop, ...(profiler ? profiler.hooks : {}) }).finally(() => profiler && profiler.probe.close());
+    const storage = await storageWatch?.stop();
     const cleanupInfo = (c: ExecuteResult['cleanup']) => c && { deleted: c.crds + c.namespaces, leftover: c.leftover, skipped: c.skipped };
     const finished: RunInfo = {
       ...info,
@@ -243,10 +261,12 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       reason: result.reason,
       ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}),
       cleanup: cleanupInfo(result.cleanup),
+      ...(result.skipped ? { skipped: result.skipped } : {}),
+      ...(storage ? { storage } : {}),
       ...(result.threads ? { threads: result.threads.map((t) => ({ ...t, cleanup: cleanupInfo(t.cleanup) })) } : {}),
     };
     const slo = evaluateSlos(loaded.doc.slo ?? {}, result.phases);
-    const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries, ...(profiler ? { profiles: profiler.probe.result() } : {}) };
+    const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries, ...(result.tenants ? { tenants: result.tenants } : {}), ...(profiler ? { profiles: profiler.probe.result() } : {}) };
     await store.writeSummary(summary);
     await store.writeRun(finished);
     const report = reportInput(finished, summary);
@@ -267,7 +287,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
 
     if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
       // Keep the server's side of the story next to the results before the temp folder goes.
-      await store.copyLogTails(target.localDir, ['kube-apiserver.log', 'etcd.log', ...(target.server?.controllers === 'kcm' ? ['kube-controller-manager.log'] : [])]);
+      await store.copyLogTails(target.localDir, ['kube-apiserver.log', 'apiextensions-apiserver.log', 'etcd.log', 'kine.log', ...(tenants ?? []).flatMap((t) => [`tenant-${t.index}.log`, `tenant-${t.index}-kube-controller-manager.log`]), ...(target.server?.controllers === 'kcm' ? ['kube-controller-manager.log'] : [])]);
       out.progress(`errors occurred: control plane logs kept in ${store.dir}/logs/`);
     }
     if (interrupt.signal.aborted) return ExitCode.interrupted;

@@ -27,9 +27,10 @@ export function serverCommands(out: Output, _setExit: (code: number) => void): C
           out.data(
             [
               `server ${record.label}`,
-              `kube-apiserver ${bins.version}: ${bins.kubeApiserver} (sha256 ${record.kubeApiserver.sha256})`,
+              `${bins.crdOnly ? 'CRD-only API server' : 'kube-apiserver'} ${bins.version}: ${bins.kubeApiserver} (sha256 ${record.kubeApiserver.sha256})`,
               ...(record.kubeControllerManager ? [`kube-controller-manager: ${record.kubeControllerManager.path} (sha256 ${record.kubeControllerManager.sha256})`] : []),
               `etcd: ${bins.etcd}`,
+              ...(record.kine ? [`kine: ${record.kine.path} (sha256 ${record.kine.sha256})`] : []),
             ].join('\n'),
           );
           return;

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { acquireLocalTarget } from '../controlplane/server.js';
+import { acquireLocalTarget, type LocalTarget } from '../controlplane/server.js';
 import { KubeClient, RequestError } from '../kube/client.js';
 import { connectionForLocalControlPlane, connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
 import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.js';
@@ -72,6 +72,10 @@ export interface ResolvedTarget {
   connection: Connection;
   client: KubeClient;
   info: TargetInfo;
+  /** The local control plane's storage process (its /metrics are sampled over a run). */
+  storage?: LocalTarget['storage'];
+  /** `tenants=N`: one client per tenant's API server; the first is `client`. */
+  tenants?: { index: number; prefix: string; connection: Connection; client: KubeClient }[];
   release(): Promise<void>;
 }
 
@@ -97,6 +101,8 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   let etcdUrl: string | undefined;
   let ephemeral = false;
   let server: ServerRecord | undefined;
+  let local: LocalTarget | undefined;
+  const clientOptions = { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: args['request-timeout'] ?? 60_000 };
   const resolved = await resolveLocalServer(args);
   if (!resolved) {
     // An empty KUBECONFIG (or an empty first entry) means unset, as for kubectl.
@@ -107,7 +113,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       beforeCredentials: options.writes ? (where) => checkWriteAllowed(where, args.yes ?? false) : undefined,
     });
   } else {
-    const local = await acquireLocalTarget(resolved, (m) => out.progress(m));
+    local = await acquireLocalTarget(resolved, (m) => out.progress(m));
     server = local.server;
     release = local.release;
     localDir = local.dir;
@@ -120,13 +126,19 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       throw err;
     }
   }
-  const client = new KubeClient(connection, { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: args['request-timeout'] ?? 60_000 });
+  const client = new KubeClient(connection, clientOptions);
+  const tenants: NonNullable<ResolvedTarget['tenants']> = [];
   const releaseAll = async () => {
     await client.close();
+    for (const t of tenants) if (t.client !== client) await t.client.close();
     await release();
   };
   try {
     const version = await getVersion(client);
+    for (const t of local?.tenants ?? []) {
+      const tenantConnection = t.index === 1 ? connection : await connectionForLocalControlPlane(t.kubeconfig);
+      tenants.push({ index: t.index, prefix: t.prefix, connection: tenantConnection, client: t.index === 1 ? client : new KubeClient(tenantConnection, clientOptions) });
+    }
     return {
       localDir,
       etcdUrl,
@@ -135,6 +147,8 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       connection,
       client,
       info: { server: connection.server.href.replace(/\/$/, ''), context: connection.context, local: connection.local, version },
+      ...(local?.storage ? { storage: local.storage } : {}),
+      ...(tenants.length > 0 ? { tenants } : {}),
       release: releaseAll,
     };
   } catch (err) {

@@ -2,10 +2,14 @@
  * Building what a resolved server spec needs (src/controlplane/resolve.ts):
  * etcd, kube-apiserver from a release or a source tree (or a prebuilt
  * binary=), and kube-controller-manager from the same release or tree when
- * controllers=kcm; then the record results carry, with the binaries' sha256.
+ * controllers=kcm; kine (storage=kine) or the CRD-only server in place of
+ * kube-apiserver (flavour=crd-only); then the record results carry, with the
+ * binaries' sha256.
  */
 import type { ServerRecord } from '../types/results.js';
 import { ensureComponent, ensureEtcd, releaseTarget, type BuildTarget, type BuiltControlPlane, type Progress } from './build.js';
+import { ensureCrdOnlyServer } from './crd-only.js';
+import { ensureKine } from './kine.js';
 import { serverRecord, type ResolvedServer } from './resolve.js';
 import { sha256File } from './tree.js';
 
@@ -24,21 +28,33 @@ export function buildTarget(resolved: ResolvedServer): BuildTarget | undefined {
  */
 export async function ensureServer(resolved: ResolvedServer, progress: Progress = () => {}): Promise<BuiltControlPlane> {
   const etcd = await ensureEtcd(progress);
+  const kine = resolved.spec.storage === 'kine' ? await ensureKine(progress) : undefined;
+  const substituted = { ...(kine ? { kine } : {}) };
+  // The CRD-only server replaces kube-apiserver (and runs without controllers): nothing else to build.
+  if (resolved.spec.flavour === 'crd-only') {
+    const crdOnly = await ensureCrdOnlyServer(resolved.version, progress);
+    return { version: resolved.stampVersion, kubeApiserver: crdOnly, etcd, crdOnly, ...substituted };
+  }
   const target = buildTarget(resolved);
   const kubeApiserver = target ? await ensureComponent('kube-apiserver', target, progress) : resolved.binary!.path;
   const kcmTarget = target ?? releaseTarget(resolved.version);
   const kubeControllerManager = resolved.spec.controllers === 'kcm' ? await ensureComponent('kube-controller-manager', kcmTarget, progress) : undefined;
-  return { version: resolved.stampVersion, kubeApiserver, etcd, ...(kubeControllerManager ? { kubeControllerManager } : {}) };
+  return { version: resolved.stampVersion, kubeApiserver, etcd, ...(kubeControllerManager ? { kubeControllerManager } : {}), ...substituted };
 }
 
 /** Builds (cached) what the spec needs and records it, binaries' sha256 included. */
 export async function buildFor(resolved: ResolvedServer, progress: Progress): Promise<{ bins: BuiltControlPlane; record: ServerRecord }> {
   const bins = await ensureServer(resolved, progress);
-  const [kubeApiserverSha256, kubeControllerManagerSha256] = await Promise.all([sha256File(bins.kubeApiserver), bins.kubeControllerManager ? sha256File(bins.kubeControllerManager) : undefined]);
+  const [kubeApiserverSha256, kubeControllerManagerSha256, kineSha256] = await Promise.all([
+    sha256File(bins.kubeApiserver),
+    bins.kubeControllerManager ? sha256File(bins.kubeControllerManager) : undefined,
+    bins.kine ? sha256File(bins.kine) : undefined,
+  ]);
   const record = serverRecord(resolved, {
     kubeApiserver: bins.kubeApiserver,
     kubeApiserverSha256,
     ...(bins.kubeControllerManager ? { kubeControllerManager: bins.kubeControllerManager, kubeControllerManagerSha256 } : {}),
+    ...(bins.kine ? { kine: bins.kine, kineSha256 } : {}),
   });
   return { bins, record };
 }

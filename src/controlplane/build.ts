@@ -13,20 +13,18 @@
  * Binaries are cached per version under the asa home (outside git) and reused.
  * Nothing here prints: progress goes to the caller's callback.
  */
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, rename, rm, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ControlPlaneError, UsageError } from '../types/errors.js';
+import { go, goDirective, toolchainEnv, type Progress } from './go.js';
 import { buildDir, componentPath, controlPlaneSourceDir, ETCD_VERSION, etcdPath, withLock } from './paths.js';
 import { isRelease, parseRelease } from './spec.js';
 
-export type Progress = (message: string) => void;
+export type { Progress } from './go.js';
 
 const VERSION = /^v1\.(\d+)\.(\d+)$/;
-/** The Go toolchain the proxy serves for modules that need a newer Go than the machine's. */
-const NEWER_TOOLCHAIN = 'go1.27.3';
 
 export function parseServerVersion(version: string): { minor: number; patch: number } {
   if (!VERSION.test(version)) throw new UsageError(`--server-version ${version}: expected a Kubernetes release such as v1.37.2`);
@@ -39,6 +37,10 @@ export interface BuiltControlPlane {
   etcd: string;
   /** Present when kube-controller-manager runs beside the API server (controllers=kcm). */
   kubeControllerManager?: string;
+  /** kine, for `storage=kine` (kine.ts). */
+  kine?: string;
+  /** The CRD-only API server, for `flavour=crd-only` (crd-only.ts); then kubeApiserver is not built. */
+  crdOnly?: string;
 }
 
 /** A k8s.io/kubernetes component built by a generated wrapper module. */
@@ -110,9 +112,7 @@ export function stagingModules(kubernetesGoMod: string): string[] {
   return [...modules].sort();
 }
 
-export function goDirective(goMod: string): string | undefined {
-  return /^go\s+(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(goMod)?.[1];
-}
+export { goDirective } from './go.js';
 
 /**
  * The go.mod of the wrapper module that builds a component. Released:
@@ -207,51 +207,6 @@ async function buildComponent(component: Component, target: BuildTarget, output:
   const seconds = (Date.now() - started) / 1000;
   await writeFile(path.join(path.dirname(output), 'build.json'), JSON.stringify({ component, ...target, builtAt: new Date().toISOString(), seconds }, null, 2));
   progress(`built ${component} ${target.stampVersion} in ${seconds.toFixed(0)}s`);
-}
-
-/** Sets GOTOOLCHAIN when a module needs a newer Go than the machine's (the proxy serves that toolchain). */
-function toolchainEnv(required: string | undefined): Record<string, string> {
-  if (!required) return {};
-  const [major, minor] = required.split('.').map(Number);
-  // Go 1.26 is what this project needs installed; a module asking for more gets the proxy's toolchain.
-  if ((major ?? 1) > 1 || (minor ?? 0) > 26) return { GOTOOLCHAIN: NEWER_TOOLCHAIN };
-  return {};
-}
-
-interface GoOptions {
-  env?: Record<string, string>;
-  quiet?: boolean;
-  /** Resolve with stdout even on a non-zero exit (`go mod download -json` reports errors in its JSON). */
-  allowFailure?: boolean;
-}
-
-/** Runs the go command; returns stdout; stderr lines become progress; failure is a ControlPlaneError with the tail. */
-function go(args: string[], cwd: string, progress: Progress, options: GoOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('go', args, {
-      cwd,
-      env: { ...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    const stderrTail: string[] = [];
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) {
-        if (!line.trim()) continue;
-        stderrTail.push(line);
-        if (stderrTail.length > 30) stderrTail.shift();
-        if (!options.quiet && /^go: (downloading|finding)/.test(line)) progress(line.replace(/^go: /, ''));
-      }
-    });
-    child.on('error', (err) => {
-      reject(new ControlPlaneError(`cannot run go: ${err.message}`, 'install Go 1.26 or newer; the local control plane is built from Go modules'));
-    });
-    child.on('close', (code) => {
-      if (code === 0 || (options.allowFailure && stdout.trim() !== '')) resolve(stdout);
-      else reject(new ControlPlaneError(`go ${args.slice(0, 2).join(' ')} failed in ${cwd} (exit ${code}):\n${stderrTail.join('\n')}`, 'check that the Go module proxy is reachable (go env GOPROXY)'));
-    });
-  });
 }
 
 export async function isBuilt(version: string): Promise<boolean> {

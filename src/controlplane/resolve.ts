@@ -15,6 +15,7 @@ import type { ServerRecord } from '../types/results.js';
 import { formatServerSpec, isRelease, type ServerSpec } from './spec.js';
 import { dirhash1, hashCheckout, inspectTree, isGitTop, sha256File, treeVersion, type TreeLayout } from './tree.js';
 import { moduleSum } from './build.js';
+import { crdOnlyBuildKey } from './crd-only.js';
 import { asaHome } from './paths.js';
 
 const run = promisify(execFile);
@@ -55,7 +56,8 @@ export async function resolveServerSpec(spec: ServerSpec): Promise<ResolvedServe
     case 'binary':
       return freeze(await resolveBinary(spec));
     default:
-      return freeze({ spec, version: spec.version!, stampVersion: spec.version!, buildKey: spec.version!, label: formatServerSpec(spec) });
+      // The CRD-only server is its own build (the release's apiextensions module and our wrapper).
+      return freeze({ spec, version: spec.version!, stampVersion: spec.version!, buildKey: spec.flavour === 'crd-only' ? crdOnlyBuildKey(spec.version!) : spec.version!, label: formatServerSpec(spec) });
   }
 }
 
@@ -155,7 +157,7 @@ async function binaryVersion(file: string): Promise<string | undefined> {
 /** What results record about the server: the spec as given and as resolved, and the binaries as run. */
 export function serverRecord(
   resolved: ResolvedServer,
-  built: { kubeApiserver: string; kubeApiserverSha256: string; kubeControllerManager?: string; kubeControllerManagerSha256?: string },
+  built: { kubeApiserver: string; kubeApiserverSha256: string; kubeControllerManager?: string; kubeControllerManagerSha256?: string; kine?: string; kineSha256?: string },
 ): ServerRecord {
   const { spec, source } = resolved;
   return {
@@ -182,5 +184,9 @@ export function serverRecord(
     ...(built.kubeControllerManager ? { kubeControllerManager: { path: built.kubeControllerManager, sha256: built.kubeControllerManagerSha256! } } : {}),
     args: [...spec.args],
     buildKey: resolved.buildKey,
+    storage: spec.storage,
+    ...(built.kine ? { kine: { path: built.kine, sha256: built.kineSha256! } } : {}),
+    flavour: spec.flavour,
+    tenants: spec.tenants,
   };
 }

@@ -12,7 +12,7 @@ import { buildFor } from './build-server.js';
 import type { ResolvedServer } from './resolve.js';
 import { formatServerSpec } from './spec.js';
 import { serverStateFile } from './paths.js';
-import { isAlive, startControlPlane, stopControlPlane, type ControlPlaneOptions, type ControlPlaneState } from './up.js';
+import { isAlive, startControlPlane, stopControlPlane, type ControlPlaneOptions, type ControlPlaneState, type Substitutions } from './up.js';
 
 export async function readServerState(): Promise<ControlPlaneState | undefined> {
   try {
@@ -35,7 +35,7 @@ export async function serverUp(resolved: ResolvedServer, progress: Progress, opt
     throw new ControlPlaneError(`a local control plane (${existing.spec?.label ?? existing.version}) is already running at ${existing.server}`, 'run `asa-bench server down` first');
   }
   const { bins, record } = await buildFor(resolved, progress);
-  const running = await startControlPlane(bins, progress, { ...options, apiserverArgs: resolved.spec.args, detached: true });
+  const running = await startControlPlane(bins, progress, { ...options, ...substitutionsOf(resolved), apiserverArgs: resolved.spec.args, detached: true });
   const { stop: _stop, crashApiserver: _crash, ...rest } = running;
   const state: ControlPlaneState = { ...rest, spec: record };
   const file = serverStateFile();
@@ -64,12 +64,37 @@ export interface LocalTarget {
   etcdUrl: string;
   /** The server spec as given and resolved. */
   server: ServerRecord;
+  /** The storage process, whose /metrics a run samples. */
+  storage?: ControlPlaneState['storage'];
+  /** `tenants=N`: every tenant's API server (the first is `kubeconfig`). */
+  tenants?: { index: number; prefix: string; kubeconfig: string }[];
   release(): Promise<void>;
 }
 
 /** The canonical spec a state file describes (states from before specs ran the bare server). */
 function runningSpec(state: ControlPlaneState): string {
   return state.spec?.spec ?? `${state.version},controllers=none`;
+}
+
+/** The spec's substituted components, as startControlPlane takes them. */
+function substitutionsOf(resolved: ResolvedServer): Substitutions {
+  return { storage: resolved.spec.storage, flavour: resolved.spec.flavour, tenants: resolved.spec.tenants };
+}
+
+function targetOf(state: ControlPlaneState, server: ServerRecord, ephemeral: boolean, release: () => Promise<void>): LocalTarget {
+  const apiservers = state.apiservers ?? [];
+  return {
+    kubeconfig: state.kubeconfig,
+    version: state.version,
+    ephemeral,
+    dir: state.dir,
+    // kine serves pprof on its metrics address, etcd on its client URL.
+    etcdUrl: state.storage?.pprofUrl ?? state.etcdUrl,
+    server,
+    ...(state.storage ? { storage: state.storage } : {}),
+    ...(apiservers.length > 1 ? { tenants: apiservers.map((a, i) => ({ index: i + 1, prefix: a.prefix ?? '/registry', kubeconfig: a.kubeconfig })) } : {}),
+    release,
+  };
 }
 
 /**
@@ -81,10 +106,10 @@ export async function acquireLocalTarget(resolved: ResolvedServer, progress: Pro
   const running = await runningServer();
   if (running && running.spec && runningSpec(running) === formatServerSpec(resolved.spec) && running.spec.buildKey === resolved.buildKey) {
     progress(`using the running local control plane ${running.spec.label} at ${running.server}`);
-    return { kubeconfig: running.kubeconfig, version: running.version, ephemeral: false, dir: running.dir, etcdUrl: running.etcdUrl, server: running.spec, release: async () => {} };
+    return targetOf(running, running.spec, false, async () => {});
   }
   if (running) progress(`a local control plane (${running.spec?.label ?? running.version}) is running, but this run asks for ${resolved.label}: starting its own`);
   const { bins, record } = await buildFor(resolved, progress);
-  const cp = await startControlPlane(bins, progress, { ...options, apiserverArgs: [...resolved.spec.args, ...(options.apiserverArgs ?? [])] });
-  return { kubeconfig: cp.kubeconfig, version: cp.version, ephemeral: true, dir: cp.dir, etcdUrl: cp.etcdUrl, server: record, release: () => cp.stop() };
+  const cp = await startControlPlane(bins, progress, { ...options, ...substitutionsOf(resolved), apiserverArgs: [...resolved.spec.args, ...(options.apiserverArgs ?? [])] });
+  return targetOf(cp, record, true, () => cp.stop());
 }

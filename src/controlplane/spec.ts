@@ -8,8 +8,8 @@
  *   source=../kubernetes,arg=--watch-cache=false
  *   binary=/opt/k8s/kube-apiserver,version=v1.37.2,arg=--max-requests-inflight=5
  *
- * Keys are rows of one table (SPEC_KEYS): a new key (`storage=`, `flavour=`,
- * `tenants=`) is a new row and a new field, never a new syntax. This module
+ * Keys are rows of one table (SPEC_KEYS): a new key is a new row and a new
+ * field, never a new syntax (`storage=`, `flavour=`, `tenants=` came that way). This module
  * only parses and checks values (no file system): `resolveServerSpec`
  * (src/controlplane/resolve.ts) then checks what the spec points at. The
  * result is frozen and validated once; everything after reads it.
@@ -42,7 +42,18 @@ export interface ServerSpec {
   readonly controllers: Controllers;
   /** Extra kube-apiserver flags, in order. */
   readonly args: readonly string[];
+  /** `storage=`: etcd 3.6 (default) or kine over SQLite (src/controlplane/kine.ts). */
+  readonly storage: Storage;
+  /** `flavour=`: kube-apiserver (`full`, default) or the CRD-only server (src/controlplane/crd-only.ts). */
+  readonly flavour: Flavour;
+  /** `tenants=`: API servers on the one storage, each under --etcd-prefix=/tenant-<i> (default 1). */
+  readonly tenants: number;
 }
+
+export type Storage = 'etcd' | 'kine';
+export type Flavour = 'full' | 'crd-only';
+/** `tenants=N` above this is refused: each kube-apiserver takes ~250 MB and a share of the cores. */
+export const MAX_TENANTS = 16;
 
 type Draft = { -readonly [K in keyof ServerSpec]: ServerSpec[K] } & { args: string[] };
 
@@ -122,6 +133,34 @@ export const SPEC_KEYS: Readonly<Record<string, SpecKey>> = Object.freeze({
       return undefined;
     },
   },
+  storage: {
+    describe: 'etcd (default): etcd 3.6; kine: kine v0.17.5 over SQLite (k3s\'s storage), built and started the same way',
+    example: 'v1.37.2,storage=kine',
+    set(d, v) {
+      if (v !== 'etcd' && v !== 'kine') return `storage=${v}: expected etcd or kine`;
+      d.storage = v;
+      return undefined;
+    },
+  },
+  flavour: {
+    describe: 'full (default): kube-apiserver; crd-only: the CRD API server alone (k8s.io/apiextensions-apiserver of the release: CRDs and custom objects, no core API, no controllers)',
+    example: 'v1.37.2,flavour=crd-only',
+    set(d, v) {
+      if (v !== 'full' && v !== 'crd-only') return `flavour=${v}: expected full or crd-only`;
+      d.flavour = v;
+      return undefined;
+    },
+  },
+  tenants: {
+    describe: `N API servers on one storage, each under --etcd-prefix=/tenant-<i>; the scenario runs on every tenant at once (1 to ${MAX_TENANTS})`,
+    example: 'v1.37.2,tenants=3',
+    set(d, v) {
+      const n = /^\d+$/.test(v) ? Number(v) : NaN;
+      if (!(n >= 1 && n <= MAX_TENANTS)) return `tenants=${v}: expected a whole number from 1 to ${MAX_TENANTS}`;
+      d.tenants = n;
+      return undefined;
+    },
+  },
   arg: {
     describe: 'an extra kube-apiserver flag (repeatable)',
     example: 'v1.37.2,arg=--watch-cache=false,arg=--max-requests-inflight=50',
@@ -158,7 +197,7 @@ function splitItems(text: string): string[] {
 /** `--server SPEC`: parses and checks a spec; throws one UsageError naming every problem. */
 export function parseServerSpec(text: string, flag = '--server'): ServerSpec {
   const given = text.trim();
-  const draft: Draft = { given, kind: 'version', controllers: 'kcm', args: [] };
+  const draft: Draft = { given, kind: 'version', controllers: 'kcm', args: [], storage: 'etcd', flavour: 'full', tenants: 1 };
   const problems: string[] = [];
   const seen = new Set<string>();
   const items = given === '' ? [] : splitItems(given);
@@ -187,10 +226,25 @@ export function parseServerSpec(text: string, flag = '--server'): ServerSpec {
     if (problem) problems.push(problem);
   });
   if (draft.kind === 'version' && draft.version === undefined) draft.version = DEFAULT_SERVER_VERSION;
+  problems.push(...crdOnlyProblems(draft, seen));
   if (problems.length > 0) {
     throw new UsageError(`${flag} ${given}: ${problems.join('; ')}`, 'a spec is e.g. v1.37.2,controllers=none or source=DIR,arg=--watch-cache=false (see README "The server under test")');
   }
   return freeze(draft);
+}
+
+/**
+ * The CRD-only server is built from a release's k8s.io/apiextensions-apiserver
+ * (not from a tree or a binary) and has no core API for kube-controller-manager
+ * to work on: it runs without controllers (`controllers=kcm` asked outright is refused).
+ */
+function crdOnlyProblems(draft: Draft, seen: ReadonlySet<string>): string[] {
+  if (draft.flavour !== 'crd-only') return [];
+  const problems: string[] = [];
+  if (draft.kind !== 'version') problems.push(`flavour=crd-only: builds k8s.io/apiextensions-apiserver of a release; it cannot take ${draft.kind}=`);
+  if (seen.has('controllers') && draft.controllers === 'kcm') problems.push('flavour=crd-only: kube-controller-manager needs the core API, which the CRD-only server lacks (leave out controllers=, or write controllers=none)');
+  draft.controllers = 'none';
+  return problems;
 }
 
 function freeze(draft: Draft): ServerSpec {
@@ -223,7 +277,11 @@ export function formatServerSpec(spec: ServerSpec): string {
   const head = spec.kind === 'source' ? `source=${spec.source}` : spec.kind === 'binary' ? `binary=${spec.binary}` : spec.version!;
   const items = [head];
   if (spec.kind !== 'version' && spec.version) items.push(`version=${spec.version}`);
-  if (spec.controllers !== 'kcm') items.push(`controllers=${spec.controllers}`);
+  if (spec.storage !== 'etcd') items.push(`storage=${spec.storage}`);
+  if (spec.flavour !== 'full') items.push(`flavour=${spec.flavour}`);
+  if (spec.tenants !== 1) items.push(`tenants=${spec.tenants}`);
+  // The CRD-only server never has controllers: saying so again would only clutter its label.
+  if (spec.controllers !== 'kcm' && spec.flavour !== 'crd-only') items.push(`controllers=${spec.controllers}`);
   for (const a of spec.args) items.push(`arg=${a}`);
   return items.join(',');
 }

@@ -7,6 +7,7 @@ import { LABEL_RUN } from '../generators/labels.js';
 import { JSON_HEADERS, RequestError, type KubeClient } from '../kube/client.js';
 import { CRD_PATH, NAMESPACES_PATH } from '../kube/paths.js';
 import { withQuery } from '../kube/query.js';
+import { probeCapabilities } from './capabilities.js';
 
 export interface CleanupOptions {
   /** One run's id, or every asa-bench run when undefined. */
@@ -25,6 +26,8 @@ export interface CleanupOptions {
   beforeDelete?: () => Promise<void>;
   /** How long to wait for CRD finalizers to finish. */
   timeoutMs?: number;
+  /** The server has `/api` (probed when not given): without it there are no namespaces to delete. */
+  coreApi?: boolean;
 }
 
 export interface CleanupResult {
@@ -80,13 +83,16 @@ async function mutate(client: KubeClient, req: Parameters<KubeClient['send']>[0]
 
 /** Labelled CRDs and namespaces that still exist (terminating ones included). */
 export async function countLeftovers(client: KubeClient, runId?: string): Promise<number> {
-  const [crds, namespaces] = await Promise.all([listLabelled(client, CRD_PATH, runId), listLabelled(client, NAMESPACES_PATH, runId)]);
+  const { coreApi } = await probeCapabilities(client);
+  const [crds, namespaces] = await Promise.all([listLabelled(client, CRD_PATH, runId), coreApi ? listLabelled(client, NAMESPACES_PATH, runId) : []]);
   return crds.length + namespaces.length;
 }
 
 export async function cleanup(client: KubeClient, options: CleanupOptions): Promise<CleanupResult> {
   const progress = options.progress ?? (() => {});
   const headers = client.headers(JSON_HEADERS);
+  const coreApi = options.coreApi ?? (await probeCapabilities(client, options.signal)).coreApi;
+  const listNamespaces = async () => (coreApi ? listLabelled(client, NAMESPACES_PATH, options.runId, options.signal) : []);
   const crds = await listLabelled(client, CRD_PATH, options.runId, options.signal);
   progress(`deleting ${crds.length} CRDs (their custom objects go with them)`);
   let done = 0;
@@ -101,7 +107,7 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 20, crds.length) }, worker));
 
-  const namespaces = await listLabelled(client, NAMESPACES_PATH, options.runId, options.signal);
+  const namespaces = await listNamespaces();
   if (namespaces.length > 0) progress(`deleting ${namespaces.length} namespaces`);
   for (const ns of namespaces) {
     await mutate(client, { method: 'DELETE', path: `${NAMESPACES_PATH}/${ns.metadata.name}`, headers }, [404, 409], options.signal);
@@ -113,7 +119,7 @@ export async function cleanup(client: KubeClient, options: CleanupOptions): Prom
   let leftover = 0;
   for (;;) {
     const remainingCrds = await listLabelled(client, CRD_PATH, options.runId, options.signal);
-    const remainingNs = await listLabelled(client, NAMESPACES_PATH, options.runId, options.signal);
+    const remainingNs = await listNamespaces();
     if (options.finalizeNamespaces && remainingCrds.length === 0) {
       if (remainingNs.length > 0) progress(`finalizing ${remainingNs.length} namespaces by hand (no namespace controller on this control plane)`);
       for (const ns of remainingNs) {

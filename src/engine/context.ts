@@ -36,6 +36,8 @@ export interface EngineContext {
   crdWatch?: EstablishedWatch;
   /** Wait and retry on 429 + Retry-After (scenario `honorRetryAfter`). */
   honorRetryAfter?: boolean;
+  /** False on a server without `/api` (the CRD-only server): no namespaces, no core discovery (capabilities.ts). */
+  coreApi: boolean;
 }
 
 /** Everything a phase's operation needs: the context plus the phase's recorder. */

@@ -140,10 +140,11 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
           key: 'discovery.aggregated',
           iteration: (_i, signal) =>
             attempt(async () => {
-              // Aggregated discovery: two documents hold every group, version and resource.
-              const core = await client.expectOk({ method: 'GET', path: '/api', headers, signal, read: 'count' });
+              // Aggregated discovery: two documents hold every group, version and resource
+              // (one without a core API: RunInfo.skipped says so).
+              const core = ctx.coreApi ? (await client.expectOk({ method: 'GET', path: '/api', headers, signal, read: 'count' })).bytes : 0;
               const groups = await client.expectOk({ method: 'GET', path: '/apis', headers, signal, read: 'count' });
-              return core.bytes + groups.bytes;
+              return core + groups.bytes;
             }),
         };
       }
@@ -152,14 +153,14 @@ export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: Planne
         iteration: (_i, signal) =>
           attempt(async () => {
             // What a cold-cache kubectl does without aggregated discovery: /api, /apis, then every group-version.
-            let bytes = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: '/api', headers: jsonHeaders, signal, read: 'count' })).bytes);
+            let bytes = ctx.coreApi ? await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: '/api', headers: jsonHeaders, signal, read: 'count' })).bytes) : 0;
             let apis!: Awaited<ReturnType<typeof client.expectOk>>;
             bytes += await timed(ctx, 'discovery.legacy.request', async () => {
               apis = await client.expectOk({ method: 'GET', path: '/apis', headers: jsonHeaders, signal });
               return apis.bytes;
             });
             const list = JSON.parse(apis.body.toString('utf8')) as { groups: { versions: { groupVersion: string }[] }[] };
-            const paths = ['/api/v1', ...list.groups.flatMap((g) => g.versions.map((v) => `/apis/${v.groupVersion}`))];
+            const paths = [...(ctx.coreApi ? ['/api/v1'] : []), ...list.groups.flatMap((g) => g.versions.map((v) => `/apis/${v.groupVersion}`))];
             let next = 0;
             // The fan-out is parallel, as kubectl's discovery client is.
             const worker = async () => {
@@ -350,6 +351,8 @@ async function waitDiscoverable(ctx: OpContext, group: string, version: string, 
 
 export async function ensureNamespaces(ctx: EngineContext): Promise<void> {
   if (ctx.state.namespacesReady || !ctx.objects || !ctx.crds.crds.scope || ctx.crds.crds.scope !== 'Namespaced') return;
+  // Without a core API there are no Namespace objects; custom objects take any namespace name.
+  if (!ctx.coreApi) return;
   for (const name of objectNamespaces(ctx.objects)) {
     const create = () =>
       ctx.client.send({

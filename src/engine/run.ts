@@ -12,6 +12,7 @@ import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep
 import type { PhaseResult, RunStatus, ScheduleStats, ServerSample, StoppedAt } from '../types/results.js';
 import { liveCrdCount } from './context.js';
 import { phaseStats, ServerWatch } from './server-watch.js';
+import { probeCapabilities, skippedWork } from './capabilities.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
 import { runClosed, runOpen, type Limits } from './load.js';
@@ -73,12 +74,17 @@ export interface ExecuteResult {
   /** The run stopped early on a stop condition or the memory guard (status stays complete). */
   stoppedAt?: StoppedAt;
   cleanup?: CleanupResult & { skipped?: boolean };
+  /** What the plan asked for and this server cannot serve, one sentence each (capabilities.ts). */
+  skipped?: string[];
 }
 
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
   options = { ...options, startedAt: options.startedAt ?? performance.now() };
   const inputs = generatorInputs(plan.scenario, options.runId);
   const state: RunState = { installed: 0, missingCrds: new Set(), crdPostsFailed: 0, missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: false };
+  const capabilities = await probeCapabilities(options.client, options.signal);
+  const skipped = skippedWork(plan, capabilities);
+  for (const message of skipped) options.onEvent({ type: 'message', message: `skipped: ${message}` });
   const waitsForCrds = plan.scenario.phases.some((p) => p.op === 'create' && p.of === 'crds' && p.waitFor !== undefined);
   const ctx: EngineContext = {
     client: options.client,
@@ -88,6 +94,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     objects: inputs.objects,
     state,
     honorRetryAfter: plan.scenario.honorRetryAfter,
+    coreApi: capabilities.coreApi,
     ...(waitsForCrds ? { crdWatch: new EstablishedWatch(options.client, options.runId) } : {}),
   };
   const runAbort = new AbortController();
@@ -191,6 +198,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       cleanupResult = await cleanup(options.client, {
         runId: options.runId,
         finalizeNamespaces: options.finalizeNamespaces ?? options.local,
+        coreApi: capabilities.coreApi,
         progress: (message) => options.onEvent({ type: 'message', message }),
         signal: options.cleanupSignal,
         // A persistent server keeps what deletions cost it: fewer at a time, and none while the machine is short of memory.
@@ -205,7 +213,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   } else {
     cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
   }
-  return { phases, serverSeries, status, reason, ...(stoppedAt ? { stoppedAt } : {}), cleanup: cleanupResult };
+  return { phases, serverSeries, status, reason, ...(stoppedAt ? { stoppedAt } : {}), cleanup: cleanupResult, ...(skipped.length > 0 ? { skipped } : {}) };
 }
 
 /**

@@ -407,5 +407,7 @@ export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult
           ...(cleanups.some((c) => c.skipped) ? { skipped: true } : {}),
         }
       : undefined;
-  return { phases, serverSeries: server.series, status, ...(reason !== undefined ? { reason } : {}), ...(merged ? { cleanup: merged } : {}), threads: runs };
+  // Every thread probes the same server: its skipped work is the same sentence list.
+  const skipped = [...new Set(threads.flatMap((t) => t.result?.skipped ?? []))];
+  return { phases, serverSeries: server.series, status, ...(reason !== undefined ? { reason } : {}), ...(merged ? { cleanup: merged } : {}), ...(skipped.length > 0 ? { skipped } : {}), threads: runs };
 }

@@ -137,7 +137,11 @@ export interface LocalConnectionFile {
   server: string;
   /** PEM of the server's self-signed CA. */
   ca: string;
-  token: string;
+  /** The load user's bearer token (kube-apiserver). */
+  token?: string;
+  /** PEM client certificate and key instead of a token (the CRD-only server authenticates client certificates only). */
+  clientCert?: string;
+  clientKey?: string;
   context: string;
 }
 
@@ -157,8 +161,8 @@ export async function connectionForLocalControlPlane(kubeconfig: string): Promis
     server: new URL(file.server),
     context: file.context,
     local: true,
-    tls: { ca: file.ca, rejectUnauthorized: true },
-    headers: Object.freeze({ authorization: `Bearer ${file.token}` }),
+    tls: { ca: file.ca, ...(file.clientCert && file.clientKey ? { cert: file.clientCert, key: file.clientKey } : {}), rejectUnauthorized: true },
+    headers: Object.freeze<Record<string, string>>(file.token ? { authorization: `Bearer ${file.token}` } : {}),
   });
 }
 

@@ -26,6 +26,7 @@ import {
   type ReportInput,
   type Sweep,
 } from './input.js';
+import { formatTenantCell, tenantFindings, tenantRows } from './tenants.js';
 import { escapeXml, formatTick, lineChart, type ChartSeries } from './svg.js';
 import { heapChart, profileSection } from './profiles.js';
 
@@ -220,6 +221,22 @@ function opsTable(rows: ReturnType<typeof stepRows>): string {
   return `<div class="table-wrap"><table class="ops"><thead><tr>${head}</tr></thead><tbody>\n${body.join('\n')}\n</tbody></table></div>`;
 }
 
+/** `tenants=N`: how the tenants interfered, and each tenant's p99 per phase. */
+function tenantsSection(report: ReportInput): string[] {
+  const tenants = report.summary.tenants ?? [];
+  if (tenants.length === 0) return [];
+  const head = ['step', 'phase', 'operation', ...tenants.map((t) => `tenant ${t.index} p99 ms`), 'spread'];
+  const rows = tenantRows(tenants).map(
+    (r) => `<tr><td class="num">${r.step}</td><td>${escapeHtml(r.phase)}</td><td>${escapeHtml(r.op)}</td>${r.p99.map((v) => `<td class="num">${escapeHtml(formatTenantCell(v))}</td>`).join('')}<td class="num">${r.spread !== undefined ? `×${r.spread.toFixed(2)}` : ''}</td></tr>`,
+  );
+  return [
+    '<section><h2>Tenants</h2>',
+    `<ul class="findings">${tenantFindings(report.summary, report.run).map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>`,
+    `<table><thead><tr>${head.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    '</section>',
+  ];
+}
+
 export function renderHtml(report: ReportInput): string {
   const { run, summary } = report;
   const sweep = inferSweep(run, summary.phases);
@@ -279,6 +296,8 @@ export function renderHtml(report: ReportInput): string {
     parts.push('</section>');
   }
   parts.push('</section>');
+
+  parts.push(...tenantsSection(report));
 
   parts.push(
     `<details><summary>Scenario file (${escapeHtml(run.scenario.file)})</summary><pre>${escapeHtml(run.scenario.text)}</pre></details>`,

@@ -5,7 +5,7 @@
  * Everything here is a pure function of the input; renderers only escape and
  * lay out the strings.
  */
-import type { OpSummary, PhaseResult, RunInfo, RunSummary, ServerSample } from '../types/results.js';
+import type { OpSummary, PhaseResult, RunInfo, RunSummary, ServerSample, StorageStats } from '../types/results.js';
 import { describeLoad, formatBytes, formatErrors, scheduleLagCell } from './table.js';
 
 export type { ServerSample } from '../types/results.js';
@@ -152,7 +152,11 @@ function serverFacts(run: ReportInput['run']): Fact[] {
         : `release ${server.version} from the Go module proxy`;
   return [
     { label: 'Server spec', value: `${server.given || server.spec} → ${server.label}` },
-    { label: 'Server build', value: `${built}; kube-apiserver sha256 ${server.kubeApiserver.sha256.slice(0, 16)}${server.args.length > 0 ? `; flags ${server.args.join(' ')}` : ''}` },
+    {
+      label: 'Server build',
+      value: `${built}; ${server.flavour === 'crd-only' ? 'the CRD-only API server (k8s.io/apiextensions-apiserver alone, no core API)' : 'kube-apiserver'} sha256 ${server.kubeApiserver.sha256.slice(0, 16)}${server.args.length > 0 ? `; flags ${server.args.join(' ')}` : ''}`,
+    },
+    ...substitutionFacts(server),
     {
       label: 'Controllers',
       value:
@@ -161,6 +165,20 @@ function serverFacts(run: ReportInput['run']): Fact[] {
           : 'none: the bare API server (no garbage collector, quota or namespace controllers)',
     },
   ];
+}
+
+/** Storage and tenants of the spec, when they differ from one kube-apiserver on etcd. */
+function substitutionFacts(server: NonNullable<ReportInput['run']['server']>): Fact[] {
+  const facts: Fact[] = [];
+  if (server.storage === 'kine') facts.push({ label: 'Storage substitute', value: `kine over SQLite instead of etcd${server.kine ? `, sha256 ${server.kine.sha256.slice(0, 16)}` : ''}` });
+  if ((server.tenants ?? 1) > 1) facts.push({ label: 'Tenants', value: `${server.tenants} API servers on one storage, each under --etcd-prefix=/tenant-<i>; results merged over them, each tenant apart under Tenants` });
+  return facts;
+}
+
+/** The storage process over the run, one line. */
+export function storageFactValue(s: StorageStats): string {
+  const db = s.dbSizeBytes !== undefined ? `, database ${formatBytes(s.dbSizeBytes)}` : '';
+  return `${s.kind}: memory ${formatBytes(s.rssStartBytes)} at start, peak ${formatBytes(s.rssMaxBytes)}, ${formatBytes(s.rssEndBytes)} at end; ${s.cpuSeconds.toFixed(1)} CPU-seconds over the run${db} (${s.samples} samples)`;
 }
 
 export function runFacts(input: ReportInput): Fact[] {
@@ -194,6 +212,8 @@ export function runFacts(input: ReportInput): Fact[] {
     },
     { label: 'Tool', value: `${run.tool.name} ${run.tool.version}, Node ${run.tool.node}` },
   ];
+  if (run.storage) facts.push({ label: 'Storage', value: storageFactValue(run.storage) });
+  if (run.skipped && run.skipped.length > 0) facts.push({ label: 'Skipped', value: run.skipped.join('; ') });
   if (run.cleanup) {
     facts.push({
       label: 'Cleanup',

@@ -19,6 +19,7 @@ import {
 } from './input.js';
 import { formatBytes } from './table.js';
 import { profileSection } from './profiles.js';
+import { formatTenantCell, tenantFindings, tenantRows } from './tenants.js';
 
 /**
  * Escapes text for inline Markdown (also safe inside a table cell): HTML
@@ -103,6 +104,19 @@ export function renderMarkdown(report: ReportInput): string {
     const notes = stepNotes(g);
     for (const n of notes) out.push(`- ⚠ ${escapeMarkdown(n)}`);
     if (notes.length > 0) out.push('');
+  }
+
+  const tenants = summary.tenants ?? [];
+  if (tenants.length > 0) {
+    out.push('## Tenants', '');
+    for (const f of tenantFindings(summary, run)) out.push(`- ${escapeMarkdown(f)}`);
+    out.push('', 'p99 of each phase\u2019s primary operation per tenant, ms.', '');
+    out.push(`| step | phase | operation | ${tenants.map((t) => `tenant ${t.index}`).join(' | ')} | spread |`);
+    out.push(`| ---: | :--- | :--- | ${tenants.map(() => '---:').join(' | ')} | ---: |`);
+    for (const r of tenantRows(tenants)) {
+      out.push(`| ${r.step} | ${escapeMarkdown(r.phase)} | ${escapeMarkdown(r.op)} | ${r.p99.map(formatTenantCell).join(' | ')} | ${r.spread !== undefined ? `×${r.spread.toFixed(2)}` : ''} |`);
+    }
+    out.push('');
   }
 
   const lang = /\.json$/i.test(run.scenario.file) ? 'json' : 'yaml';

@@ -25,6 +25,8 @@ export function memoryFigureOf(run: RunInfo, summary: RunSummary): MemoryFigure 
   const base = summary.serverSeries?.find((s) => s.rssBytes > 0);
   const withServer = summary.phases.filter((p) => p.server && p.server.rssBytes > 0);
   if (!base || withServer.length === 0 || !run.target.local) return undefined;
+  // The projection is for one kube-apiserver: the CRD-only server or several tenants would mislead it.
+  if ((run.server?.flavour ?? 'full') !== 'full' || (run.server?.tenants ?? 1) > 1) return undefined;
   const top = Math.max(...withServer.map((p) => p.crds));
   if (top - base.crds < 100) return undefined;
   const rss = Math.max(...withServer.filter((p) => p.crds === top).map((p) => p.server!.rssBytes));

@@ -178,6 +178,14 @@ export interface ServerRecord {
   kubeControllerManager?: { path: string; sha256: string };
   /** Extra kube-apiserver flags from the spec. */
   args: string[];
+  /** `storage=`: etcd (default) or kine over SQLite; absent in results written before the key existed (etcd). */
+  storage?: 'etcd' | 'kine';
+  /** kine as run (storage=kine): its path and sha256. */
+  kine?: { path: string; sha256: string };
+  /** `flavour=`: kube-apiserver (`full`) or the CRD-only server (then `kubeApiserver` is that binary). */
+  flavour?: 'full' | 'crd-only';
+  /** `tenants=`: API servers on the one storage (1 unless asked). */
+  tenants?: number;
   /** The build cache key (folder name under the asa home's bin/). */
   buildKey: string;
 }
@@ -199,6 +207,10 @@ export interface RunInfo {
   cleanup?: { deleted: number; leftover: number; skipped?: boolean };
   /** The run stopped early on a stop condition or the memory guard (still `complete`): where and why. */
   stoppedAt?: StoppedAt;
+  /** The local control plane's storage process over the run (etcd or kine). */
+  storage?: StorageStats;
+  /** Parts of the scenario the server could not serve and the run left out (e.g. namespaces on the CRD-only server), one sentence each. */
+  skipped?: string[];
   /** --shard: this run is shard `index` (1-based) of `count` (see src/shard/slice.ts). */
   shard?: { index: number; count: number };
   /** `run --threads N` (N > 1): each thread's own run id (what `asa-bench cleanup --run` takes) and how it ended. */
@@ -222,11 +234,49 @@ export interface ServerSample {
 export interface RunSummary {
   formatVersion: number;
   runId: string;
+  /** With tenants: each step ▸ phase merged over the tenants (levels and CRD counts per tenant; counts add up). */
   phases: PhaseResult[];
   /** Periodic samples of the server's metrics (empty when /metrics was not readable). */
   serverSeries?: ServerSample[];
   /** `run --profile`: the servers' own CPU and heap profiles, attributed to components. */
   profiles?: ProfilesResult;
+  /** `tenants=N`: each tenant's own phases and API server series (src/engine/tenants.ts). */
+  tenants?: TenantResult[];
+}
+
+/** One kube-apiserver of a `tenants=N` control plane and what the scenario measured on it. */
+export interface TenantResult {
+  /** 1-based. */
+  index: number;
+  /** Its --etcd-prefix. */
+  prefix: string;
+  runId: string;
+  status: RunStatus;
+  reason?: string;
+  phases: PhaseResult[];
+  serverSeries: ServerSample[];
+  /**
+   * The storage revision (a list's resourceVersion) this tenant saw at the run's start
+   * and end: the counter is shared, so it moves with every tenant's writes.
+   */
+  revisions?: { start: number; end: number };
+  cleanup?: { deleted: number; leftover: number; skipped?: boolean };
+}
+
+/**
+ * The storage process of the local control plane (etcd or kine), sampled from
+ * its own /metrics over the run: one process whatever the number of tenants.
+ */
+export interface StorageStats {
+  kind: 'etcd' | 'kine';
+  samples: number;
+  rssStartBytes: number;
+  rssMaxBytes: number;
+  rssEndBytes: number;
+  /** CPU the storage process used over the run, core-seconds. */
+  cpuSeconds: number;
+  /** etcd: the backend database size at the end (etcd_mvcc_db_total_size_in_bytes); absent for kine. */
+  dbSizeBytes?: number;
 }
 
 /**

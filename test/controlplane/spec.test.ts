@@ -23,7 +23,7 @@ function refusal(text: string): UsageError {
 
 describe('parseServerSpec', () => {
   it('reads a release, with kube-controller-manager by default', () => {
-    expect(parseServerSpec('v1.36.3')).toEqual({ given: 'v1.36.3', kind: 'version', version: 'v1.36.3', controllers: 'kcm', args: [] });
+    expect(parseServerSpec('v1.36.3')).toEqual({ given: 'v1.36.3', kind: 'version', version: 'v1.36.3', controllers: 'kcm', args: [], storage: 'etcd', flavour: 'full', tenants: 1 });
   });
 
   it('defaults to the default release when only options are given', () => {
@@ -84,10 +84,33 @@ describe('parseServerSpec', () => {
   });
 
   it('formats back to a canonical spec that parses to the same thing', () => {
-    for (const text of ['v1.37.2', 'v1.36.3,controllers=none,arg=--watch-cache=false', 'source=/k8s,version=v1.37.2,arg=--a=1', 'binary=/bin/kas']) {
+    for (const text of ['v1.37.2', 'v1.36.3,controllers=none,arg=--watch-cache=false', 'source=/k8s,version=v1.37.2,arg=--a=1', 'binary=/bin/kas', 'v1.37.2,tenants=3,storage=kine', 'v1.37.2,flavour=crd-only,arg=--max-requests-inflight=9']) {
       const spec = parseServerSpec(text);
       expect(parseServerSpec(formatServerSpec(spec))).toEqual({ ...spec, given: formatServerSpec(spec) });
     }
+  });
+});
+
+describe('substituted components', () => {
+  it('reads storage=, flavour= and tenants=, with etcd, full and 1 by default', () => {
+    expect(parseServerSpec('v1.37.2,storage=kine,tenants=3')).toMatchObject({ storage: 'kine', flavour: 'full', tenants: 3, controllers: 'kcm' });
+    expect(parseServerSpec('tenants=16')).toMatchObject({ version: DEFAULT_SERVER_VERSION, tenants: 16, storage: 'etcd' });
+  });
+
+  it('runs the CRD-only server without controllers, and says so only once in its canonical form', () => {
+    const spec = parseServerSpec('v1.37.2,flavour=crd-only');
+    expect(spec).toMatchObject({ flavour: 'crd-only', controllers: 'none' });
+    expect(formatServerSpec(spec)).toBe('v1.37.2,flavour=crd-only');
+    expect(formatServerSpec(parseServerSpec('v1.37.2,flavour=crd-only,controllers=none'))).toBe('v1.37.2,flavour=crd-only');
+    expect(formatServerSpec(parseServerSpec('v1.37.2,tenants=2,storage=kine,flavour=crd-only'))).toBe('v1.37.2,storage=kine,flavour=crd-only,tenants=2');
+  });
+
+  it('refuses bad values and combinations in one line', () => {
+    for (const bad of ['0', '-1', '17', '1000', 'two', '2.5', '']) expect(refusal(`v1.37.2,tenants=${bad}`).message).toContain(`tenants=${bad}: expected a whole number from 1 to 16`);
+    expect(refusal('v1.37.2,storage=sqlite').message).toContain('storage=sqlite: expected etcd or kine');
+    expect(refusal('v1.37.2,flavour=minimal').message).toContain('flavour=minimal: expected full or crd-only');
+    expect(refusal('v1.37.2,flavour=crd-only,controllers=kcm').message).toContain('kube-controller-manager needs the core API');
+    expect(refusal('source=/k8s,flavour=crd-only').message).toContain('flavour=crd-only: builds k8s.io/apiextensions-apiserver of a release');
   });
 });
 

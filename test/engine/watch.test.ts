@@ -70,6 +70,7 @@ describe('watchOperation', () => {
       client,
       runId: 'rwatchts',
       local: false,
+      coreApi: true,
       crds: { seed: 1, runId: 'rwatchts', crds: CrdGenerator.parse({ count: 1 }) },
       state: { installed: 1, missingCrds: new Set(), crdPostsFailed: 0, missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: true },
       recorder,
