@@ -30,7 +30,7 @@ import { ExitCode, RunFailedError, UsageError } from '../types/errors.js';
 import { mergeRuns } from './merge.js';
 import { Output } from './output.js';
 import { runScenario } from './run.js';
-import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
+import { defaultKubeconfigs, resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
 import { durationOption } from './duration-option.js';
 import { formatDurationMs } from '../types/duration.js';
 
@@ -124,7 +124,7 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
   }
 
   // Unlike `run`, no kubeconfig does not mean the local control plane: it has no nodes to run pods.
-  const kubeconfig = args.kubeconfig ?? (args.context === undefined ? process.env.KUBECONFIG?.split(path.delimiter)[0] || path.join(os.homedir(), '.kube', 'config') : undefined);
+  const kubeconfig = args.kubeconfig ?? (args.context === undefined ? defaultKubeconfigs() : undefined);
   const target = await resolveTarget({ ...args, ...(kubeconfig !== undefined ? { kubeconfig } : {}) }, out, { writes: true });
 
   const interrupt = new AbortController();

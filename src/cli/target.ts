@@ -16,7 +16,8 @@ import type { Output } from './output.js';
 import { durationOption } from './duration-option.js';
 
 export interface TargetArgs {
-  kubeconfig?: string;
+  /** --kubeconfig, or (from `distribute`) the merged default files. */
+  kubeconfig?: string | readonly string[];
   context?: string;
   /** The local control plane's server spec (src/controlplane/spec.ts). */
   server?: string;
@@ -58,6 +59,12 @@ export async function resolveLocalServer(args: TargetArgs): Promise<ResolvedServ
     return undefined;
   }
   return args.resolvedServer ?? (await resolveServerSpec(serverSpecFromArgs(args)));
+}
+
+/** kubectl's default: every entry of $KUBECONFIG, merged (an empty KUBECONFIG means unset), else ~/.kube/config. */
+export function defaultKubeconfigs(): string | string[] {
+  const entries = (process.env.KUBECONFIG ?? '').split(path.delimiter).filter((f) => f !== '');
+  return entries.length > 0 ? entries : path.join(os.homedir(), '.kube', 'config');
 }
 
 export interface ResolvedTarget {
@@ -105,8 +112,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
   const clientOptions = { connections: args.connections ?? 32, http2: args.http2 ?? false, timeoutMs: args['request-timeout'] ?? 60_000 };
   const resolved = await resolveLocalServer(args);
   if (!resolved) {
-    // An empty KUBECONFIG (or an empty first entry) means unset, as for kubectl.
-    const kubeconfig = args.kubeconfig ?? (process.env.KUBECONFIG?.split(path.delimiter)[0] || path.join(os.homedir(), '.kube', 'config'));
+    const kubeconfig = args.kubeconfig ?? defaultKubeconfigs();
     connection = await connectionFromKubeconfig({
       kubeconfig,
       context: args.context,

@@ -31,7 +31,12 @@ export interface Connection {
 export const LOCAL_CLUSTER_NAME = 'asa-bench-local';
 
 export interface KubeconfigTargetOptions {
-  kubeconfig: string;
+  /**
+   * One kubeconfig file, or the entries of $KUBECONFIG, merged as kubectl
+   * merges them (the first file to define a name or a current-context wins;
+   * entries that do not exist are skipped).
+   */
+  kubeconfig: string | readonly string[];
   context?: string;
   /** Set for the kubeconfig written by the embedded control plane. */
   local?: boolean;
@@ -55,19 +60,26 @@ function firstLine(message: string): string {
 }
 
 export async function connectionFromKubeconfig(options: KubeconfigTargetOptions): Promise<Connection> {
-  const { kubeconfig, context } = options;
-  if (!existsSync(kubeconfig)) {
+  const { context } = options;
+  const files = typeof options.kubeconfig === 'string' ? [options.kubeconfig] : options.kubeconfig;
+  const kubeconfig = files.join(path.delimiter);
+  const existing = files.filter((f) => existsSync(f));
+  if (existing.length === 0) {
     throw new TargetError(`kubeconfig ${kubeconfig} does not exist`, 'pass --kubeconfig PATH, set KUBECONFIG, or omit both to use the embedded local control plane');
   }
   // Loaded on first use: the library brings its generated API models along (~90 MB of RSS),
   // which a run on the embedded control plane does not need (connectionForLocalControlPlane).
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  try {
-    kc.loadFromFile(kubeconfig);
-  } catch (err) {
-    throw new TargetError(`kubeconfig ${kubeconfig} cannot be read: ${firstLine((err as Error).message)}`, 'check that it is a valid kubeconfig YAML file', { cause: err });
-  }
+  const loaded = existing.map((file) => {
+    const one = new KubeConfig();
+    try {
+      one.loadFromFile(file);
+    } catch (err) {
+      throw new TargetError(`kubeconfig ${file} cannot be read: ${firstLine((err as Error).message)}`, 'check that it is a valid kubeconfig YAML file', { cause: err });
+    }
+    return one;
+  });
+  const kc = loaded.length === 1 ? loaded[0]! : mergeKubeconfigs(new KubeConfig(), loaded);
   if (context !== undefined) {
     if (!kc.getContextObject(context)) {
       const known = kc.getContexts().map((c) => c.name);
@@ -127,6 +139,30 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
     },
     headers: Object.freeze(headers),
   });
+}
+
+type KubeConfigType = import('@kubernetes/client-node').KubeConfig;
+
+/**
+ * kubectl's merge of several kubeconfig files (client-go clientcmd): the first
+ * file to define a cluster, user or context name wins, and so does the first
+ * current-context. (The library's own mergeConfig throws on a duplicate name
+ * and lets the last current-context win.) Relative file paths were already
+ * made absolute against each file's folder when it was loaded.
+ */
+function mergeKubeconfigs(into: KubeConfigType, files: readonly KubeConfigType[]): KubeConfigType {
+  const firstByName = <T extends { name: string }>(lists: T[][]) => {
+    const seen = new Map<string, T>();
+    for (const item of lists.flat()) if (!seen.has(item.name)) seen.set(item.name, item);
+    return [...seen.values()];
+  };
+  into.loadFromOptions({
+    clusters: firstByName(files.map((f) => f.getClusters())),
+    users: firstByName(files.map((f) => f.getUsers())),
+    contexts: firstByName(files.map((f) => f.getContexts())),
+    currentContext: files.map((f) => f.getCurrentContext()).find((c) => c !== undefined && c !== '') ?? '',
+  });
+  return into;
 }
 
 /** Written next to the local control plane's kubeconfig, for asa-bench only. */
