@@ -13,7 +13,7 @@ import { readRunDir, ResultStore, RUN_FILE } from '../results/store.js';
 import { mergeShards, shardProblems, type ShardRun } from '../shard/merge.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import type { Output } from './output.js';
-import { renderPhaseCsv, reportInput } from './report.js';
+import { renderPhaseCsv, renderServerMetricsCsv, SERVER_METRICS_FILE, reportInput } from './report.js';
 
 export interface MergeArgs {
   'run-dirs': string[];
@@ -69,6 +69,7 @@ export async function mergeRuns(args: MergeArgs, out: Output): Promise<number> {
   await store.writeText('report.md', renderMarkdown(report));
   await store.writeText('report.html', renderHtml(report));
   await store.writeText('summary.csv', renderPhaseCsv(merged.summary));
+  await store.writeText(SERVER_METRICS_FILE, renderServerMetricsCsv(merged.summary));
 
   if (args.json) {
     out.data(JSON.stringify({ run: { ...merged.run, scenario: { ...merged.run.scenario, text: undefined } }, phases: merged.summary.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })) }, null, 2));

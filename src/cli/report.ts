@@ -16,6 +16,31 @@ export function reportInput(run: RunInfo, summary: RunSummary): ReportInput {
 }
 
 /** One row per step ▸ phase ▸ operation, for spreadsheets. */
+/** The file beside intervals.csv with the server's own samples (every 5 s), for spreadsheets and plotting tools. */
+export const SERVER_METRICS_FILE = 'server-metrics.csv';
+
+/**
+ * The server's samples over the run, one row each: memory, CPU, 429s, APF,
+ * etcd latency and stored objects. Fields a result predates are left empty.
+ */
+export function renderServerMetricsCsv(summary: RunSummary): string {
+  const opt = (v: number | undefined) => v ?? '';
+  const rows = (summary.serverSeries ?? []).map((s) => ({
+    t_s: s.t,
+    crds: s.crds,
+    rss_bytes: s.rssBytes,
+    cpu_cores: s.cpuCores,
+    requests_429_total: s.requests429,
+    apf_rejected_total: opt(s.apfRejected),
+    apf_in_queue: opt(s.apfInQueue),
+    apf_wait_p99_ms: opt(s.apfWaitP99Ms),
+    etcd_p99_ms: opt(s.etcdP99Ms),
+    stored_objects: opt(s.objects),
+  }));
+  const columns = ['t_s', 'crds', 'rss_bytes', 'cpu_cores', 'requests_429_total', 'apf_rejected_total', 'apf_in_queue', 'apf_wait_p99_ms', 'etcd_p99_ms', 'stored_objects'];
+  return stringify(rows, { header: true, columns });
+}
+
 export function renderPhaseCsv(summary: RunSummary): string {
   return stringify(
     summary.phases.flatMap((p) =>

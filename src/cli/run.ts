@@ -17,7 +17,7 @@ import { renderHtml } from '../reporters/html.js';
 import { renderMarkdown } from '../reporters/markdown.js';
 import { renderPhaseTable } from '../reporters/table.js';
 import { chooseHeap, reexecWithHeap } from './heap.js';
-import { renderPhaseCsv, reportInput } from './report.js';
+import { renderPhaseCsv, renderServerMetricsCsv, SERVER_METRICS_FILE, reportInput } from './report.js';
 import { InstallProgress } from './install-progress.js';
 import { memoryFigureOf, recordMemoryFigure } from '../results/memory-figures.js';
 import { memoryFiguresFile } from './validate.js';
@@ -273,6 +273,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     await store.writeText('report.md', renderMarkdown(report));
     await store.writeText('report.html', renderHtml(report));
     await store.writeText('summary.csv', renderPhaseCsv(summary));
+    await store.writeText(SERVER_METRICS_FILE, renderServerMetricsCsv(summary));
     // `plan` projects the next run's server memory from this figure.
     const figure = memoryFigureOf(finished, summary);
     if (figure) await recordMemoryFigure(memoryFiguresFile(), figure).catch((err: Error) => out.progress(`note: cannot record the memory figure: ${err.message}`));

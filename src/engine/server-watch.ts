@@ -86,7 +86,19 @@ export class ServerWatch {
       const delta = prev ? deltaSnapshot(prev, snap) : undefined;
       const cpuCores = delta && delta.intervalSeconds >= 1 ? delta.cpuCores : 0;
       this.previous = snap;
-      const sample = { t, rssBytes: snap.process.residentMemoryBytes, cpuCores: Math.round(cpuCores * 1000) / 1000, crds: this.crds(), requests429: snap.requests.byCode['429'] ?? 0 };
+      const round = (v: number) => Math.round(v * 1000) / 1000;
+      const sample: ServerSample = {
+        t,
+        rssBytes: snap.process.residentMemoryBytes,
+        cpuCores: round(cpuCores),
+        crds: this.crds(),
+        requests429: snap.requests.byCode['429'] ?? 0,
+        apfRejected: snap.apf.rejectedTotal,
+        apfInQueue: snap.apf.inQueue,
+        apfWaitP99Ms: round(delta?.apf.wait.p99Ms ?? 0),
+        etcdP99Ms: round(Math.max(0, ...Object.values(delta?.etcdLatency ?? {}).map((l) => l.p99Ms))),
+        objects: snap.objects.total,
+      };
       this.series.push(sample);
       this.onSample?.(sample);
     };

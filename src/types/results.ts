@@ -229,6 +229,16 @@ export interface ServerSample {
   crds: number;
   /** Cumulative 429 responses the server has sent. */
   requests429: number;
+  /** Cumulative API Priority and Fairness rejections. (Absent in results written before these were sampled.) */
+  apfRejected?: number;
+  /** Requests waiting in APF queues at that moment. */
+  apfInQueue?: number;
+  /** APF queue wait p99 since the previous sample, ms. */
+  apfWaitP99Ms?: number;
+  /** etcd request latency p99 since the previous sample (the slowest operation), ms. */
+  etcdP99Ms?: number;
+  /** Objects stored (apiserver_resource_objects summed over resources). */
+  objects?: number;
 }
 
 export interface RunSummary {

@@ -50,6 +50,23 @@ describe('asa-bench run scenarios/smoke.yaml', () => {
     expect(list.latencyMs.p99).toBeGreaterThanOrEqual(list.latencyMs.p50);
     expect(list.histogram.length).toBeGreaterThan(10);
 
+    // The server's samples, every 5 s, as a CSV beside intervals.csv.
+    const csv = (await readFile(path.join(out, 'server-metrics.csv'), 'utf8')).trimEnd().split('\n');
+    expect(csv[0]).toBe('t_s,crds,rss_bytes,cpu_cores,requests_429_total,apf_rejected_total,apf_in_queue,apf_wait_p99_ms,etcd_p99_ms,stored_objects');
+    expect(csv.length - 1).toBe(summary.serverSeries!.length);
+    expect(csv.length - 1).toBeGreaterThanOrEqual(1);
+    const rows = csv.slice(1).map((line) => line.split(',').map(Number));
+    for (const [t, , rss, cpu, r429, apfRejected, , , etcdP99, objects] of rows) {
+      expect(t).toBeGreaterThanOrEqual(0);
+      expect(rss).toBeGreaterThan(50 * 2 ** 20);
+      expect(cpu).toBeGreaterThanOrEqual(0);
+      expect(r429).toBeGreaterThanOrEqual(0);
+      expect(apfRejected).toBeGreaterThanOrEqual(0);
+      expect(etcdP99).toBeGreaterThanOrEqual(0);
+      // apiserver_resource_objects is refreshed about once a minute: 0 early in a fresh server.
+      expect(objects).toBeGreaterThanOrEqual(0);
+    }
+
     const connection = await connectionFromKubeconfig({ kubeconfig: inject('kubeconfig'), local: true });
     const client = new KubeClient(connection, { connections: 2 });
     try {
