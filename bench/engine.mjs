@@ -26,7 +26,7 @@
  *   BENCH_WATCH_RATE [20]      BENCH_WATCH_SECONDS [10]   patches/s and seconds of churn
  *   BENCH_LONG_MINUTES [16]    BENCH_LONG_RATE [300]
  *   BENCH_NODE_ARGS            extra node flags for the measured processes (e.g. --heapsnapshot-signal=SIGUSR2)
- *   BENCH_RAW_DIR [tmp]        where each worker's raw JSON result (all samples) is written
+ *   BENCH_RAW_DIR [.asa/bench-raw] where each worker's raw JSON result (all samples) is written
  *   BENCH_WATCH_APISERVER_ARGS extra kube-apiserver flags for `watch`
  *   BENCH_CPU_PROF=<dir>       run the engine processes under node --cpu-prof, write
  *                              profiles to <dir> and print their top functions

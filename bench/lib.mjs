@@ -376,7 +376,9 @@ export async function runWorker(kind, spec, { cpuProfDir, onMark } = {}) {
   if (code !== 0 || !line) throw new Error(`worker ${kind} failed (exit ${code})${out ? `: ${out.slice(-500)}` : ''}`);
   const json = line.slice('BENCH_RESULT '.length);
   // Raw results (all samples) for later analysis: BENCH_RAW_DIR, default the temp dir.
-  const rawDir = process.env.BENCH_RAW_DIR ?? os.tmpdir();
+  // Under the project's own (git-ignored) .asa/, not the system temp folder, where a file per run piled up.
+  const rawDir = process.env.BENCH_RAW_DIR ?? new URL('../.asa/bench-raw/', import.meta.url).pathname;
+  await mkdir(rawDir, { recursive: true }).catch(() => {});
   const rawFile = path.join(rawDir, `asa-bench-${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(rawFile, json).then(() => progress(`raw result: ${rawFile}`), () => {});
   return JSON.parse(json);
