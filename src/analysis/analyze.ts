@@ -6,6 +6,7 @@
  * then the numbers describe the client, not the server.
  */
 import type { PhaseResult, RunInfo, RunSummary, StoppedAt } from '../types/results.js';
+import { sweptAxis } from '../types/sweep.js';
 import { profileFindings } from './profiles.js';
 
 export interface AnalysisOptions {
@@ -162,11 +163,18 @@ function offeredLoad(p: PhaseResult): number {
   return p.load.model === 'closed' ? p.load.concurrency : (p.load.ratePerSecond + (p.load.rampToPerSecond ?? p.load.ratePerSecond)) / 2;
 }
 
+/** A level with its unit, by what the run swept (types/sweep.ts). */
 function describeLevel(run: RunInfo, phases: readonly PhaseResult[], level: number): string {
-  const byLoad = phases.some((p) => p.level !== p.crds);
-  if (!byLoad) return `${level} CRDs`;
-  const rateSweep = /by:\s*rate/.test(run.scenario.text);
-  return rateSweep ? `${level} requests/s` : `${level} concurrent workers`;
+  switch (sweptAxis(run, phases).by) {
+    case 'rate':
+      return `${level} requests/s`;
+    case 'concurrency':
+      return `${level} concurrent workers`;
+    case 'crds':
+      return `${level} CRDs`;
+    default:
+      return `level ${level}`;
+  }
 }
 
 export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANALYSIS): Analysis {

@@ -20,16 +20,18 @@ import { evaluateSlos } from '../compare/slo.js';
 import { ClusterApi } from '../distribute/cluster.js';
 import { encodeShardResult } from '../distribute/encode.js';
 import { buildManifests, defaultNamespace, manifestsYaml } from '../distribute/manifests.js';
-import { sliceAs } from './slicing.js';
 import { collectShardResults, createResources, CreatedResources, manualCleanupCommands, teardown, waitForJob, type CollectedShard } from '../distribute/orchestrate.js';
 import { readShardResult, shardOfCompletionIndex, writeInClusterKubeconfig, writeShardResult } from '../distribute/worker.js';
 import { newRunId } from '../generators/run-id.js';
 import { defaultRunDir, readRunDir, RUN_FILE } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
+import { sloFacts } from '../scenarios/plan.js';
 import { ExitCode, RunFailedError, UsageError } from '../types/errors.js';
+import type { SloFact } from '../types/results.js';
 import { mergeRuns } from './merge.js';
 import { Output } from './output.js';
 import { runScenario } from './run.js';
+import { sliceAs } from './slicing.js';
 import { defaultKubeconfigs, resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
 import { durationOption } from './duration-option.js';
 import { formatDurationMs } from '../types/duration.js';
@@ -190,7 +192,7 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
         }
       }
     }
-    return await finishDistributed(collected, dir, loaded.doc.slo ?? {}, out, args.json);
+    return await finishDistributed(collected, dir, sloFacts(loaded.doc.slo ?? {}), out, args.json);
   } finally {
     await target.release();
     process.off('SIGINT', onSignal);
@@ -222,7 +224,7 @@ export async function keepFinishedShards(collected: readonly CollectedShard[], d
  * `asa-bench merge`) and checks the scenario's SLOs on the merged result.
  * Returns the exit code; throws RunFailedError when a shard has no result.
  */
-export async function finishDistributed(collected: readonly CollectedShard[], dir: string, slo: Readonly<Record<string, string>>, out: Output, json = false): Promise<number> {
+export async function finishDistributed(collected: readonly CollectedShard[], dir: string, slos: readonly SloFact[], out: Output, json = false): Promise<number> {
   const shardDirs: string[] = [];
   for (const c of collected) {
     if (!c.result) continue;
@@ -243,7 +245,7 @@ export async function finishDistributed(collected: readonly CollectedShard[], di
   }
   await mergeRuns({ 'run-dirs': shardDirs, out: dir, force: false, json }, out);
   const merged = await readRunDir(dir);
-  const verdict = evaluateSlos(slo, merged.summary.phases);
+  const verdict = evaluateSlos(slos, merged.summary.phases);
   for (const line of verdict.lines) out.progress(line);
   if (merged.run.status !== 'complete') {
     out.error(`asa-bench: distributed run ${merged.run.status}: ${merged.run.reason ?? ''}`);

@@ -23,7 +23,7 @@ import { memoryFigureOf, recordMemoryFigure } from '../results/memory-figures.js
 import { memoryFiguresFile } from './validate.js';
 import { defaultRunDir, ResultStore } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
-import { compilePlan, estimatePlan } from '../scenarios/plan.js';
+import { compilePlan, estimatePlan, planFacts } from '../scenarios/plan.js';
 import { sliceScenario } from '../shard/slice.js';
 import { parseShard, sliceAs } from './slicing.js';
 import { ExitCode, UsageError } from '../types/errors.js';
@@ -180,11 +180,13 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     // --shard: concurrent shards started in the same second get distinct default folders.
     const store = new ResultStore(args.out ?? defaultRunDir(path.resolve('results'), shard ? `${loaded.doc.name}-shard${shard.index}of${shard.count}` : loaded.doc.name, startedAt));
     await store.init();
+    const facts = planFacts(plan);
     const info: RunInfo = {
       formatVersion: RESULT_FORMAT_VERSION,
       runId,
       tool: { name: 'asa-bench', version: TOOL_VERSION, node: process.version },
       scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
+      plan: facts,
       target: target.info,
       ...(target.server ? { server: target.server } : {}),
       machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
@@ -265,7 +267,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       ...(storage ? { storage } : {}),
       ...(result.threads ? { threads: result.threads.map((t) => ({ ...t, cleanup: cleanupInfo(t.cleanup) })) } : {}),
     };
-    const slo = evaluateSlos(loaded.doc.slo ?? {}, result.phases);
+    const slo = evaluateSlos(facts.slos, result.phases);
     const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries, ...(result.tenants ? { tenants: result.tenants } : {}), ...(profiler ? { profiles: profiler.probe.result() } : {}) };
     await store.writeSummary(summary);
     await store.writeRun(finished);

@@ -1,23 +1,19 @@
 /**
  * Checking a run against the scenario's latency objectives (`slo:`), e.g.
- * `create.p99: 1s`: the named phase's primary operation, at every step.
+ * `create.p99: 1s`: the named phase's primary operation, at every step. The
+ * objectives come normalized with the result (RunInfo.plan.slos).
  */
-import { parseDurationMs } from '../types/duration.js';
-import type { PhaseResult } from '../types/results.js';
+import type { PhaseResult, SloFact } from '../types/results.js';
 
 export interface SloVerdict {
   passed: boolean;
   lines: string[];
 }
 
-export function evaluateSlos(slo: Readonly<Record<string, string>>, phases: readonly PhaseResult[]): SloVerdict {
+export function evaluateSlos(slos: readonly SloFact[], phases: readonly PhaseResult[]): SloVerdict {
   const lines: string[] = [];
   let passed = true;
-  for (const [key, limit] of Object.entries(slo)) {
-    const dot = key.lastIndexOf('.');
-    const phaseName = key.slice(0, dot);
-    const stat = key.slice(dot + 1) as 'p50' | 'p90' | 'p99' | 'p999' | 'max';
-    const limitMs = parseDurationMs(limit);
+  for (const { key, phase: phaseName, stat, limit, limitMs } of slos) {
     const matching = phases.filter((p) => p.phase === phaseName);
     if (matching.length === 0) {
       lines.push(`SLO ${key} ≤ ${limit}: no phase "${phaseName}" ran`);

@@ -7,9 +7,9 @@
  * Pure: same plan and options, same result.
  */
 import { weightedWheel } from '../scenarios/mix.js';
-import { loadAt, type LoadModel, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
+import { loadAt, sloFacts, type LoadModel, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
 import type { MixEntryDoc, PhaseDoc, ScenarioDoc } from '../scenarios/schema.js';
-import { parseDurationMs } from '../types/duration.js';
+import type { SloFact } from '../types/results.js';
 import type { K6PhaseWork, K6Scenario, K6Work } from './k6-script/work.js';
 
 export interface K6ExportOptions {
@@ -40,7 +40,7 @@ export const EXTRA_OBJECT_BLOCK = 1_000_000;
 export function buildK6Export(plan: Plan, options: K6ExportOptions = {}): K6Export {
   const builder = new K6ScenarioBuilder(plan, options);
   for (const step of plan.steps) for (const phase of plan.phases) builder.addPhase(phase, step);
-  const thresholds = thresholdsOf(plan.scenario.slo ?? {}, builder.scenariosOfPhase, plan.steps.length > 1, builder.notes);
+  const thresholds = thresholdsOf(sloFacts(plan.scenario.slo ?? {}), builder.scenariosOfPhase, plan.steps.length > 1, builder.notes);
   return { scenarios: builder.scenarios, thresholds, phases: builder.phases, notes: builder.notes, totalSeconds: Math.ceil(builder.clockMs / 1000) };
 }
 
@@ -266,24 +266,21 @@ function iterationMs(work: K6Work, scenario: ScenarioDoc): number {
 
 /** The scenario's SLOs as thresholds on http_req_duration, per phase (and per step in a sweep, as the engine checks them). */
 function thresholdsOf(
-  slo: Readonly<Record<string, string>>,
+  slos: readonly SloFact[],
   scenariosOfPhase: ReadonlyMap<string, { name: string; step: number }[]>,
   multiStep: boolean,
   notes: string[],
 ): Record<string, string[]> {
   const thresholds: Record<string, string[]> = {};
   const STAT = { p50: 'p(50)', p90: 'p(90)', p99: 'p(99)', p999: 'p(99.9)', max: 'max' } as const;
-  for (const [key, limit] of Object.entries(slo)) {
-    const dot = key.lastIndexOf('.');
-    const phaseName = key.slice(0, dot);
-    const stat = STAT[key.slice(dot + 1) as keyof typeof STAT];
-    const ran = scenariosOfPhase.get(phaseName);
+  for (const slo of slos) {
+    const ran = scenariosOfPhase.get(slo.phase);
     if (!ran) {
-      notes.push(`slo ${key}: no k6 scenario measures phase "${phaseName}"; no threshold`);
+      notes.push(`slo ${slo.key}: no k6 scenario measures phase "${slo.phase}"; no threshold`);
       continue;
     }
-    const expression = `${stat}<${parseDurationMs(limit)}`;
-    const filters = multiStep ? ran.map((r) => `phase:${phaseName},step:${r.step}`) : [`phase:${phaseName}`];
+    const expression = `${STAT[slo.stat]}<${slo.limitMs}`;
+    const filters = multiStep ? ran.map((r) => `phase:${slo.phase},step:${r.step}`) : [`phase:${slo.phase}`];
     for (const filter of filters) (thresholds[`http_req_duration{${filter}}`] ??= []).push(expression);
   }
   return thresholds;

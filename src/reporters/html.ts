@@ -9,13 +9,13 @@
  * time, when server samples are given.
  */
 import type { PhaseResult } from '../types/results.js';
+import { loadFollowers } from '../types/sweep.js';
 import {
   automaticNotes,
   defaultHeadline,
   describeLevel,
   groupSteps,
   inferSweep,
-  loadFollowers,
   normalizedServerSeries,
   OP_COLUMNS,
   primarySeries,

@@ -6,6 +6,7 @@
  * lay out the strings.
  */
 import type { OpSummary, PhaseResult, RunInfo, RunSummary, ServerSample, StorageStats } from '../types/results.js';
+import { sweptAxis, type SweepAxis } from '../types/sweep.js';
 import { describeLoad, formatBytes, formatErrors, scheduleLagCell } from './table.js';
 
 export type { ServerSample } from '../types/results.js';
@@ -27,7 +28,7 @@ export interface ReportInput {
 // ---------------------------------------------------------------------------
 // The sweep
 
-export type SweepKind = 'crds' | 'concurrency' | 'rate' | 'unknown';
+export type SweepKind = SweepAxis;
 
 export interface Sweep {
   by: SweepKind;
@@ -44,40 +45,9 @@ const SWEEP_LABELS: Record<SweepKind, string> = {
   unknown: 'level',
 };
 
-/** `steps: { by: … }` from the scenario text (YAML or JSON), ignoring comment lines. */
-function sweepFromScenarioText(text: string): SweepKind | undefined {
-  const m = /^[^#\n]*?["']?\bby["']?\s*:\s*["']?(crds|concurrency|rate)\b/m.exec(text);
-  return m ? (m[1] as SweepKind) : undefined;
-}
-
-function loadMatches(load: PhaseResult['load'] | undefined, by: 'concurrency' | 'rate', level: number): boolean {
-  if (load === undefined) return false;
-  if (by === 'rate') return load.model === 'open' && load.rampToPerSecond === undefined && load.ratePerSecond === level;
-  return load.model === 'closed' && load.concurrency === level;
-}
-
-/**
- * Names of the phases whose offered load is the step's level at every step
- * (the phases a concurrency or rate sweep drives).
- */
-export function loadFollowers(phases: readonly PhaseResult[], by: 'concurrency' | 'rate'): string[] {
-  const names = [...new Set(phases.map((p) => p.phase))];
-  return names.filter((name) => phases.filter((p) => p.phase === name).every((p) => loadMatches(p.load, by, p.level)));
-}
-
-/**
- * What the run swept. The scenario text says (`steps.by`, default `crds`);
- * the data overrules it only when it plainly contradicts a CRD sweep.
- */
+/** What the run swept (types/sweep.ts: the plan's facts in the result), with its axis label. */
 export function inferSweep(run: RunInfo, phases: readonly PhaseResult[]): Sweep {
-  const levels = [...new Set(phases.map((p) => p.level))].sort((a, b) => a - b);
-  const crdsOk = phases.every((p) => p.crds === undefined || p.crds === p.level);
-  const stated = sweepFromScenarioText(run.scenario.text) ?? 'crds';
-  let by: SweepKind;
-  if (stated !== 'crds' || crdsOk) by = stated;
-  else if (loadFollowers(phases, 'rate').length > 0) by = 'rate';
-  else if (loadFollowers(phases, 'concurrency').length > 0) by = 'concurrency';
-  else by = 'unknown';
+  const { by, levels } = sweptAxis(run, phases);
   return { by, label: SWEEP_LABELS[by], levels };
 }
 

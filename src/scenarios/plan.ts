@@ -7,6 +7,7 @@ import { crdManifest, type CrdSpecInput } from '../generators/crds.js';
 import { objectManifest, objectRef, type ObjectSpecInput } from '../generators/objects.js';
 import { crdRef } from '../generators/crds.js';
 import { parseDurationMs } from '../types/duration.js';
+import type { PlanFacts, SloFact } from '../types/results.js';
 import { followsLoadStep, parseRatePerSecond, type MixEntryDoc, type PhaseDoc, type ScenarioDoc } from './schema.js';
 
 export type LoadModel =
@@ -51,6 +52,20 @@ export interface Plan {
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 1000;
+
+/** What readers of the result need to know of the plan (types/results.ts PlanFacts): the sweep and the SLOs, normalized. */
+export function planFacts(plan: Plan): PlanFacts {
+  const by = plan.steps[0]?.by ?? 'crds';
+  return { sweep: { by, levels: plan.steps.map((s) => s.level) }, slos: sloFacts(plan.scenario.slo ?? {}) };
+}
+
+/** `create.p99: 1s` → phase create, stat p99, 1000 ms (the schema has checked the key and the duration). */
+export function sloFacts(slo: Readonly<Record<string, string>>): SloFact[] {
+  return Object.entries(slo).map(([key, limit]) => {
+    const dot = key.lastIndexOf('.');
+    return { key, phase: key.slice(0, dot), stat: key.slice(dot + 1) as SloFact['stat'], limit, limitMs: parseDurationMs(limit) };
+  });
+}
 
 export function compilePlan(scenario: ScenarioDoc): Plan {
   const crdCount = scenario.generate.crds?.count ?? 0;

@@ -22,7 +22,7 @@
  */
 import { decodeHistogram, encodeHistogram, latencySummaryMs, newHistogram } from '../metrics/histogram.js';
 import { UsageError } from '../types/errors.js';
-import { RESULT_FORMAT_VERSION, type HarnessStats, type OpSummary, type PhaseResult, type RunInfo, type RunStatus, type RunSummary, type ScheduleStats, type ServerPhaseStats, type ServerSample } from '../types/results.js';
+import { RESULT_FORMAT_VERSION, type HarnessStats, type OpSummary, type PhaseResult, type PlanFacts, type RunInfo, type RunStatus, type RunSummary, type ScheduleStats, type ServerPhaseStats, type ServerSample } from '../types/results.js';
 
 export interface ShardRun {
   dir: string;
@@ -91,9 +91,11 @@ export function mergeRunInfo(runs: readonly ShardRun[]): RunInfo {
           ...(cleanups.some((c) => c.skipped) ? { skipped: true } : {}),
         }
       : undefined;
-  const { shard: _shard, shards: _shards, ...base } = first;
+  const { shard: _shard, shards: _shards, plan: _plan, ...base } = first;
+  const plan = mergePlanFacts(runs.map((r) => r.run.plan));
   return {
     ...base,
+    ...(plan ? { plan } : {}),
     formatVersion: RESULT_FORMAT_VERSION,
     runId: runs.map((r) => r.run.runId).join('+'),
     startedAt,
@@ -110,6 +112,15 @@ export function mergeRunInfo(runs: readonly ShardRun[]): RunInfo {
       dir: r.dir,
     })),
   };
+}
+
+/** Shard levels are shares of the unsharded ones (as the phases' levels): they add back up, step by step. */
+function mergePlanFacts(plans: readonly (PlanFacts | undefined)[]): PlanFacts | undefined {
+  if (plans.some((p) => p === undefined)) return undefined;
+  const all = plans as readonly PlanFacts[];
+  const first = all[0]!;
+  const levels = first.sweep.levels.map((_, i) => round(all.reduce((a, p) => a + (p.sweep.levels[i] ?? 0), 0), 6));
+  return { sweep: { by: first.sweep.by, levels }, slos: first.slos };
 }
 
 function shardLabel(run: RunInfo): string {

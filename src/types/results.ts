@@ -190,11 +190,39 @@ export interface ServerRecord {
   buildKey: string;
 }
 
+/** What a run's steps swept: the axis and its levels in order (from the plan, not from the data). */
+export interface SweepFacts {
+  by: 'crds' | 'concurrency' | 'rate';
+  levels: number[];
+}
+
+/** One latency objective of the scenario (`slo:`), normalized: `create.p99: 1s` is phase `create`, stat `p99`, 1000 ms. */
+export interface SloFact {
+  /** As written, e.g. `create.p99`. */
+  key: string;
+  phase: string;
+  stat: 'p50' | 'p90' | 'p99' | 'p999' | 'max';
+  /** The limit as written, e.g. `1s`. */
+  limit: string;
+  limitMs: number;
+}
+
+/**
+ * Facts of the plan that readers of a result need (reporters, analysis,
+ * compare): they travel in the result so no reader parses the scenario file.
+ */
+export interface PlanFacts {
+  sweep: SweepFacts;
+  slos: SloFact[];
+}
+
 export interface RunInfo {
   formatVersion: number;
   runId: string;
   tool: { name: 'asa-bench'; version: string; node: string };
   scenario: { name: string; file: string; sha256: string; text: string };
+  /** The plan's facts (absent in results written before they were recorded). */
+  plan?: PlanFacts;
   target: TargetInfo;
   /** The local control plane's server spec (absent for a kubeconfig target). */
   server?: ServerRecord;

@@ -142,7 +142,7 @@ describe('finishing a distributed run', () => {
     let stderr = '';
     const out = new Output({ write: () => true } as unknown as NodeJS.WritableStream, { write: (s: string) => ((stderr += s), true) } as NodeJS.WritableStream);
     const dir = path.join(tmp, 'partial');
-    const err = await finishDistributed(partial, dir, {}, out).catch((e: unknown) => e);
+    const err = await finishDistributed(partial, dir, [], out).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RunFailedError);
     expect((err as RunFailedError).message).toBe('1 of 2 shards have no result');
     expect((err as RunFailedError).hint).toMatch(/merge --force/);

@@ -53,6 +53,7 @@ import { withQuery } from '../../src/kube/query.js';
 import { connectionFromKubeconfig, type Connection } from '../../src/kube/target.js';
 import { decodeHistogram } from '../../src/metrics/histogram.js';
 import { loadScenarioFile, type LoadedScenario } from '../../src/scenarios/load.js';
+import { sloFacts } from '../../src/scenarios/plan.js';
 import { RunFailedError } from '../../src/types/errors.js';
 import type { RunInfo, RunSummary } from '../../src/types/results.js';
 import { ROOT } from '../helpers/cli.js';
@@ -354,7 +355,7 @@ describe('distribute on a real kube-apiserver', () => {
       expect((await admin.getJson<{ items: unknown[] }>(withQuery(CRD_PATH, { labelSelector: `${LABEL_RUN} in (${ids})` }))).items).toEqual([]);
 
       const merged = path.join(tmp, 'merged');
-      const code = await finishDistributed(collected, merged, smoke.doc.slo ?? {}, quiet());
+      const code = await finishDistributed(collected, merged, sloFacts(smoke.doc.slo ?? {}), quiet());
       // 0, or 1 when an SLO of smoke is missed on this shared machine: both are finished runs.
       expect([0, 1]).toContain(code);
       expect(readdirSync(merged).sort()).toEqual(expect.arrayContaining(['run.json', 'summary.json', 'intervals.csv', 'report.md', 'report.html', 'shard-1', 'shard-2', 'shard-3']));

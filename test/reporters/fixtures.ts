@@ -133,6 +133,7 @@ export function makeReport(opts: FixtureOptions = {}): ReportInput {
       sha256: '0'.repeat(64),
       text: `version: 1\nname: synthetic\n# a comment with \`\`\` backticks and by: concurrency\nsteps: { by: ${by}, at: ${at} }\nphases: []\n`,
     },
+    plan: { sweep: { by, levels: [...levels] }, slos: [] },
     target: {
       server: 'https://127.0.0.1:6443',
       context: 'asa-bench-local',

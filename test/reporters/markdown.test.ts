@@ -75,10 +75,24 @@ describe('renderMarkdown', () => {
     expect(md).toContain('- Step 2 (1000 CRDs) ▸ list ▸ list.cache: 3 http-429, 1 timeout of 100.');
   });
 
-  it('reads the sweep from the scenario, ignoring comments', () => {
+  it('reads the sweep from the plan facts in the result', () => {
     expect(renderMarkdown(makeReport({ by: 'rate' }))).toContain('- **Sweep:** offered rate (requests/s): 50/s, 100/s, 200/s');
     expect(renderMarkdown(makeReport({ by: 'concurrency' }))).toContain('### Step 1 · 4 workers · 8 CRDs');
     expect(renderMarkdown(makeReport({ by: 'crds' }))).toContain('### Step 2 · 1000 CRDs');
+  });
+
+  it('never reads the scenario text: the plan facts win over it, and without them the data decides', () => {
+    const report = makeReport({ by: 'rate' });
+    report.run = { ...report.run, scenario: { ...report.run.scenario, text: 'steps: { by: concurrency, at: [1] }\n' } };
+    expect(renderMarkdown(report)).toContain('- **Sweep:** offered rate (requests/s): 50/s, 100/s, 200/s');
+    for (const by of ['rate', 'concurrency', 'crds'] as const) {
+      const old = makeReport({ by });
+      const { plan: _plan, ...run } = old.run;
+      // A result written before plan facts were recorded, with a scenario text that says otherwise.
+      old.run = { ...run, scenario: { ...run.scenario, text: 'steps: { by: crds }\n' } };
+      const expected = { rate: '- **Sweep:** offered rate (requests/s)', concurrency: '- **Sweep:** concurrency (workers)', crds: '- **Sweep:** CRDs installed' }[by];
+      expect(renderMarkdown(old)).toContain(expected);
+    }
   });
 
   it('has one table per step with every op and the input percentiles', () => {

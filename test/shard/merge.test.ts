@@ -183,6 +183,22 @@ describe('mergeShards', () => {
   });
 });
 
+describe('merged plan facts', () => {
+  const slos = [{ key: 'list.p99', phase: 'list', stat: 'p99' as const, limit: '1s', limitMs: 1000 }];
+  const facts = (levels: number[]) => ({ sweep: { by: 'crds' as const, levels }, slos });
+
+  it('add the shards\' step levels back up, as the phases\' levels do, and keep the SLOs', () => {
+    // 5 and 10 CRDs over 2 shards: shares 3+2 and 5+5.
+    const merged = mergeShards([shardRun(1, 2, [phase(0, 'list', [op('list.quorum', C)])], { plan: facts([3, 5]) }), shardRun(2, 2, [phase(0, 'list', [op('list.quorum', C)])], { plan: facts([2, 5]) })]);
+    expect(merged.run.plan).toEqual(facts([5, 10]));
+  });
+
+  it('are left out when a shard has none (a result from before they were recorded)', () => {
+    const merged = mergeShards([shardRun(1, 2, [phase(0, 'list', [op('list.quorum', C)])], { plan: facts([3]) }), shardRun(2, 2, [phase(0, 'list', [op('list.quorum', C)])])]);
+    expect(merged.run.plan).toBeUndefined();
+  });
+});
+
 describe('asa-bench merge (command)', () => {
   const dirs: string[] = [];
   afterAll(async () => {
