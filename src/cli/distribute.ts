@@ -30,6 +30,7 @@ import { ExitCode, RunFailedError, UsageError } from '../types/errors.js';
 import type { SloFact } from '../types/results.js';
 import { mergeRuns } from './merge.js';
 import { Output } from './output.js';
+import { Interrupts } from './interrupts.js';
 import { runScenario } from './run.js';
 import { sliceAs } from './slicing.js';
 import { defaultKubeconfigs, resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
@@ -129,26 +130,11 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
   const kubeconfig = args.kubeconfig ?? (args.context === undefined ? defaultKubeconfigs() : undefined);
   const target = await resolveTarget({ ...args, ...(kubeconfig !== undefined ? { kubeconfig } : {}) }, out, { writes: true });
 
-  const interrupt = new AbortController();
-  const skipCleanup = new AbortController();
-  let interrupts = 0;
   let created: CreatedResources | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      out.error(`\n${signal}: stopping; the Job and what distribute created will be deleted (press Ctrl-C again to skip that)`);
-      interrupt.abort(signal);
-    } else if (interrupts === 2) {
-      out.error(`${signal} again: skipping cleanup; remove the leftovers later with:`);
-      for (const c of created ? manualCleanupCommands(created) : []) out.error(`  ${c}`);
-      skipCleanup.abort(signal);
-    } else {
-      out.error(`${signal} a third time: exiting now`);
-      process.exit(ExitCode.interrupted);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupts = new Interrupts(out, {
+    stopping: 'stopping; the Job and what distribute created will be deleted (press Ctrl-C again to skip that)',
+    skipping: () => ['skipping cleanup; remove the leftovers later with:', ...(created ? manualCleanupCommands(created) : []).map((c) => `  ${c}`)],
+  }).install();
   try {
     if (target.info.local) {
       throw new UsageError(`${target.info.server} is the embedded local control plane: it has no nodes, so the Job's pods would never run`, 'point --kubeconfig/--context at a cluster with nodes');
@@ -165,27 +151,27 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
     let collected: CollectedShard[];
     const progress = (m: string) => out.progress(m);
     try {
-      await createResources(api, created, { progress, signal: interrupt.signal });
+      await createResources(api, created, { progress, signal: interrupts.stop.signal });
       let outcome: Awaited<ReturnType<typeof waitForJob>>;
       try {
-        outcome = await waitForJob(api, created, { workers: args.workers, timeoutMs: timeoutSeconds * 1000, signal: interrupt.signal, progress });
+        outcome = await waitForJob(api, created, { workers: args.workers, timeoutMs: timeoutSeconds * 1000, signal: interrupts.stop.signal, progress });
       } catch (err) {
         // Timed out or interrupted: the shards that did finish printed their results; read them
         // before teardown deletes their pods (unless a second Ctrl-C asked to hurry).
-        if (!skipCleanup.signal.aborted && !args.keep) {
+        if (!interrupts.skipCleanup.signal.aborted && !args.keep) {
           const finished = await collectShardResults(api, created, args.workers, { progress, signal: AbortSignal.timeout(SALVAGE_TIMEOUT_MS) }).catch(() => []);
           await keepFinishedShards(finished, dir, out);
         }
         throw err;
       }
       if (outcome.state === 'failed') out.progress(`the Job failed (${outcome.reason}); reading what the shards left in their logs`);
-      collected = await collectShardResults(api, created, args.workers, { progress, signal: interrupt.signal });
+      collected = await collectShardResults(api, created, args.workers, { progress, signal: interrupts.stop.signal });
     } finally {
       if (args.keep) {
         out.progress(`--keep: kept ${created.objects.length} objects (labelled ${manifests.selector}); remove them with:`);
         for (const c of manualCleanupCommands(created)) out.progress(`  ${c}`);
-      } else if (!skipCleanup.signal.aborted && created.objects.length > 0) {
-        const removed = await teardown(api, created, { progress, signal: skipCleanup.signal });
+      } else if (!interrupts.skipCleanup.signal.aborted && created.objects.length > 0) {
+        const removed = await teardown(api, created, { progress, signal: interrupts.skipCleanup.signal });
         if (removed.leftover.length > 0) {
           out.error(`cleanup left: ${removed.leftover.join(', ')}; remove them with:`);
           for (const c of manualCleanupCommands(created)) out.error(`  ${c}`);
@@ -195,8 +181,7 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
     return await finishDistributed(collected, dir, sloFacts(loaded.doc.slo ?? {}), out, args.json);
   } finally {
     await target.release();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.dispose();
   }
 }
 

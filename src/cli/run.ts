@@ -25,6 +25,7 @@ import { defaultRunDir, ResultStore } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/load.js';
 import { compilePlan, estimatePlan, planFacts } from '../scenarios/plan.js';
 import { sliceScenario } from '../shard/slice.js';
+import { Interrupts } from './interrupts.js';
 import { parseShard, sliceAs } from './slicing.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo, type TenantResult } from '../types/results.js';
@@ -123,33 +124,19 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   let runId = threadRunIds.join('+');
   let cleanupHint = threadRunIds.map((id) => `asa-bench cleanup --run ${id}`).join(' && ');
   const startedAt = new Date();
-  const interrupt = new AbortController();
-  const skipCleanup = new AbortController();
-  let interrupts = 0;
   let local = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      out.error(`\n${signal}: stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)`);
-      interrupt.abort(signal);
-    } else if (interrupts === 2) {
-      out.error(
-        local
-          ? `${signal} again: skipping cleanup; the run's own control plane is stopped and its data deleted anyway`
-          : `${signal} again: skipping cleanup; remove leftovers later with: ${cleanupHint} (with the same --kubeconfig/--context)`,
-      );
-      skipCleanup.abort(signal);
-    } else {
-      out.error(`${signal} a third time: exiting now${local ? "; the run's own control plane is killed and its data deleted" : ''}`);
-      process.exit(ExitCode.interrupted);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupts = new Interrupts(out, {
+    stopping: 'stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)',
+    skipping: () => [
+      local
+        ? "skipping cleanup; the run's own control plane is stopped and its data deleted anyway"
+        : `skipping cleanup; remove leftovers later with: ${cleanupHint} (with the same --kubeconfig/--context)`,
+    ],
+    exiting: () => (local ? "; the run's own control plane is killed and its data deleted" : ''),
+  }).install();
 
   const target = await resolveTarget(args, out, { writes: true }).catch((err) => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.dispose();
     throw err;
   });
   local = target.ephemeral;
@@ -204,7 +191,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     const phases: PhaseResult[] = [];
     const install = new InstallProgress(plan);
     let lastInstallLine = -Infinity;
-    const profiler = profiling && createProfiler(profiling, plan, target, { http2: args.http2, store, signal: interrupt.signal, onMessage: (m) => out.progress(m) });
+    const profiler = profiling && createProfiler(profiling, plan, target, { http2: args.http2, store, signal: interrupts.stop.signal, onMessage: (m) => out.progress(m) });
     const onEvent = (event: RunEvent | ThreadsEvent) => {
       if (profiler) profiler.follow(event);
       switch (event.type) {
@@ -246,7 +233,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     };
     // Without kube-controller-manager nothing finalizes deleted namespaces; with it, they go the normal way.
     const finalizeNamespaces = target.info.local && target.server?.controllers !== 'kcm';
-    const common = { local: target.info.local, finalizeNamespaces, ephemeral: target.ephemeral, signal: interrupt.signal, cleanupSignal: skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
+    const common = { local: target.info.local, finalizeNamespaces, ephemeral: target.ephemeral, signal: interrupts.stop.signal, cleanupSignal: interrupts.skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
     const storageWatch = target.storage ? new StorageWatch(target.storage.kind, target.storage.metricsUrl) : undefined;
     await storageWatch?.start();
     const result: ExecuteResult & { threads?: ThreadRun[]; tenants?: TenantResult[] } = tenants
@@ -293,7 +280,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
       await store.copyLogTails(target.localDir, ['kube-apiserver.log', 'apiextensions-apiserver.log', 'etcd.log', 'kine.log', ...(tenants ?? []).flatMap((t) => [`tenant-${t.index}.log`, `tenant-${t.index}-kube-controller-manager.log`]), ...(target.server?.controllers === 'kcm' ? ['kube-controller-manager.log'] : [])]);
       out.progress(`errors occurred: control plane logs kept in ${store.dir}/logs/`);
     }
-    if (interrupt.signal.aborted) return ExitCode.interrupted;
+    if (interrupts.interrupted) return ExitCode.interrupted;
     if (result.status !== 'complete') {
       out.error(`asa-bench: run ${result.status}: ${result.reason ?? ''}`);
       return ExitCode.runFailed;
@@ -301,8 +288,7 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     return slo.passed ? ExitCode.ok : ExitCode.regression;
   } finally {
     await target.release();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.dispose();
   }
 }
 
