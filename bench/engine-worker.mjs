@@ -141,7 +141,7 @@ async function open() {
 
 async function scenario() {
   const { connectionForLocalControlPlane } = await import('../dist/kube/target.js');
-  const { parseScenario } = await import('../dist/scenarios/load.js');
+  const { parseScenario } = await import('../dist/scenarios/parse.js');
   const { compilePlan } = await import('../dist/scenarios/plan.js');
   const { executePlan } = await import('../dist/engine/run.js');
   const { newRunId } = await import('../dist/generators/run-id.js');

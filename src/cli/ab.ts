@@ -4,7 +4,7 @@ import { buildFor } from '../controlplane/build-server.js';
 import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.js';
 import { parseServerSpec, type ServerSpec } from '../controlplane/spec.js';
 import { defaultRunDir } from '../results/store.js';
-import { loadScenarioFile } from '../scenarios/load.js';
+import { loadScenarioFile } from '../scenarios/parse.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import { COMPARE_OPTIONS, loadNoise, loadRuns, printComparison, type CompareArgs } from './compare.js';
 import type { Output } from './output.js';

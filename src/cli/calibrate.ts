@@ -11,7 +11,7 @@ import { DEFAULT_THRESHOLDS } from '../compare/compare.js';
 import { buildNoise } from '../compare/noise.js';
 import { renderNoise } from '../compare/render.js';
 import { defaultRunDir } from '../results/store.js';
-import { loadScenarioFile } from '../scenarios/load.js';
+import { loadScenarioFile } from '../scenarios/parse.js';
 import { AsaError, ExitCode, UsageError, type ExitCodeValue } from '../types/errors.js';
 import { loadRuns, type LoadedRuns } from './compare.js';
 import type { Output } from './output.js';

@@ -24,7 +24,7 @@ import { collectShardResults, createResources, CreatedResources, manualCleanupCo
 import { readShardResult, shardOfCompletionIndex, writeInClusterKubeconfig, writeShardResult } from '../distribute/worker.js';
 import { newRunId } from '../generators/run-id.js';
 import { defaultRunDir, readRunDir, RUN_FILE } from '../results/store.js';
-import { loadScenarioFile } from '../scenarios/load.js';
+import { loadScenarioFile } from '../scenarios/parse.js';
 import { sloFacts } from '../scenarios/plan.js';
 import { ExitCode, RunFailedError, UsageError } from '../types/errors.js';
 import type { SloFact } from '../types/results.js';

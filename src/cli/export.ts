@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { K6_SCRIPT_SUFFIX, renderK6Script, renderTestRun } from '../export/k6.js';
 import { buildK6Export } from '../export/k6-plan.js';
 import { RUN_ID } from '../generators/run-id.js';
-import { loadScenarioFile } from '../scenarios/load.js';
+import { loadScenarioFile } from '../scenarios/parse.js';
 import { compilePlan } from '../scenarios/plan.js';
 import { UsageError } from '../types/errors.js';
 import type { Output } from './output.js';

@@ -22,7 +22,7 @@ import { InstallProgress } from './install-progress.js';
 import { memoryFigureOf, recordMemoryFigure } from '../results/memory-figures.js';
 import { memoryFiguresFile } from './validate.js';
 import { defaultRunDir, ResultStore } from '../results/store.js';
-import { loadScenarioFile } from '../scenarios/load.js';
+import { loadScenarioFile } from '../scenarios/parse.js';
 import { compilePlan, estimatePlan, planFacts } from '../scenarios/plan.js';
 import { sliceScenario } from '../shard/slice.js';
 import { Interrupts } from './interrupts.js';

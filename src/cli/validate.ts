@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { renderColumns, formatBytes } from '../reporters/table.js';
-import { loadScenarioFile } from '../scenarios/load.js';
+import { loadScenarioFile } from '../scenarios/parse.js';
 import { compilePlan, estimatePlan, type Plan, type PlanEstimate, type PhaseEstimate } from '../scenarios/plan.js';
 import { AsaError, ExitCode, InputError } from '../types/errors.js';
 import type { Output } from './output.js';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chooseHeap, isLauncher, reexecWithHeap } from '../../src/cli/heap.js';
-import { loadScenarioFile } from '../../src/scenarios/load.js';
+import { loadScenarioFile } from '../../src/scenarios/parse.js';
 import { compilePlan } from '../../src/scenarios/plan.js';
 
 const planOf = async (name: string) => compilePlan((await loadScenarioFile(`scenarios/${name}.yaml`, { allowHuge: false })).doc);

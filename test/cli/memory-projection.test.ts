@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryProjection } from '../../src/cli/validate.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import { compilePlan } from '../../src/scenarios/plan.js';
 
 const GiB = 2 ** 30;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseShard, sliceAs } from '../../src/cli/slicing.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import { sliceScenario } from '../../src/shard/slice.js';
 import { threadSlices } from '../../src/engine/threads.js';
 import { UsageError } from '../../src/types/errors.js';

@@ -22,7 +22,7 @@ import {
   workerRules,
   type DistributeSpec,
 } from '../../src/distribute/manifests.js';
-import { loadScenarioFile } from '../../src/scenarios/load.js';
+import { loadScenarioFile } from '../../src/scenarios/parse.js';
 import { UsageError } from '../../src/types/errors.js';
 import { ROOT } from '../helpers/cli.js';
 

@@ -12,7 +12,7 @@ import { connectionData, connectionFromData } from '../../src/engine/thread-prot
 import { KubeClient } from '../../src/kube/client.js';
 import { threadSlices, workerEntryUrl } from '../../src/engine/threads.js';
 import type { Connection } from '../../src/kube/target.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import { mergeHarness } from '../../src/shard/merge.js';
 import { UnsplittableError } from '../../src/shard/slice.js';
 import type { HarnessStats } from '../../src/types/results.js';

@@ -14,7 +14,7 @@ import { CrdGenerator } from '../../src/scenarios/schema.js';
 import { KubeClient, RequestError } from '../../src/kube/client.js';
 import { PhaseRecorder } from '../../src/metrics/recorder.js';
 import { compilePlan } from '../../src/scenarios/plan.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 
 let server: Server;
 let port: number;

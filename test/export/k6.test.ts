@@ -19,7 +19,7 @@ import { crdManifest, crdRef, type CrdSpecInput } from '../../src/generators/crd
 import { namespaceName } from '../../src/generators/labels.js';
 import { objectManifest, objectRef, type ObjectSpecInput } from '../../src/generators/objects.js';
 import { AGGREGATED_DISCOVERY_ACCEPT } from '../../src/kube/paths.js';
-import { loadScenarioFile, parseScenario } from '../../src/scenarios/load.js';
+import { loadScenarioFile, parseScenario } from '../../src/scenarios/parse.js';
 import { compilePlan, type Plan } from '../../src/scenarios/plan.js';
 import { UsageError } from '../../src/types/errors.js';
 import { ROOT } from '../helpers/cli.js';

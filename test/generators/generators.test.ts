@@ -9,7 +9,7 @@ import { LABEL_RUN, LABEL_SHARD } from '../../src/generators/labels.js';
 import { newRunId, RUN_ID } from '../../src/generators/run-id.js';
 import { objectManifest, objectManifests, objectRef, type ObjectSpecInput } from '../../src/generators/objects.js';
 import { Random } from '../../src/generators/random.js';
-import { loadScenarioFile } from '../../src/scenarios/load.js';
+import { loadScenarioFile } from '../../src/scenarios/parse.js';
 import { compilePlan, estimatePlan } from '../../src/scenarios/plan.js';
 import { CrdGenerator, ObjectGenerator } from '../../src/scenarios/schema.js';
 

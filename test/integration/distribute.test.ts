@@ -52,7 +52,7 @@ import { CRD_PATH, NAMESPACES_PATH } from '../../src/kube/paths.js';
 import { withQuery } from '../../src/kube/query.js';
 import { connectionFromKubeconfig, type Connection } from '../../src/kube/target.js';
 import { decodeHistogram } from '../../src/metrics/histogram.js';
-import { loadScenarioFile, type LoadedScenario } from '../../src/scenarios/load.js';
+import { loadScenarioFile, type LoadedScenario } from '../../src/scenarios/parse.js';
 import { sloFacts } from '../../src/scenarios/plan.js';
 import { RunFailedError } from '../../src/types/errors.js';
 import type { RunInfo, RunSummary } from '../../src/types/results.js';

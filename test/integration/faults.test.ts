@@ -14,7 +14,7 @@ import { countLeftovers } from '../../src/engine/cleanup.js';
 import { executePlan, type ExecuteResult } from '../../src/engine/run.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { connectionFromKubeconfig, type Connection } from '../../src/kube/target.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import { compilePlan } from '../../src/scenarios/plan.js';
 import type { OpSummary, RunInfo } from '../../src/types/results.js';
 

@@ -16,7 +16,7 @@ import { KubeClient } from '../../src/kube/client.js';
 import { AGGREGATED_DISCOVERY_ACCEPT, collectionPath, CRD_PATH, objectPath } from '../../src/kube/paths.js';
 import { withQuery } from '../../src/kube/query.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import { compilePlan, generatorInputs, type Plan } from '../../src/scenarios/plan.js';
 import type { OpSummary, PhaseResult } from '../../src/types/results.js';
 

@@ -22,7 +22,7 @@ import { newRunId } from '../../src/generators/run-id.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
 import { decodeHistogram } from '../../src/metrics/histogram.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import type { RunInfo, RunSummary } from '../../src/types/results.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 

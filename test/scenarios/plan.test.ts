@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { evaluateSlos } from '../../src/compare/slo.js';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import { compilePlan, planFacts, sloFacts } from '../../src/scenarios/plan.js';
 import type { PhaseResult } from '../../src/types/results.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/scenarios/load.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
 import { parseStopCondition, parseStopFlag } from '../../src/scenarios/stop.js';
 import { InputError } from '../../src/types/errors.js';
 

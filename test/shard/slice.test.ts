@@ -5,7 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadScenarioFile, parseScenario } from '../../src/scenarios/load.js';
+import { loadScenarioFile, parseScenario } from '../../src/scenarios/parse.js';
 import { compilePlan, estimatePlan } from '../../src/scenarios/plan.js';
 import { parseRatePerSecond, type PhaseDoc, type ScenarioDoc } from '../../src/scenarios/schema.js';
 import { divideRate, shareOf, sliceScenario, UnsplittableError } from '../../src/shard/slice.js';

@@ -1,5 +1,5 @@
 /**
- * Loading a scenario file, in stages, reporting every problem at once:
+ * Reading and parsing a scenario file, in stages, reporting every problem at once:
  *   YAML (with positions) → schema → cross-field rules → limits.
  * Each problem carries `file:line:col path` and says what was expected.
  */

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadScenarioFile, parseScenario } from '../../src/scenarios/load.js';
+import { loadScenarioFile, parseScenario } from '../../src/scenarios/parse.js';
 import { InputError, UsageError } from '../../src/types/errors.js';
 
 const VALID = 'test/fixtures/scenarios/valid';
