@@ -20,7 +20,7 @@
 import '../bin/check-node.js';
 import diagnostics from 'node:diagnostics_channel';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { runClosed, runOpen, arrivalTimeMs } from '../dist/engine/load.js';
+import { runClosed, runOpen, arrivalTimeMs } from '../dist/engine/load-models.js';
 import { KubeClient, JSON_HEADERS, RequestError } from '../dist/kube/client.js';
 import { newHistogram, latencySummaryMs } from '../dist/metrics/histogram.js';
 import { PhaseRecorder } from '../dist/metrics/recorder.js';

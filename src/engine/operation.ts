@@ -1,9 +1,9 @@
 /**
  * What a runner runs: one phase compiled to a histogram key, an iteration
  * function and the hooks around it. Built by ops.ts (requests) and watch.ts
- * (watchers); run by the load models (load.ts) under run.ts.
+ * (watchers); run by the load models (load-models.ts) under run.ts.
  */
-import type { Iteration } from './load.js';
+import type { Iteration } from './load-models.js';
 
 export interface Operation {
   /** Histogram key for whole iterations, e.g. `create.crds`, `list.quorum`. */

@@ -16,7 +16,7 @@ import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
 import { RunFailedError } from '../types/errors.js';
 import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type EngineContext, type OpContext } from './context.js';
 import { epochMicros } from './clock.js';
-import type { IterationOutcome } from './load.js';
+import type { IterationOutcome } from './load-models.js';
 import type { Operation } from './operation.js';
 import { watchOperation } from './watch.js';
 

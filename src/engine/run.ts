@@ -15,7 +15,7 @@ import { phaseStats, ServerWatch } from './server-watch.js';
 import { probeCapabilities, skippedWork } from './capabilities.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
-import { runClosed, runOpen, type Limits } from './load.js';
+import { runClosed, runOpen, type Limits } from './load-models.js';
 import { EstablishedWatch } from './established.js';
 import { guardFloorBytes, StopMonitor, type StepTiming, type StopOptions } from './stop.js';
 import { buildOperation, ensureNamespaces } from './ops.js';

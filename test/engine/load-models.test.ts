@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { arrivalTimeMs, runClosed, runOpen, type Iteration } from '../../src/engine/load.js';
+import { arrivalTimeMs, runClosed, runOpen, type Iteration } from '../../src/engine/load-models.js';
 import { TimerPacer, type Pacer } from '../../src/engine/pacer.js';
 import { judgeSchedule, withScheduleVerdict } from '../../src/metrics/harness.js';
 
