@@ -6,7 +6,7 @@
  * that denies it), the run goes on without server figures and says so once.
  */
 import { RequestError, type KubeClient } from '../kube/client.js';
-import { deltaSnapshot, scrapeServerMetrics, type ServerSnapshot } from '../metrics/server.js';
+import { deltaSnapshot, scrapeServerMetrics, type ServerSnapshot } from '../metrics/server-metrics.js';
 import type { ServerPhaseStats, ServerSample } from '../types/results.js';
 
 export class ServerWatch {

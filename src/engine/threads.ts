@@ -37,7 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ClientOptions, KubeClient } from '../kube/client.js';
 import type { Connection } from '../kube/target.js';
-import type { ServerSnapshot } from '../metrics/server.js';
+import type { ServerSnapshot } from '../metrics/server-metrics.js';
 import { compilePlan, loadAt, type PlannedPhase } from '../scenarios/plan.js';
 import type { ScenarioDoc } from '../scenarios/schema.js';
 import { mergePhases } from '../shard/merge.js';

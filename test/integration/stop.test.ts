@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { countLeftovers } from '../../src/engine/cleanup.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
-import { scrapeServerMetrics } from '../../src/metrics/server.js';
+import { scrapeServerMetrics } from '../../src/metrics/server-metrics.js';
 import type { RunInfo, RunSummary } from '../../src/types/results.js';
 import { runCli } from '../helpers/cli.js';
 

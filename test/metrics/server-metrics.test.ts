@@ -20,7 +20,7 @@ import {
   toSnapshotHistogram,
   type ServerSnapshot,
   type SnapshotHistogram,
-} from '../../src/metrics/server.js';
+} from '../../src/metrics/server-metrics.js';
 
 const FIXTURE = new URL('../fixtures/metrics/kube-apiserver-v1.37.2.txt', import.meta.url);
 const AT = new Date('2026-01-01T00:00:00.000Z');
