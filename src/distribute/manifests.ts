@@ -6,7 +6,7 @@
  * (`asa-bench distribute-worker`, which reads JOB_COMPLETION_INDEX).
  *
  * RBAC: the ClusterRole grants what the engine requests (src/engine/ops.ts,
- * cleanup.ts, watch.ts, server-watch.ts, and GET /version from the target
+ * cleanup.ts, watch.ts, server-sampler.ts, and GET /version from the target
  * check), nothing else:
  * - customresourcedefinitions: create, get (servable checks), list (cleanup
  *   by label), watch (Established is learnt from one watch on the run's

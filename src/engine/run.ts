@@ -11,7 +11,7 @@ import { PhaseRecorder, type IntervalRow } from '../metrics/recorder.js';
 import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
 import type { PhaseResult, RunStatus, ScheduleStats, ServerSample, StoppedAt } from '../types/results.js';
 import { liveCrdCount } from './context.js';
-import { phaseStats, ServerWatch } from './server-watch.js';
+import { phaseStats, ServerSampler } from './server-sampler.js';
 import { probeCapabilities, skippedWork } from './capabilities.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
@@ -99,7 +99,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   };
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
-  const server = options.serverMetrics === false ? undefined : new ServerWatch(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
+  const server = options.serverMetrics === false ? undefined : new ServerSampler(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
   server?.start();
   const phases: PhaseResult[] = [];
   let status: RunStatus = 'complete';
@@ -246,7 +246,7 @@ async function runPhaseGroup(
   runSignal: AbortSignal,
   runAbort: AbortController,
   options: ExecuteOptions,
-  server: ServerWatch | undefined,
+  server: ServerSampler | undefined,
 ): Promise<PhaseResult[]> {
   const hostDone = new AbortController();
   const companions = host.companions.map((c) => startPhase(ctx, plan, c, step, runSignal, runAbort, options, hostDone.signal, server));
@@ -283,7 +283,7 @@ function startPhase(
   runAbort: AbortController,
   options: ExecuteOptions,
   hostSignal: AbortSignal | undefined,
-  server: ServerWatch | undefined,
+  server: ServerSampler | undefined,
 ): StartedPhase {
   let markReady: () => void = () => {};
   const ready = new Promise<void>((r) => (markReady = r));

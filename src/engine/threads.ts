@@ -46,7 +46,7 @@ import { AsaError, ExitCode } from '../types/errors.js';
 import type { PhaseResult, RunStatus } from '../types/results.js';
 import { cleanup } from './cleanup.js';
 import type { ExecuteResult, RunEvent } from './run.js';
-import { phaseStats, ServerWatch } from './server-watch.js';
+import { phaseStats, ServerSampler } from './server-sampler.js';
 import { connectionData, type MainMessage, type WorkerInit, type WorkerMessage } from './thread-protocol.js';
 
 /** The events of an unthreaded run, merged over the threads; interval rows stay per thread. */
@@ -156,7 +156,7 @@ export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult
   const totalGroups = plan.steps.length * plan.phases.length;
 
   const threads: Thread[] = [];
-  const server = new ServerWatch(options.client, startedAt, () => threads.reduce((a, t) => a + t.crds, 0), (message) => emit({ type: 'message', message }));
+  const server = new ServerSampler(options.client, startedAt, () => threads.reduce((a, t) => a + t.crds, 0), (message) => emit({ type: 'message', message }));
   server.start();
 
   // ---- merging what the threads report --------------------------------------------------

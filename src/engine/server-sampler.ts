@@ -1,5 +1,6 @@
 /**
- * The API server's own metrics during a run: a scrape of /metrics at each
+ * Sampling the API server's own metrics during a run (it watches nothing: it
+ * schedules scrapes): a scrape of /metrics at each
  * phase's start and end (the deltas say what the server did for that phase)
  * and every few seconds for the series in the report (memory, CPU, 429s
  * against time and CRD count). If /metrics cannot be read (a remote cluster
@@ -9,7 +10,7 @@ import { RequestError, type KubeClient } from '../kube/client.js';
 import { deltaSnapshot, scrapeServerMetrics, type ServerSnapshot } from '../metrics/server-metrics.js';
 import type { ServerPhaseStats, ServerSample } from '../types/results.js';
 
-export class ServerWatch {
+export class ServerSampler {
   readonly series: ServerSample[] = [];
   private disabled: string | undefined;
   private timer: NodeJS.Timeout | undefined;
