@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { stringify } from 'csv-stringify/sync';
 import { analyze } from '../analysis/analyze.js';
-import type { ReportInput } from '../reporters/input.js';
+import type { ReportInput } from '../reporters/view.js';
 import { renderHtml } from '../reporters/html.js';
 import { renderMarkdown } from '../reporters/markdown.js';
 import { renderPhaseTable } from '../reporters/table.js';

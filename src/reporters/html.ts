@@ -25,7 +25,7 @@ import {
   stepTitle,
   type ReportInput,
   type Sweep,
-} from './input.js';
+} from './view.js';
 import { formatTenantCell, tenantFindings, tenantRows } from './tenants.js';
 import { escapeXml, formatTick, lineChart, type ChartSeries } from './svg.js';
 import { heapChart, profileSection } from './profiles.js';

@@ -16,7 +16,7 @@ import {
   stepTitle,
   type Fact,
   type ReportInput,
-} from './input.js';
+} from './view.js';
 import { formatBytes } from './table.js';
 import { profileSection } from './profiles.js';
 import { formatTenantCell, tenantFindings, tenantRows } from './tenants.js';

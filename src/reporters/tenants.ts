@@ -5,7 +5,7 @@
  * shared revision counter. Pure functions of the result.
  */
 import type { PhaseResult, RunInfo, RunSummary, TenantResult } from '../types/results.js';
-import { formatLatencyMs, groupThousands } from './input.js';
+import { formatLatencyMs, groupThousands } from './view.js';
 
 export interface TenantRow {
   step: number;

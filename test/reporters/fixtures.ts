@@ -3,7 +3,7 @@
  * chosen to be exact at the precision the tables print.
  */
 import type { OpSummary, PhaseResult, RunInfo } from '../../src/types/results.js';
-import type { ReportInput, ServerSample } from '../../src/reporters/input.js';
+import type { ReportInput, ServerSample } from '../../src/reporters/view.js';
 
 export type FixtureSweep = 'crds' | 'concurrency' | 'rate';
 

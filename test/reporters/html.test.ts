@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderHtml } from '../../src/reporters/html.js';
-import { formatLatencyMs } from '../../src/reporters/input.js';
+import { formatLatencyMs } from '../../src/reporters/view.js';
 import { lineChart, linearAxis, logAxis } from '../../src/reporters/svg.js';
 import { ERROR_EXAMPLES, HOSTILE_NAME, LEVELS, makeReport, P99, PHASES, THROUGHPUT } from './fixtures.js';
 

@@ -2,7 +2,7 @@
  * The Markdown report: structure, numbers that match the input, escaping.
  */
 import { describe, expect, it } from 'vitest';
-import { formatLatencyMs } from '../../src/reporters/input.js';
+import { formatLatencyMs } from '../../src/reporters/view.js';
 import { escapeMarkdown, renderMarkdown } from '../../src/reporters/markdown.js';
 import { formatMs } from '../../src/reporters/table.js';
 import { ERROR_EXAMPLES, ERRORS, HOSTILE_NAME, LEVELS, makeReport, P99, PHASES, SCHEDULE_LAG_MS } from './fixtures.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
-import { storageFactValue } from '../../src/reporters/input.js';
+import { storageFactValue } from '../../src/reporters/view.js';
 import { tenantFindings, tenantRows } from '../../src/reporters/tenants.js';
 import type { PhaseResult, TenantResult } from '../../src/types/results.js';
 import { makeOp, makeReport } from './fixtures.js';
