@@ -5,10 +5,10 @@ import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.
 import { parseServerSpec, type ServerSpec } from '../controlplane/spec.js';
 import { defaultRunDir } from '../results/store.js';
 import { loadScenarioFile } from '../scenarios/parse.js';
-import { ExitCode, UsageError } from '../types/errors.js';
+import { UsageError } from '../types/errors.js';
 import { COMPARE_OPTIONS, loadNoise, loadRuns, printComparison, type CompareArgs } from './compare.js';
 import type { Output } from './output.js';
-import { runScenario } from './run.js';
+import { repetitionDir, runRepetition } from './repetition.js';
 
 interface AbArgs extends CompareArgs {
   scenario: string;
@@ -72,22 +72,8 @@ export function abCommand(out: Output, setExit: (code: number) => void): Command
         const order = rep % 2 === 1 ? sides : [...sides].reverse();
         for (const side of order) {
           out.progress(`repetition ${rep}/${args.repeat}: ${side.name} (${side.resolved.label})`);
-          const code = await runScenario(
-            {
-              scenario: args.scenario,
-              resolvedServer: side.resolved,
-              out: path.join(root, side.name, `rep-${String(rep).padStart(2, '0')}`),
-              keep: false,
-              'allow-huge': args['allow-huge'],
-              'dry-run': false,
-              json: false,
-              connections: args.connections,
-              http2: args.http2,
-              quiet: true,
-            },
-            out,
-          );
-          if (code !== ExitCode.ok && code !== ExitCode.regression) {
+          const { code, measured } = await runRepetition(args, side.resolved, repetitionDir(path.join(root, side.name), rep), out);
+          if (!measured) {
             out.error(`asa-bench: ${side.name} repetition ${rep} ended with exit code ${code}; stopping`);
             setExit(code);
             return;

@@ -15,7 +15,7 @@ import { loadScenarioFile } from '../scenarios/parse.js';
 import { AsaError, ExitCode, UsageError, type ExitCodeValue } from '../types/errors.js';
 import { loadRuns, type LoadedRuns } from './compare.js';
 import type { Output } from './output.js';
-import { runScenario } from './run.js';
+import { repetitionDir, runRepetition } from './repetition.js';
 import { resolveServerSpec } from '../controlplane/resolve.js';
 import { serverSpecFromArgs } from './target.js';
 
@@ -95,29 +95,16 @@ async function fromFolders(folders: string[]): Promise<{ runs: LoadedRuns; dir: 
 async function runRepetitions(args: CalibrateArgs, out: Output): Promise<{ runs: LoadedRuns; dir: string }> {
   if (args.scenario === undefined) throw new UsageError('calibrate: name a scenario file, or pass --from with runs already made');
   if (!Number.isInteger(args.repeat) || args.repeat < 2) throw new UsageError(`--repeat: expected a whole number ≥ 2, got ${args.repeat}`, 'noise is a spread: it takes two runs at least, five or more to mean much');
-  const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
+  const scenario = args.scenario;
+  const loaded = await loadScenarioFile(scenario, { allowHuge: args['allow-huge'] });
   // The spec (--server, or --server-version/--apiserver-arg) is resolved once, before the first run.
   const resolved = await resolveServerSpec(serverSpecFromArgs(args));
   const root = args.out ?? defaultRunDir(path.resolve('results'), `calibrate-${loaded.doc.name}`, new Date());
   for (let rep = 1; rep <= args.repeat; rep++) {
     out.progress(`calibration run ${rep}/${args.repeat} (${resolved.label})`);
-    const code = await runScenario(
-      {
-        scenario: args.scenario,
-        resolvedServer: resolved,
-        out: path.join(root, `rep-${String(rep).padStart(2, '0')}`),
-        keep: false,
-        'allow-huge': args['allow-huge'],
-        'dry-run': false,
-        json: false,
-        connections: args.connections,
-        http2: args.http2,
-        quiet: true,
-      },
-      out,
-    );
+    const { code, measured } = await runRepetition({ ...args, scenario }, resolved, repetitionDir(root, rep), out);
     // An SLO missed (1) still measured what it measured; anything else stops the calibration.
-    if (code !== ExitCode.ok && code !== ExitCode.regression) {
+    if (!measured) {
       throw new AsaError(`calibration run ${rep} ended with exit code ${code}; stopping (runs so far in ${root})`, code as ExitCodeValue);
     }
   }
