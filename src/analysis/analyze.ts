@@ -2,11 +2,13 @@
  * Where the server becomes the bottleneck: per phase, what saturated first;
  * along the sweep, the knee. A pure function of the result.
  *
- * Order matters: if the harness itself saturated, that is said first, because
- * then the numbers describe the client, not the server.
+ * Order matters: the server's findings come first (where it broke, what it
+ * reached first, memory per CRD), then the caveat that the harness itself
+ * saturated in some phases, whose numbers describe the client, not the server.
  */
 import type { PhaseResult, RunInfo, RunSummary, StoppedAt } from '../types/results.js';
 import { sweptAxis } from '../types/sweep.js';
+import { headlineText, type HeadlineFacts } from './headline.js';
 import { profileFindings } from './profiles.js';
 
 export interface AnalysisOptions {
@@ -27,8 +29,9 @@ export interface PhaseVerdict {
   phase: string;
   bottleneck: Bottleneck;
   because: string;
-  /** When the harness saturated: what the server-side evidence points at anyway. */
+  /** When the harness saturated: what the server-side evidence points at anyway, and why. */
   behindHarness?: Bottleneck;
+  behindHarnessBecause?: string;
 }
 
 export interface Knee {
@@ -85,12 +88,12 @@ export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFA
   const base = { step: phase.step, phase: phase.phase };
   const h = phase.harness;
   if (h?.saturated && !ignoreHarness) {
-    const behind = phaseBottleneck(phase, run, options, true).bottleneck;
+    const behind = phaseBottleneck(phase, run, options, true);
     return {
       ...base,
       bottleneck: 'harness',
-      because: `${harnessFigures(h)}${behind !== 'none' ? `; the server-side evidence also points at ${LABEL[behind]}` : ''}`,
-      ...(behind !== 'none' ? { behindHarness: behind } : {}),
+      because: `${harnessFigures(h)}${behind.bottleneck !== 'none' ? `; the server-side evidence also points at ${LABEL[behind.bottleneck]}` : ''}`,
+      ...(behind.bottleneck !== 'none' ? { behindHarness: behind.bottleneck, behindHarnessBecause: behind.because } : {}),
     };
   }
   const { throttled, failed, attempts } = errorCounts(phase);
@@ -181,10 +184,6 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
   const phases = summary.phases;
   const verdicts = phases.map((p) => phaseBottleneck(p, run, options));
   const findings: string[] = [];
-  const harness = verdicts.filter((v) => v.bottleneck === 'harness');
-  if (harness.length > 0) {
-    findings.push(`The harness saturated in ${harness.length} phase(s) (${harness.map((v) => `${v.phase}@${v.step}: ${v.because}`).join('; ')}): their numbers describe the client, not the server.`);
-  }
   for (const kind of ['flow-control', 'errors', 'apiserver-cpu', 'apiserver-memory', 'storage'] as const) {
     const hits = verdicts.filter((v) => v.bottleneck === kind);
     if (hits.length > 0) findings.push(`${LABEL[kind]} limited ${hits.map((v) => `${v.phase}@step ${v.step} (${v.because})`).join('; ')}.`);
@@ -192,25 +191,52 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
   findings.push(...normalizedFigures(phases));
   const knee = findKnee(phases, options);
   findings.push(...profileFindings(summary, knee?.step));
-  const levels = [...new Set(phases.map((p) => p.level))].sort((a, b) => a - b);
-  let headline: string;
+  // The server's findings first; the harness caveat after them (issue #18: the user came for the server).
+  const harness = verdicts.filter((v) => v.bottleneck === 'harness');
   if (harness.length > 0) {
-    headline = `The load generator itself saturated in ${harness.length} phase(s); treat those numbers as client limits, not server limits.`;
-  } else if (knee) {
-    const verdict = verdicts.find((v) => v.step === knee.step && v.phase === knee.phase);
-    const cause = verdict && verdict.bottleneck !== 'none' ? `; limited by ${LABEL[verdict.bottleneck]}` : '';
-    headline = `Knee at ${describeLevel(run, phases, knee.level)} (step ${knee.step}, phase ${knee.phase}): ${knee.reason}${cause}.`;
-  } else if (levels.length > 1) {
-    headline = `No knee from ${describeLevel(run, phases, levels[0]!)} to ${describeLevel(run, phases, levels[levels.length - 1]!)}: every phase's p99 stayed within ${options.kneeFactor}× its first step, with no error or throughput break.`;
-  } else if (run.stoppedAt && levels.length === 1) {
-    headline = 'One step measured before the stop: no knee to find.';
-  } else {
-    const limited = verdicts.filter((v) => v.bottleneck !== 'none');
-    headline = limited.length > 0 ? `${LABEL[limited[0]!.bottleneck]} limited ${limited[0]!.phase}: ${limited[0]!.because}.` : 'Single step: nothing saturated (no sweep, so no knee to find).';
+    findings.push(`The harness saturated in ${harness.length} phase(s) (${harness.map((v) => `${v.phase}@${v.step}: ${v.because}`).join('; ')}): their numbers describe the client, not the server.`);
   }
-  // A run that stopped early says where and why first: that is the answer it stopped at.
-  if (run.stoppedAt) headline = `${stopSentence(run.stoppedAt, describeLevel(run, phases, run.stoppedAt.level))} ${headline}`;
+  const headline = headlineText(headlineFacts(run, phases, verdicts, knee, options));
   return { headline, findings, phases: verdicts, ...(knee ? { knee } : {}) };
+}
+
+/** What limited a phase on the server side, looking behind a saturated harness. */
+function serverLimit(v: PhaseVerdict): Bottleneck {
+  return v.bottleneck === 'harness' ? (v.behindHarness ?? 'none') : v.bottleneck;
+}
+
+function headlineFacts(run: RunInfo, phases: readonly PhaseResult[], verdicts: readonly PhaseVerdict[], knee: Knee | undefined, options: AnalysisOptions): HeadlineFacts {
+  const levels = [...new Set(phases.map((p) => p.level))].sort((a, b) => a - b);
+  const level = (n: number) => describeLevel(run, phases, n);
+  const kneeVerdict = knee && verdicts.find((v) => v.step === knee.step && v.phase === knee.phase);
+  const kneeCause = kneeVerdict ? serverLimit(kneeVerdict) : 'none';
+  const first = verdicts
+    .filter((v) => serverLimit(v) !== 'none' && v !== kneeVerdict)
+    .sort((a, b) => a.step - b.step)[0];
+  const growth = memoryGrowth(phases);
+  return {
+    ...(run.stoppedAt ? { stop: stopSentence(run.stoppedAt, level(run.stoppedAt.level)) } : {}),
+    swept: levels.length > 1,
+    ...(levels.length > 0 ? { span: { from: level(levels[0]!), to: level(levels[levels.length - 1]!) } } : {}),
+    kneeFactor: options.kneeFactor,
+    ...(knee
+      ? {
+          knee: {
+            where: `${level(knee.level)} (step ${knee.step}, phase ${knee.phase})`,
+            reason: knee.reason,
+            ...(kneeCause !== 'none' ? { cause: LABEL[kneeCause] } : {}),
+            harnessToo: kneeVerdict?.bottleneck === 'harness',
+          },
+        }
+      : {}),
+    ...(first
+      ? { firstLimit: { what: LABEL[serverLimit(first)], phase: first.phase, step: first.step, because: first.behindHarnessBecause ?? first.because, harnessToo: first.bottleneck === 'harness' } }
+      : {}),
+    ...(growth && growth.first !== growth.last && growth.dCrds > 0
+      ? { memory: { perCrdBytes: growth.dMem / growth.dCrds, grewBytes: growth.dMem, fromCrds: growth.first.crds, toCrds: growth.last.crds } }
+      : {}),
+    harness: verdicts.filter((v) => v.bottleneck === 'harness').map((v) => ({ phase: v.phase, step: v.step })),
+  };
 }
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -250,6 +276,25 @@ export function stopSentence(s: StoppedAt, level: string): string {
   }
 }
 
+interface MemoryGrowth {
+  /** The last phase with server figures of the first and of the last such step (the same phase for one step). */
+  first: PhaseResult & { server: NonNullable<PhaseResult['server']> };
+  last: PhaseResult & { server: NonNullable<PhaseResult['server']> };
+  dCrds: number;
+  dMem: number;
+}
+
+/** kube-apiserver memory between the first and the last step that recorded it. */
+export function memoryGrowth(phases: readonly PhaseResult[]): MemoryGrowth | undefined {
+  const byStep = new Map<number, MemoryGrowth['first']>();
+  for (const p of phases) if (p.server && p.server.rssBytes > 0) byStep.set(p.step, p as MemoryGrowth['first']); // last phase of each step
+  const steps = [...byStep.values()].sort((a, b) => a.step - b.step);
+  if (steps.length === 0) return undefined;
+  const first = steps[0]!;
+  const last = steps[steps.length - 1]!;
+  return { first, last, dCrds: last.crds - first.crds, dMem: last.server.rssBytes - first.server.rssBytes };
+}
+
 /**
  * Figures normalised by what the sweep piles up: API server memory per CRD
  * (slope between the first and last step) and per stored object, and the
@@ -257,21 +302,15 @@ export function stopSentence(s: StoppedAt, level: string): string {
  */
 export function normalizedFigures(phases: readonly PhaseResult[]): string[] {
   const out: string[] = [];
-  const withServer = phases.filter((p) => p.server && p.server.rssBytes > 0);
-  const byStep = new Map<number, PhaseResult>();
-  for (const p of withServer) byStep.set(p.step, p); // last phase of each step
-  const steps = [...byStep.values()].sort((a, b) => a.step - b.step);
-  if (steps.length >= 2) {
-    const first = steps[0]!;
-    const last = steps[steps.length - 1]!;
-    const dCrds = last.crds - first.crds;
-    const dMem = last.server!.rssBytes - first.server!.rssBytes;
+  const growth = memoryGrowth(phases);
+  if (growth && growth.first !== growth.last) {
+    const { first, last, dCrds, dMem } = growth;
     if (dCrds > 0) out.push(`kube-apiserver memory grew ${(dMem / 2 ** 20).toFixed(0)} MiB from ${first.crds} to ${last.crds} CRDs: ${(dMem / dCrds / 2 ** 10).toFixed(0)} KiB per CRD.`);
-    const dObjects = last.server!.objects - first.server!.objects;
+    const dObjects = last.server.objects - first.server.objects;
     if (dObjects > 0 && dCrds === 0) out.push(`kube-apiserver memory per stored object: ${(dMem / dObjects / 2 ** 10).toFixed(1)} KiB.`);
-  } else if (steps.length === 1 && steps[0]!.crds > 0) {
-    const only = steps[0]!;
-    out.push(`kube-apiserver resident memory ${(only.server!.rssBytes / 2 ** 20).toFixed(0)} MiB with ${only.crds} CRDs and ${only.server!.objects} stored objects.`);
+  } else if (growth && growth.first.crds > 0) {
+    const only = growth.first;
+    out.push(`kube-apiserver resident memory ${(only.server.rssBytes / 2 ** 20).toFixed(0)} MiB with ${only.crds} CRDs and ${only.server.objects} stored objects.`);
   }
   const docs = phases.filter((p) => p.kind === 'discovery' || p.kind === 'openapi');
   const byOp = new Map<string, PhaseResult[]>();

@@ -6,7 +6,8 @@
  * Charts: (a) p99 of each phase's primary operation vs the swept level;
  * (b) successful throughput vs offered load, for concurrency/rate sweeps;
  * (c) API-server memory vs installed CRDs and (d) 429s and client errors over
- * time, when server samples are given.
+ * time, when server samples are given. A chart with nothing to show is one
+ * line instead (charts.ts).
  */
 import type { PhaseResult } from '../types/results.js';
 import { loadFollowers } from '../types/sweep.js';
@@ -27,6 +28,7 @@ import {
   type Sweep,
 } from './view.js';
 import { formatTenantCell, tenantFindings, tenantRows } from './tenants.js';
+import { chartSlots, nothingLine, primaryErrors, type ChartId } from './charts.js';
 import { escapeXml, formatTick, lineChart, type ChartSeries } from './svg.js';
 import { heapChart, profileSection } from './profiles.js';
 
@@ -51,7 +53,7 @@ ul.findings li { margin: 4px 0; }
 figure { align-self: start; margin: 0; padding: 10px; background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; }
 figure svg { display: block; max-width: 100%; height: auto; }
 figcaption { font-size: 12px; color: #6a6f77; margin-top: 6px; }
-.no-chart { padding: 18px; color: #6a6f77; font-style: italic; }
+ul.no-charts { margin: 12px 0 0; padding-left: 20px; color: #6a6f77; }
 .table-wrap { overflow-x: auto; background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; }
 table.ops { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
 table.ops th, table.ops td { padding: 4px 10px; border-bottom: 1px solid #eceef1; white-space: nowrap; text-align: left; }
@@ -70,10 +72,6 @@ function chartFigure(svg: string, caption: string): string {
   return `<figure>${svg}<figcaption>${escapeHtml(caption)}</figcaption></figure>`;
 }
 
-function noChart(id: string, title: string, message: string): string {
-  return `<figure id="${escapeHtml(id)}"><div class="no-chart"><strong>${escapeHtml(title)}:</strong> ${escapeHtml(message)}</div></figure>`;
-}
-
 function msTick(v: number): string {
   return v >= 1000 ? `${formatTick(v / 1000)} s` : `${formatTick(v)} ms`;
 }
@@ -84,7 +82,6 @@ function latencyChart(sweep: Sweep, phases: readonly PhaseResult[]): string {
     .filter((s) => s.points.length > 0)
     .map((s) => ({ name: s.name, points: s.points.map((p) => ({ x: p.level, y: p.p99 })) }));
   const title = `p99 latency vs ${sweep.label}`;
-  if (series.length === 0) return noChart('chart-latency', title, 'no operation recorded latencies.');
   const svg = lineChart({
     id: 'chart-latency',
     title,
@@ -99,20 +96,11 @@ function latencyChart(sweep: Sweep, phases: readonly PhaseResult[]): string {
   return chartFigure(svg, `p99 of each phase’s primary operation (successful attempts) at each step.${single}`);
 }
 
-/** (b) successful throughput vs offered load, for the phases a load sweep drives. */
+/** (b) successful throughput vs offered load, for the phases a load sweep drives (charts.ts decides there are some). */
 function throughputChart(sweep: Sweep, phases: readonly PhaseResult[]): string {
   const title = 'Throughput vs offered load';
-  if (sweep.by !== 'concurrency' && sweep.by !== 'rate') {
-    return noChart(
-      'chart-throughput',
-      title,
-      `this run sweeps ${sweep.label}, not the offered load; per-phase throughput is in the tables below.`,
-    );
-  }
-  const followers = loadFollowers(phases, sweep.by);
-  if (followers.length === 0) {
-    return noChart('chart-throughput', title, 'no phase takes its load from the sweep (every phase sets its own).');
-  }
+  const by = sweep.by === 'rate' ? 'rate' : 'concurrency';
+  const followers = loadFollowers(phases, by);
   const series: ChartSeries[] = followers.map((name) => {
     const runs = phases.filter((p) => p.phase === name).sort((a, b) => a.step - b.step);
     const primary = runs[0]?.primary ?? '';
@@ -147,12 +135,9 @@ function mib(bytes: number): number {
   return bytes / 1024 ** 2;
 }
 
-/** (c) and (d), from the server samples. */
-function serverCharts(report: ReportInput): string[] {
+/** (c) API server memory, from the server samples. */
+function memoryChart(report: ReportInput): string {
   const samples = normalizedServerSeries(report);
-  if (samples.length === 0) {
-    return [noChart('chart-server', 'API server', 'no server metrics in this run.')];
-  }
   // Memory against CRDs when the CRD count moved; against time when it stayed put.
   const crdCounts = new Set(samples.map((s) => s.crds));
   const byCrds = crdCounts.size >= 3;
@@ -171,7 +156,12 @@ function serverCharts(report: ReportInput): string[] {
   const memoryCaption = byCrds
     ? 'Resident memory of kube-apiserver at each sample, in time order, against the CRDs installed then.'
     : 'Resident memory of kube-apiserver at each sample; the CRD count hardly changed during the run, so it is drawn against time.';
+  return chartFigure(memory, memoryCaption);
+}
 
+/** (d) 429s counted by the server and failed primary operations, accumulated over time. */
+function errorsChart(report: ReportInput): string {
+  const samples = normalizedServerSeries(report);
   const start = Date.parse(report.run.startedAt);
   const base429 = samples[0]!.requests429;
   const errorPoints = [{ x: 0, y: 0 }];
@@ -181,8 +171,7 @@ function serverCharts(report: ReportInput): string[] {
     .filter((e) => Number.isFinite(e.end))
     .sort((a, b) => a.end - b.end);
   for (const { p, end } of ends) {
-    const op = p.ops.find((o) => o.op === p.primary);
-    cumulative += op ? Object.values(op.errors).reduce((a, b) => a + b, 0) : 0;
+    cumulative += primaryErrors(p);
     errorPoints.push({ x: Math.max(0, end), y: cumulative });
   }
   const errors = lineChart({
@@ -199,13 +188,29 @@ function serverCharts(report: ReportInput): string[] {
     yFromZero: true,
     markers: samples.length <= 60,
   });
-  return [
-    chartFigure(memory, memoryCaption),
-    chartFigure(
-      errors,
-      '429 responses counted by the server since the first sample, and failed primary operations seen by asa-bench, accumulated at the end of each phase.',
-    ),
-  ];
+  return chartFigure(
+    errors,
+    '429 responses counted by the server since the first sample, and failed primary operations seen by asa-bench, accumulated at the end of each phase.',
+  );
+}
+
+/** The charts with something to show, then one line for each of the others. */
+function chartsSection(report: ReportInput, sweep: Sweep): string[] {
+  const slots = chartSlots(report);
+  const draw: Record<ChartId, () => string> = {
+    'chart-latency': () => latencyChart(sweep, report.summary.phases),
+    'chart-throughput': () => throughputChart(sweep, report.summary.phases),
+    'chart-memory': () => memoryChart(report),
+    'chart-errors': () => errorsChart(report),
+    'chart-server': () => '', // only ever a line: it stands for both server charts when there are no samples
+  };
+  const drawn = slots.filter((s) => s.nothing === undefined);
+  const empty = slots.filter((s) => s.nothing !== undefined);
+  const parts = ['<section><h2>Charts</h2>'];
+  if (drawn.length > 0) parts.push('<div class="charts">', ...drawn.map((s) => draw[s.id]()), '</div>');
+  if (empty.length > 0) parts.push(`<ul class="no-charts">${empty.map((s) => `<li id="${s.id}">${escapeHtml(nothingLine(s))}</li>`).join('')}</ul>`);
+  parts.push('</section>');
+  return parts;
 }
 
 function opsTable(rows: ReturnType<typeof stepRows>): string {
@@ -275,11 +280,7 @@ export function renderHtml(report: ReportInput): string {
     );
   }
 
-  parts.push('<section><h2>Charts</h2><div class="charts">');
-  parts.push(latencyChart(sweep, summary.phases));
-  parts.push(throughputChart(sweep, summary.phases));
-  parts.push(...serverCharts(report));
-  parts.push('</div></section>');
+  parts.push(...chartsSection(report, sweep));
 
   if (summary.profiles) parts.push(profileHtml(summary.profiles));
 

@@ -19,6 +19,7 @@ import {
 } from './view.js';
 import { formatBytes } from './table.js';
 import { profileSection } from './profiles.js';
+import { chartSlots, nothingLine } from './charts.js';
 import { formatTenantCell, tenantFindings, tenantRows } from './tenants.js';
 
 /**
@@ -77,6 +78,7 @@ export function renderMarkdown(report: ReportInput): string {
     for (const n of automaticNotes(report)) out.push(`- ${escapeMarkdown(n)}`);
   }
   out.push('');
+  out.push(...chartLines(report));
 
   if (summary.profiles) out.push(...profileMarkdown(summary.profiles));
 
@@ -129,6 +131,17 @@ export function renderMarkdown(report: ReportInput): string {
     '',
   );
   return out.join('\n');
+}
+
+/** The HTML report's charts: which it draws, and one line for each with nothing to show. */
+function chartLines(report: ReportInput): string[] {
+  const slots = chartSlots(report);
+  const drawn = slots.filter((s) => s.nothing === undefined).map((s) => s.title);
+  const out = ['## Charts', ''];
+  if (drawn.length > 0) out.push(`In report.html: ${drawn.map(escapeMarkdown).join('; ')}.`, '');
+  for (const s of slots) if (s.nothing !== undefined) out.push(`- ${escapeMarkdown(nothingLine(s))}`);
+  if (out[out.length - 1] !== '') out.push('');
+  return out;
 }
 
 /** "Where the server spends it": one table per step, then heap growth between steps. */

@@ -388,13 +388,6 @@ export function automaticNotes(input: ReportInput): string[] {
   for (const p of summary.phases) {
     if (p.aborted) notes.push(`Step ${p.step} (${describeLevel(sweep, p.level)}) ▸ ${p.phase} aborted: ${p.aborted}.`);
   }
-  const saturated = summary.phases.filter((p) => saturationNote(p) !== undefined);
-  if (saturated.length > 0) {
-    notes.push(
-      `The load generator was saturated in ${saturated.length} phase${saturated.length === 1 ? '' : 's'} ` +
-        `(${saturated.map((p) => `step ${p.step} ▸ ${p.phase}`).join(', ')}): those numbers may describe the client, not the server.`,
-    );
-  }
   const errorRows: string[] = [];
   for (const p of summary.phases) {
     for (const op of p.ops) {
@@ -418,6 +411,14 @@ export function automaticNotes(input: ReportInput): string[] {
     }
   }
   if (run.cleanup && run.cleanup.leftover > 0) notes.push(`Cleanup left ${run.cleanup.leftover} objects behind.`);
+  // The caveat about the harness comes after what the data says about the server.
+  const saturated = summary.phases.filter((p) => saturationNote(p) !== undefined);
+  if (saturated.length > 0) {
+    notes.push(
+      `The load generator was saturated in ${saturated.length} phase${saturated.length === 1 ? '' : 's'} ` +
+        `(${saturated.map((p) => `step ${p.step} ▸ ${p.phase}`).join(', ')}): those numbers may describe the client, not the server.`,
+    );
+  }
   if (notes.length === 0) notes.push('No errors and no aborted phases.');
   return notes;
 }

@@ -126,16 +126,18 @@ describe('a saturated phase in the analysis and the report', () => {
     },
   };
 
-  it('says so first: the headline, the finding, the verdict with the reason, and the note under the table', () => {
+  it('says so after the server finding: the headline, the finding, the verdict with the reason, and the note under the table', () => {
     const a = analyze(run, { formatVersion: 1, runId: run.runId, phases: [phase] });
-    expect(a.headline).toMatch(/^The load generator itself saturated in 1 phase\(s\)/);
+    expect(a.headline).toBe(
+      'Single step: the server reached no limit (no sweep, so no knee to find). The load generator itself saturated in 1 phase (get at step 0); treat those numbers as client limits, not server limits.',
+    );
     expect(a.phases[0]).toMatchObject({ bottleneck: 'harness' });
     expect(a.phases[0]!.because).toContain('its event loop was busy 86% of the time');
     expect(a.phases[0]!.because).toContain('responses waited 17.2 ms on average for the event loop');
     const md = renderMarkdown({ run, summary: { formatVersion: 1, runId: run.runId, phases: [phase] }, analysis: { headline: a.headline, findings: a.findings } });
-    expect(md).toContain('The load generator itself saturated in 1 phase(s)');
+    expect(md).toContain('The load generator itself saturated in 1 phase (get at step 0)');
     expect(md).toContain('the load generator was saturated during get (CPU 0.80 cores, event-loop delay p99 44.5 ms; responses waited 17.2 ms on average for the event loop (limit 10 ms)): its numbers');
-    expect(a.findings[0]).toMatch(/^The harness saturated in 1 phase\(s\) \(get@0: the load generator used 0\.80 cores, its event loop was busy 86% of the time/);
+    expect(a.findings[a.findings.length - 1]).toMatch(/^The harness saturated in 1 phase\(s\) \(get@0: the load generator used 0\.80 cores, its event loop was busy 86% of the time/);
   });
 
   it('a phase that was not saturated gets no harness verdict', () => {

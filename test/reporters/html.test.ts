@@ -99,10 +99,13 @@ describe('renderHtml', () => {
     expect(svg).toContain(`<title>get (get.quorum): 200 → ${THROUGHPUT[2]![2]}</title>`);
   });
 
-  it('says why there is no throughput chart for a CRD sweep', () => {
+  it('says in one line why there is no throughput chart for a CRD sweep', () => {
     const html = renderHtml(makeReport({ by: 'crds' }));
-    expect(html).not.toContain('id="chart-throughput" class="chart"');
-    expect(html).toMatch(/<figure id="chart-throughput">.*this run sweeps CRDs installed, not the offered load/);
+    expect(html).not.toContain('<svg xmlns="http://www.w3.org/2000/svg" id="chart-throughput"');
+    expect(html).not.toMatch(/<figure id="chart-throughput"/);
+    expect(html).toContain(
+      '<ul class="no-charts"><li id="chart-throughput">Throughput vs offered load: nothing to chart, this run sweeps CRDs installed, not the offered load; per-phase throughput is in the tables.</li>',
+    );
   });
 
   it('draws server memory vs CRDs and 429s over time when samples are given', () => {
@@ -132,7 +135,7 @@ describe('renderHtml', () => {
 
   it('says so when there are no server metrics', () => {
     const html = renderHtml(makeReport());
-    expect(html).toContain('no server metrics in this run');
+    expect(html).toContain('<li id="chart-server">API server memory, 429s and errors: nothing to chart, no server metrics in this run.</li>');
     expect(html).not.toContain('id="chart-memory"');
     expect(html.match(/<svg /g)).toHaveLength(1);
   });

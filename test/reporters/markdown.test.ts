@@ -57,7 +57,7 @@ describe('renderMarkdown', () => {
 
   it('lists the findings in order, escaped', () => {
     const md = renderMarkdown(makeReport({ analysis: true }));
-    const section = md.slice(md.indexOf('## Findings'), md.indexOf('## Results'));
+    const section = md.slice(md.indexOf('## Findings'), md.indexOf('## Charts'));
     const bullets = section.split('\n').filter((l) => l.startsWith('- '));
     expect(bullets).toEqual([
       '- p99 of create.crds reaches 1.5 s at 1000 CRDs.',
