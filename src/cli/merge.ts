@@ -6,14 +6,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { renderHtml } from '../reporters/html.js';
-import { renderMarkdown } from '../reporters/markdown.js';
+import { renderRunJson } from '../reporters/json.js';
 import { renderPhaseTable } from '../reporters/table.js';
 import { readRunDir, ResultStore, RUN_FILE } from '../results/store.js';
+import { INTERVALS_FILE, writeFinishedRun } from '../results/writer.js';
 import { mergeShards, shardProblems, type ShardRun } from '../shard/merge.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import type { Output } from './output.js';
-import { renderPhaseCsv, renderServerMetricsCsv, SERVER_METRICS_FILE, reportInput } from './report.js';
 
 export interface MergeArgs {
   'run-dirs': string[];
@@ -61,21 +60,11 @@ export async function mergeRuns(args: MergeArgs, out: Output): Promise<number> {
 
   const store = new ResultStore(outDir);
   await store.init();
-  await store.writeSummary(merged.summary);
-  await store.writeRun(merged.run);
   const intervals = await mergeIntervals(runs);
-  if (intervals) await store.writeText('intervals.csv', intervals);
-  const report = reportInput(merged.run, merged.summary);
-  await store.writeText('report.md', renderMarkdown(report));
-  await store.writeText('report.html', renderHtml(report));
-  await store.writeText('summary.csv', renderPhaseCsv(merged.summary));
-  await store.writeText(SERVER_METRICS_FILE, renderServerMetricsCsv(merged.summary));
+  if (intervals) await store.writeText(INTERVALS_FILE, intervals);
+  await writeFinishedRun(store, merged.run, merged.summary);
 
-  if (args.json) {
-    out.data(JSON.stringify({ run: { ...merged.run, scenario: { ...merged.run.scenario, text: undefined } }, phases: merged.summary.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })) }, null, 2));
-  } else {
-    out.data(renderPhaseTable(merged.summary.phases));
-  }
+  out.data(args.json ? renderRunJson(merged.run, merged.summary.phases) : renderPhaseTable(merged.summary.phases));
   out.progress(`merged ${runs.length} runs (${merged.run.status}): ${store.dir}`);
   return ExitCode.ok;
 }
@@ -86,7 +75,7 @@ async function mergeIntervals(runs: readonly ShardRun[]): Promise<string | undef
   let header: string | undefined;
   const rows: { t: number; line: string }[] = [];
   for (const r of runs) {
-    const text = await readFile(path.join(r.dir, 'intervals.csv'), 'utf8').catch(() => undefined);
+    const text = await readFile(path.join(r.dir, INTERVALS_FILE), 'utf8').catch(() => undefined);
     if (!text) continue;
     const lines = text.split('\n').filter((l) => l.length > 0);
     header ??= `${lines[0]},shard`;

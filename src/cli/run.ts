@@ -1,40 +1,36 @@
 import { createHash } from 'node:crypto';
-import { stringify } from 'csv-stringify/sync';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { evaluateSlos } from '../compare/slo.js';
-import { executePlan, type ExecuteResult, type RunEvent } from '../engine/run.js';
-import { HOST_MEMORY, type StopOptions } from '../engine/stop.js';
 import { stopSentence } from '../analysis/analyze.js';
-import { describeStopCondition, parseStopCondition, parseStopFlag, type StopCondition } from '../scenarios/stop.js';
-import type { ScenarioDoc } from '../scenarios/schema.js';
+import { evaluateSlos } from '../compare/slo.js';
+import { executePlan, type RunEvent } from '../engine/run.js';
+import { HOST_MEMORY, type StopOptions } from '../engine/stop.js';
 import { StorageWatch } from '../engine/storage-watch.js';
 import { runTenants } from '../engine/tenants.js';
-import { runThreads, threadSlices, type ThreadRun, type ThreadsEvent } from '../engine/threads.js';
+import { runThreads, threadSlices, type ThreadsEvent } from '../engine/threads.js';
 import { newRunId } from '../generators/run-id.js';
-import { renderHtml } from '../reporters/html.js';
-import { renderMarkdown } from '../reporters/markdown.js';
+import { renderRunJson } from '../reporters/json.js';
 import { renderPhaseTable } from '../reporters/table.js';
-import { chooseHeap, reexecWithHeap } from './heap.js';
-import { renderPhaseCsv, renderServerMetricsCsv, SERVER_METRICS_FILE, reportInput } from './report.js';
-import { InstallProgress } from './install-progress.js';
 import { memoryFigureOf, recordMemoryFigure } from '../results/memory-figures.js';
-import { memoryFiguresFile } from './validate.js';
-import { defaultRunDir, ResultStore } from '../results/store.js';
-import { loadScenarioFile } from '../scenarios/parse.js';
-import { compilePlan, estimatePlan, planFacts } from '../scenarios/plan.js';
+import { defaultRunDir } from '../results/store.js';
+import { RunWriter, type EngineResult, type FinishedRun } from '../results/writer.js';
+import { loadScenarioFile, type LoadedScenario } from '../scenarios/parse.js';
+import { compilePlan, estimatePlan, planFacts, type Plan, type PlanEstimate } from '../scenarios/plan.js';
+import type { ScenarioDoc } from '../scenarios/schema.js';
+import { describeStopCondition, parseStopCondition, parseStopFlag, type StopCondition } from '../scenarios/stop.js';
 import { sliceScenario } from '../shard/slice.js';
-import { Interrupts } from './interrupts.js';
-import { parseShard, sliceAs } from './slicing.js';
 import { ExitCode, UsageError } from '../types/errors.js';
-import { RESULT_FORMAT_VERSION, type PhaseResult, type RunInfo, type TenantResult } from '../types/results.js';
+import { RESULT_FORMAT_VERSION, type RunInfo, type StorageStats } from '../types/results.js';
+import { chooseHeap, reexecWithHeap } from './heap.js';
+import { InstallProgress } from './install-progress.js';
+import { Interrupts } from './interrupts.js';
 import type { Output } from './output.js';
-import { createProfiler, profileConfig } from './profile.js';
-import { resolveTarget, TARGET_OPTIONS, type TargetArgs } from './target.js';
+import { createProfiler, profileConfig, type ProfileConfig, type RunProfiler } from './profile.js';
+import { parseShard, sliceAs, type ShardSpec } from './slicing.js';
+import { resolveTarget, TARGET_OPTIONS, type ResolvedTarget, type TargetArgs } from './target.js';
+import { memoryFiguresFile } from './validate.js';
 import { TOOL_VERSION } from './version.js';
-
-const INTERVALS_FILE = 'intervals.csv';
 
 export interface RunArgs extends TargetArgs {
   scenario: string;
@@ -97,11 +93,59 @@ export function runCommand(out: Output, setExit: (code: number) => void): Comman
 }
 
 export async function runScenario(args: RunArgs, out: Output): Promise<number> {
+  const prepared = await prepareRun(args);
+  if (args['dry-run']) {
+    const { renderPlan } = await import('./validate.js');
+    out.data(renderPlan(prepared.plan, prepared.estimate));
+    return ExitCode.ok;
+  }
+  // Before anything starts: the flags apply at start-up, so the process re-executes itself (same pid).
+  const heap = args.heap === 'default' ? 'default (--heap default)' : args.mayReexec ? reexecWithHeap(chooseHeap(prepared.plan)) : 'default (not the CLI)';
+  // --threads: each thread has its own run id (names and labels), as shards do.
+  let ids = threadRunIds(prepared.threads);
+  const startedAt = new Date();
+  let local = false;
+  const interrupts = new Interrupts(out, {
+    stopping: 'stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)',
+    skipping: () => [
+      local
+        ? "skipping cleanup; the run's own control plane is stopped and its data deleted anyway"
+        : `skipping cleanup; remove leftovers later with: ${ids.cleanupHint} (with the same --kubeconfig/--context)`,
+    ],
+    exiting: () => (local ? "; the run's own control plane is killed and its data deleted" : ''),
+  }).install();
+  try {
+    const target = await resolveTarget(args, out, { writes: true });
+    local = target.ephemeral;
+    try {
+      if (target.tenants) ids = tenantRunIds(target.tenants, prepared);
+      return await runOnTarget(args, out, { ...prepared, ...ids, startedAt, heap, target, interrupts });
+    } finally {
+      await target.release();
+    }
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+interface PreparedRun {
+  loaded: LoadedScenario;
+  /** --shard i/N, when given. */
+  shard: ShardSpec | undefined;
+  plan: Plan;
+  estimate: PlanEstimate;
+  threads: number;
+  stopConditions: StopCondition[];
+  /** --profile (or the scenario's `profile:`), when on. */
+  profiling: ProfileConfig | undefined;
+}
+
+/** The scenario read, sliced (--shard) and compiled; --threads, the stop conditions and profiling checked. Nothing touches a server. */
+async function prepareRun(args: RunArgs): Promise<PreparedRun> {
   const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
   // --shard: slice the validated scenario before compiling it; the engine is unaware of shards.
   const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
   const plan = compilePlan(shard ? sliceAs(`--shard ${shard.index}/${shard.count}`, 'shards', () => sliceScenario(loaded.doc, shard.index, shard.count)) : loaded.doc);
-  const estimate = estimatePlan(plan);
   const threads = args.threads ?? 1;
   if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`--threads: expected a whole number ≥ 1, got ${args.threads}`);
   // --threads: every thread must get a share of the CRDs; refused before any connection.
@@ -110,186 +154,189 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   if (threads > 1 && stopConditions.length > 0) throw new UsageError('stop conditions (stopWhen, --stop-when) need a single load thread; drop --threads or the conditions');
   const profiling = profileConfig(args.profile, plan.scenario.profile);
   if (profiling && threads > 1) throw new UsageError('--profile (or profile: in the scenario) works with one load thread only; drop --threads');
-  if (args['dry-run']) {
-    const { renderPlan } = await import('./validate.js');
-    out.data(renderPlan(plan, estimate));
-    return ExitCode.ok;
-  }
+  return { loaded, shard, plan, estimate: estimatePlan(plan), threads, stopConditions, profiling };
+}
 
-  // Before anything starts: the flags apply at start-up, so the process re-executes itself (same pid).
-  const heap = args.heap === 'default' ? 'default (--heap default)' : args.mayReexec ? reexecWithHeap(chooseHeap(plan)) : 'default (not the CLI)';
+/** The run's ids: one per load thread (or tenant), each with its own names and labels. */
+interface RunIds {
+  runIds: string[];
+  /** What to run to remove what the run left (said on Ctrl-C Ctrl-C and after a cleanup that left objects). */
+  cleanupHint: string;
+}
 
-  // --threads: each thread has its own run id (names and labels), as shards do.
-  const threadRunIds = Array.from({ length: threads }, () => newRunId());
-  let runId = threadRunIds.join('+');
-  let cleanupHint = threadRunIds.map((id) => `asa-bench cleanup --run ${id}`).join(' && ');
-  const startedAt = new Date();
-  let local = false;
-  const interrupts = new Interrupts(out, {
-    stopping: 'stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)',
-    skipping: () => [
-      local
-        ? "skipping cleanup; the run's own control plane is stopped and its data deleted anyway"
-        : `skipping cleanup; remove leftovers later with: ${cleanupHint} (with the same --kubeconfig/--context)`,
-    ],
-    exiting: () => (local ? "; the run's own control plane is killed and its data deleted" : ''),
-  }).install();
+function threadRunIds(threads: number): RunIds {
+  const runIds = Array.from({ length: threads }, () => newRunId());
+  return { runIds, cleanupHint: runIds.map((id) => `asa-bench cleanup --run ${id}`).join(' && ') };
+}
 
-  const target = await resolveTarget(args, out, { writes: true }).catch((err) => {
-    interrupts.dispose();
-    throw err;
+/** tenants=N: each tenant's run has its own id too (its own CRD names and labels); refuses what tenants cannot combine with. */
+function tenantRunIds(tenants: NonNullable<ResolvedTarget['tenants']>, prepared: PreparedRun): RunIds {
+  if (prepared.threads > 1) throw new UsageError('--threads with tenants=N: give one of them', 'tenants=N already runs the scenario N times at once, one per API server');
+  if (prepared.stopConditions.length > 0) throw new UsageError('stop conditions (stopWhen, --stop-when) with tenants=N: not supported yet; drop the conditions or the tenants');
+  const runIds = tenants.map(() => newRunId());
+  return { runIds, cleanupHint: `each tenant's own kubeconfig: ${runIds.map((id) => `asa-bench cleanup --run ${id}`).join(', ')}` };
+}
+
+interface RunOnTarget extends PreparedRun, RunIds {
+  startedAt: Date;
+  /** How V8's heap is sized (--heap), as said on stderr and in run.json. */
+  heap: string;
+  target: ResolvedTarget;
+  interrupts: Interrupts;
+}
+
+/** Runs the plan on a resolved target, the results going to a RunWriter; prints the outcome and returns the exit code. */
+async function runOnTarget(args: RunArgs, out: Output, run: RunOnTarget): Promise<number> {
+  const { target } = run;
+  // The memory guard projects one kube-apiserver; tenants run several (and threads split the load).
+  const stop = stopOptionsFor(run.stopConditions, target.info.local, run.threads === 1 && !target.tenants && (args.guard ?? true));
+  announceRun(out, run, stop);
+  // --shard: concurrent shards started in the same second get distinct default folders.
+  const name = run.shard ? `${run.loaded.doc.name}-shard${run.shard.index}of${run.shard.count}` : run.loaded.doc.name;
+  const writer = await RunWriter.open(args.out ?? defaultRunDir(path.resolve('results'), name, run.startedAt), runInfo(args, run, stop), {
+    column: run.threads > 1 ? 'thread' : target.tenants ? 'tenant' : undefined,
+    onWriteError: (message) => out.error(message),
   });
-  local = target.ephemeral;
-  const tenants = target.tenants;
-  try {
-    if (tenants && threads > 1) throw new UsageError('--threads with tenants=N: give one of them', 'tenants=N already runs the scenario N times at once, one per API server');
-    if (tenants && stopConditions.length > 0) throw new UsageError('stop conditions (stopWhen, --stop-when) with tenants=N: not supported yet; drop the conditions or the tenants');
-    // The memory guard projects one kube-apiserver; tenants run several (and threads split the load).
-    const stop = stopOptionsFor(stopConditions, target.info.local, threads === 1 && !tenants && (args.guard ?? true));
-    // tenants=N: each tenant's run has its own id too (its own CRD names and labels).
-    const tenantRunIds = tenants ? tenants.map(() => newRunId()) : undefined;
-    if (tenantRunIds) {
-      runId = tenantRunIds.join('+');
-      cleanupHint = `each tenant's own kubeconfig: ${tenantRunIds.map((id) => `asa-bench cleanup --run ${id}`).join(', ')}`;
-      threadRunIds.splice(0, threadRunIds.length, ...tenantRunIds);
-    }
-    out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}${target.server ? `; server ${target.server.label}${target.server.controllers === 'kcm' ? ' with kube-controller-manager' : ', no controllers'}` : ''}`);
-    if (stop.guard) out.progress(`memory guard on: stops before a step whose projected kube-apiserver memory this machine (${formatGiB(stop.machine.totalBytes)}) cannot hold (--no-guard: off)`);
-    if (stop.conditions.length > 0) out.progress(`stop when: ${stop.conditions.map(describeStopCondition).join(', ')}`);
-    out.progress(`heap: ${heap}`);
-    out.progress(`run ${runId}: will create ${estimate.crdsCreated} CRDs and ${estimate.objectsCreated} objects labelled asa-bench.io/run=${threadRunIds.join(threads > 1 ? ' or ' : '')}`);
-    if (threads > 1) {
-      out.progress(`${threads} load threads, one run id each (${threadRunIds.join(', ')})`);
-      if (threads > os.availableParallelism()) out.progress(`note: ${threads} threads on ${os.availableParallelism()} cores: the threads compete for CPU`);
-      if (target.info.local) out.progress('note: the local control plane shares this machine\'s cores with the load threads');
-    }
-
-    // --shard: concurrent shards started in the same second get distinct default folders.
-    const store = new ResultStore(args.out ?? defaultRunDir(path.resolve('results'), shard ? `${loaded.doc.name}-shard${shard.index}of${shard.count}` : loaded.doc.name, startedAt));
-    await store.init();
-    const facts = planFacts(plan);
-    const info: RunInfo = {
-      formatVersion: RESULT_FORMAT_VERSION,
-      runId,
-      tool: { name: 'asa-bench', version: TOOL_VERSION, node: process.version },
-      scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
-      plan: facts,
-      target: target.info,
-      ...(target.server ? { server: target.server } : {}),
-      machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
-      flags: { connections: args.connections, http2: args.http2, requestTimeoutMs: args['request-timeout'], keep: args.keep, stopWhen: stop.conditions.map(describeStopCondition), guard: stop.guard, server: target.server?.given, serverVersion: target.server ? args['server-version'] : undefined, apiserverArgs: args['apiserver-arg'], threads, heap, ...(profiling ? { profile: profiling } : {}) },
-      startedAt: startedAt.toISOString(),
-      status: 'partial',
-      reason: 'running',
-      ...(shard ? { shard } : {}),
-    };
-    await store.writeRun(info);
-    // --threads: one row per thread and second (percentiles do not add up), with a `thread` column.
-    // tenants=N: the same column holds the tenant's index.
-    await store.writeText(INTERVALS_FILE, stringify([['t_s', 'step', 'level', 'phase', 'op', 'count', 'errors', 'throttled_429', 'p50_ms', 'p99_ms', 'max_ms', ...(threads > 1 ? ['thread'] : tenants ? ['tenant'] : [])]]));
-
-    const phases: PhaseResult[] = [];
-    const install = new InstallProgress(plan);
-    let lastInstallLine = -Infinity;
-    const profiler = profiling && createProfiler(profiling, plan, target, { http2: args.http2, store, signal: interrupts.stop.signal, onMessage: (m) => out.progress(m) });
-    const onEvent = (event: RunEvent | ThreadsEvent) => {
-      if (profiler) profiler.follow(event);
-      switch (event.type) {
-        case 'phase-start':
-          install.phaseStarted(event.step.index, event.phase, event.total);
-          out.progress(`step ${event.step.index} (${event.step.level} CRDs) ▸ ${event.phase}${event.total !== undefined ? `: ${event.total} iterations` : ''}`);
-          break;
-        case 'phase-progress':
-          if (install.installs(event.phase)) {
-            // In place on a terminal; in CI (no TTY) a line every 15 s keeps a 30-minute log readable.
-            const line = install.line(event.step.index, event.phase, event.done, event.total, event.errors);
-            if (out.live) out.status(line);
-            else if (performance.now() - lastInstallLine >= 15_000) {
-              lastInstallLine = performance.now();
-              out.progress(line);
-            }
-          } else out.progress(`  ${event.phase}: ${event.done}${event.total !== undefined ? `/${event.total}` : ''} done, ${event.errors} errors`);
-          break;
-        case 'phase-end':
-          install.phaseEnded(event.result.step, event.result.phase, event.result.durationMs);
-          phases.push(event.result);
-          // Summaries are rewritten after every phase, so an interrupted run keeps what it measured.
-          store.writeSummary({ formatVersion: RESULT_FORMAT_VERSION, runId, phases }).catch((err: Error) => out.error(`cannot write summary: ${err.message}`));
-          break;
-        case 'interval':
-          store
-            .append(
-              INTERVALS_FILE,
-              stringify(event.rows.map((r) => [event.t, event.step.index, event.step.level, event.phase, r.op, r.count, r.errors, r.throttled, r.p50Ms, r.p99Ms, r.maxMs, ...('thread' in event ? [event.thread] : [])])),
-            )
-            .catch((err: Error) => out.error(`cannot append ${INTERVALS_FILE}: ${err.message}`));
-          break;
-        case 'stopping':
-          out.progress(`stopping: ${stopSentence(event.stoppedAt, plan.steps[0]?.by === 'rate' ? `${event.stoppedAt.level} requests/s` : plan.steps[0]?.by === 'concurrency' ? `${event.stoppedAt.level} concurrent workers` : `${event.stoppedAt.level} CRDs`)}`);
-          break;
-        case 'message':
-          out.progress(event.message);
-      }
-    };
-    // Without kube-controller-manager nothing finalizes deleted namespaces; with it, they go the normal way.
-    const finalizeNamespaces = target.info.local && target.server?.controllers !== 'kcm';
-    const common = { local: target.info.local, finalizeNamespaces, ephemeral: target.ephemeral, signal: interrupts.stop.signal, cleanupSignal: interrupts.skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
-    const storageWatch = target.storage ? new StorageWatch(target.storage.kind, target.storage.metricsUrl) : undefined;
-    await storageWatch?.start();
-    const result: ExecuteResult & { threads?: ThreadRun[]; tenants?: TenantResult[] } = tenants
-      ? await runTenants(plan, { ...common, tenants: tenants.map((t, k) => ({ index: t.index, prefix: t.prefix, client: t.client, runId: threadRunIds[k]! })) })
-      : threads > 1
-        ? await runThreads({ ...common, scenario: plan.scenario, runIds: threadRunIds, connection: target.connection, client: target.client, clientOptions: threadClientOptions(args) })
-        : await executePlan(plan, { ...common, client: target.client, runId, stop, ...(profiler ? profiler.hooks : {}) }).finally(() => profiler && profiler.probe.close());
-    const storage = await storageWatch?.stop();
-    const cleanupInfo = (c: ExecuteResult['cleanup']) => c && { deleted: c.crds + c.namespaces, leftover: c.leftover, skipped: c.skipped };
-    const finished: RunInfo = {
-      ...info,
-      endedAt: new Date().toISOString(),
-      status: result.status,
-      reason: result.reason,
-      ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}),
-      cleanup: cleanupInfo(result.cleanup),
-      ...(result.skipped ? { skipped: result.skipped } : {}),
-      ...(storage ? { storage } : {}),
-      ...(result.threads ? { threads: result.threads.map((t) => ({ ...t, cleanup: cleanupInfo(t.cleanup) })) } : {}),
-    };
-    const slo = evaluateSlos(facts.slos, result.phases);
-    const summary = { formatVersion: RESULT_FORMAT_VERSION, runId, phases: result.phases, serverSeries: result.serverSeries, ...(result.tenants ? { tenants: result.tenants } : {}), ...(profiler ? { profiles: profiler.probe.result() } : {}) };
-    await store.writeSummary(summary);
-    await store.writeRun(finished);
-    const report = reportInput(finished, summary);
-    await store.writeText('report.md', renderMarkdown(report));
-    await store.writeText('report.html', renderHtml(report));
-    await store.writeText('summary.csv', renderPhaseCsv(summary));
-    await store.writeText(SERVER_METRICS_FILE, renderServerMetricsCsv(summary));
-    // `plan` projects the next run's server memory from this figure.
-    const figure = memoryFigureOf(finished, summary);
-    if (figure) await recordMemoryFigure(memoryFiguresFile(), figure).catch((err: Error) => out.progress(`note: cannot record the memory figure: ${err.message}`));
-
-    if (args.json) out.data(JSON.stringify({ run: { ...finished, scenario: { ...finished.scenario, text: undefined } }, phases: result.phases.map((p) => ({ ...p, ops: p.ops.map(({ histogram: _h, ...rest }) => rest) })) }, null, 2));
-    else if (!args.quiet) out.data(renderPhaseTable(result.phases));
-    out.progress(report.analysis!.headline);
-    for (const line of slo.lines) out.progress(line);
-    out.progress(`results: ${store.dir}`);
-    if (result.cleanup?.skipped && target.ephemeral) out.progress('cleanup skipped: this run\'s own control plane is deleted with everything in it');
-    else if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: ${cleanupHint}`);
-
-    if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
-      // Keep the server's side of the story next to the results before the temp folder goes.
-      await store.copyLogTails(target.localDir, ['kube-apiserver.log', 'apiextensions-apiserver.log', 'etcd.log', 'kine.log', ...(tenants ?? []).flatMap((t) => [`tenant-${t.index}.log`, `tenant-${t.index}-kube-controller-manager.log`]), ...(target.server?.controllers === 'kcm' ? ['kube-controller-manager.log'] : [])]);
-      out.progress(`errors occurred: control plane logs kept in ${store.dir}/logs/`);
-    }
-    if (interrupts.interrupted) return ExitCode.interrupted;
-    if (result.status !== 'complete') {
-      out.error(`asa-bench: run ${result.status}: ${result.reason ?? ''}`);
-      return ExitCode.runFailed;
-    }
-    return slo.passed ? ExitCode.ok : ExitCode.regression;
-  } finally {
-    await target.release();
-    interrupts.dispose();
+  const profiler = run.profiling && createProfiler(run.profiling, run.plan, target, { http2: args.http2, store: writer.store, signal: run.interrupts.stop.signal, onMessage: (m) => out.progress(m) });
+  const print = eventPrinter(out, run.plan);
+  const onEvent = (event: RunEvent | ThreadsEvent) => {
+    if (profiler) profiler.follow(event);
+    writer.onEvent(event);
+    print(event);
+  };
+  const { result, storage } = await runEngine(args, run, stop, onEvent, profiler);
+  const finished = await writer.finish(result, { storage, ...(profiler ? { profiles: profiler.probe.result() } : {}) });
+  // `plan` projects the next run's server memory from this figure.
+  const figure = memoryFigureOf(finished.run, finished.summary);
+  if (figure) await recordMemoryFigure(memoryFiguresFile(), figure).catch((err: Error) => out.progress(`note: cannot record the memory figure: ${err.message}`));
+  const slo = evaluateSlos(finished.run.plan?.slos ?? [], result.phases);
+  printOutcome(args, out, finished, slo.lines, writer.dir);
+  if (result.cleanup?.skipped && target.ephemeral) out.progress("cleanup skipped: this run's own control plane is deleted with everything in it");
+  else if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: ${run.cleanupHint}`);
+  if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
+    // Keep the server's side of the story next to the results before the temp folder goes.
+    await writer.keepLogTails(target.localDir, controlPlaneLogs(target));
+    out.progress(`errors occurred: control plane logs kept in ${writer.dir}/logs/`);
   }
+  if (run.interrupts.interrupted) return ExitCode.interrupted;
+  if (result.status !== 'complete') {
+    out.error(`asa-bench: run ${result.status}: ${result.reason ?? ''}`);
+    return ExitCode.runFailed;
+  }
+  return slo.passed ? ExitCode.ok : ExitCode.regression;
+}
+
+/** The engine on the target: the tenants', the threads' or one plan's runner, the storage process sampled meanwhile. */
+async function runEngine(args: RunArgs, run: RunOnTarget, stop: StopOptions, onEvent: (event: RunEvent | ThreadsEvent) => void, profiler: RunProfiler | undefined): Promise<{ result: EngineResult; storage?: StorageStats }> {
+  const { target, plan, runIds } = run;
+  // Without kube-controller-manager nothing finalizes deleted namespaces; with it, they go the normal way.
+  const finalizeNamespaces = target.info.local && target.server?.controllers !== 'kcm';
+  const common = { local: target.info.local, finalizeNamespaces, ephemeral: target.ephemeral, signal: run.interrupts.stop.signal, cleanupSignal: run.interrupts.skipCleanup.signal, onEvent, keep: args.keep, startedAt: performance.now() };
+  const storageWatch = target.storage ? new StorageWatch(target.storage.kind, target.storage.metricsUrl) : undefined;
+  await storageWatch?.start();
+  const result: EngineResult = target.tenants
+    ? await runTenants(plan, { ...common, tenants: target.tenants.map((t, k) => ({ index: t.index, prefix: t.prefix, client: t.client, runId: runIds[k]! })) })
+    : run.threads > 1
+      ? await runThreads({ ...common, scenario: plan.scenario, runIds, connection: target.connection, client: target.client, clientOptions: threadClientOptions(args) })
+      : await executePlan(plan, { ...common, client: target.client, runId: runIds.join('+'), stop, ...(profiler ? profiler.hooks : {}) }).finally(() => profiler && profiler.probe.close());
+  const storage = await storageWatch?.stop();
+  return { result, ...(storage ? { storage } : {}) };
+}
+
+/** The local control plane's log files worth keeping when a run had errors. */
+function controlPlaneLogs(target: ResolvedTarget): string[] {
+  const tenants = (target.tenants ?? []).flatMap((t) => [`tenant-${t.index}.log`, `tenant-${t.index}-kube-controller-manager.log`]);
+  return ['kube-apiserver.log', 'apiextensions-apiserver.log', 'etcd.log', 'kine.log', ...tenants, ...(target.server?.controllers === 'kcm' ? ['kube-controller-manager.log'] : [])];
+}
+
+/** What is about to happen: the target, the guard and stop conditions, what the run will create. */
+function announceRun(out: Output, run: RunOnTarget, stop: StopOptions): void {
+  const { target, runIds, threads } = run;
+  out.progress(`target ${target.info.server} (${target.info.local ? 'local control plane' : `context ${target.info.context}`}), kube-apiserver ${target.info.version.gitVersion}${target.server ? `; server ${target.server.label}${target.server.controllers === 'kcm' ? ' with kube-controller-manager' : ', no controllers'}` : ''}`);
+  if (stop.guard) out.progress(`memory guard on: stops before a step whose projected kube-apiserver memory this machine (${formatGiB(stop.machine.totalBytes)}) cannot hold (--no-guard: off)`);
+  if (stop.conditions.length > 0) out.progress(`stop when: ${stop.conditions.map(describeStopCondition).join(', ')}`);
+  out.progress(`heap: ${run.heap}`);
+  out.progress(`run ${runIds.join('+')}: will create ${run.estimate.crdsCreated} CRDs and ${run.estimate.objectsCreated} objects labelled asa-bench.io/run=${runIds.join(' or ')}`);
+  if (threads > 1) {
+    out.progress(`${threads} load threads, one run id each (${runIds.join(', ')})`);
+    if (threads > os.availableParallelism()) out.progress(`note: ${threads} threads on ${os.availableParallelism()} cores: the threads compete for CPU`);
+    if (target.info.local) out.progress("note: the local control plane shares this machine's cores with the load threads");
+  }
+}
+
+/** run.json as the run starts: what runs, against what, with which flags (status `partial` until it ends). */
+function runInfo(args: RunArgs, run: RunOnTarget, stop: StopOptions): RunInfo {
+  const { loaded, target } = run;
+  return {
+    formatVersion: RESULT_FORMAT_VERSION,
+    runId: run.runIds.join('+'),
+    tool: { name: 'asa-bench', version: TOOL_VERSION, node: process.version },
+    scenario: { name: loaded.doc.name, file: path.resolve(loaded.file), sha256: createHash('sha256').update(loaded.text).digest('hex'), text: loaded.text },
+    plan: planFacts(run.plan),
+    target: target.info,
+    ...(target.server ? { server: target.server } : {}),
+    machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), platform: `${os.platform()}-${os.arch()}` },
+    flags: {
+      connections: args.connections,
+      http2: args.http2,
+      requestTimeoutMs: args['request-timeout'],
+      keep: args.keep,
+      stopWhen: stop.conditions.map(describeStopCondition),
+      guard: stop.guard,
+      server: target.server?.given,
+      serverVersion: target.server ? args['server-version'] : undefined,
+      apiserverArgs: args['apiserver-arg'],
+      threads: run.threads,
+      heap: run.heap,
+      ...(run.profiling ? { profile: run.profiling } : {}),
+    },
+    startedAt: run.startedAt.toISOString(),
+    status: 'partial',
+    reason: 'running',
+    ...(run.shard ? { shard: run.shard } : {}),
+  };
+}
+
+/** Progress lines for the engine's events (the writer keeps the data): installs with rate and ETA, in place on a terminal. */
+function eventPrinter(out: Output, plan: Plan): (event: RunEvent | ThreadsEvent) => void {
+  const install = new InstallProgress(plan);
+  let lastInstallLine = -Infinity;
+  return (event) => {
+    switch (event.type) {
+      case 'phase-start':
+        install.phaseStarted(event.step.index, event.phase, event.total);
+        out.progress(`step ${event.step.index} (${event.step.level} CRDs) ▸ ${event.phase}${event.total !== undefined ? `: ${event.total} iterations` : ''}`);
+        break;
+      case 'phase-progress':
+        if (install.installs(event.phase)) {
+          // In place on a terminal; in CI (no TTY) a line every 15 s keeps a 30-minute log readable.
+          const line = install.line(event.step.index, event.phase, event.done, event.total, event.errors);
+          if (out.live) out.status(line);
+          else if (performance.now() - lastInstallLine >= 15_000) {
+            lastInstallLine = performance.now();
+            out.progress(line);
+          }
+        } else out.progress(`  ${event.phase}: ${event.done}${event.total !== undefined ? `/${event.total}` : ''} done, ${event.errors} errors`);
+        break;
+      case 'phase-end':
+        install.phaseEnded(event.result.step, event.result.phase, event.result.durationMs);
+        break;
+      case 'stopping':
+        out.progress(`stopping: ${stopSentence(event.stoppedAt, plan.steps[0]?.by === 'rate' ? `${event.stoppedAt.level} requests/s` : plan.steps[0]?.by === 'concurrency' ? `${event.stoppedAt.level} concurrent workers` : `${event.stoppedAt.level} CRDs`)}`);
+        break;
+      case 'message':
+        out.progress(event.message);
+    }
+  };
+}
+
+/** The result on stdout (table or JSON), the headline and SLO lines on stderr. */
+function printOutcome(args: RunArgs, out: Output, finished: FinishedRun, sloLines: readonly string[], dir: string): void {
+  if (args.json) out.data(renderRunJson(finished.run, finished.summary.phases));
+  else if (!args.quiet) out.data(renderPhaseTable(finished.summary.phases));
+  out.progress(finished.report.analysis!.headline);
+  for (const line of sloLines) out.progress(line);
+  out.progress(`results: ${dir}`);
 }
 
 /** The scenario's stopWhen with the command line's --stop-when over it (same key: the flag wins). */
