@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/analysis/analyze.js';
 import { harnessCaveat, headlineText, phaseList } from '../../src/analysis/headline.js';
-import { reportInput } from '../../src/cli/report.js';
+import { reportInput } from '../../src/results/writer.js';
 import { renderHtml } from '../../src/reporters/html.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
 import { readRunDir } from '../../src/results/store.js';
