@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { buildFor } from '../controlplane/build-server.js';
-import { runningServer, serverDown, serverUp, readServerState } from '../controlplane/server.js';
+import { runningServer, serverDown, serverUp, readServerState } from '../controlplane/server-up.js';
 import { resolveServerSpec } from '../controlplane/resolve.js';
 import type { Output } from './output.js';
 import { serverSpecFromArgs, type TargetArgs } from './target.js';

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { acquireLocalTarget, type LocalTarget } from '../controlplane/server.js';
+import { acquireLocalTarget, type LocalTarget } from '../controlplane/local-target.js';
 import { KubeClient, RequestError } from '../kube/client.js';
 import { connectionForLocalControlPlane, connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
 import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.js';

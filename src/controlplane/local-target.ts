@@ -1,57 +1,15 @@
 /**
- * The long-lived local control plane of `asa-bench server up|down|status`,
- * and the choice `run` makes: reuse a running one of the same spec, or
- * start an ephemeral one for the run and stop it afterwards.
+ * The local control plane a run uses: the running `server up` instance when it
+ * has the same spec and build (server-up.ts), otherwise one started for the
+ * run alone and stopped (with all its data) when the run releases it.
  */
-import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
-import path from 'node:path';
-import { ControlPlaneError } from '../types/errors.js';
 import type { ServerRecord } from '../types/results.js';
 import type { Progress } from './build.js';
 import { buildFor } from './build-server.js';
 import type { ResolvedServer } from './resolve.js';
+import { runningServer, substitutionsOf } from './server-up.js';
 import { formatServerSpec } from './spec.js';
-import { serverStateFile } from './paths.js';
-import { isAlive, startControlPlane, stopControlPlane, type ControlPlaneOptions, type ControlPlaneState, type Substitutions } from './up.js';
-
-export async function readServerState(): Promise<ControlPlaneState | undefined> {
-  try {
-    return JSON.parse(await readFile(serverStateFile(), 'utf8')) as ControlPlaneState;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The control plane from `server up`, if its processes are still alive. */
-export async function runningServer(): Promise<ControlPlaneState | undefined> {
-  const state = await readServerState();
-  if (state && isAlive(state.apiserverPid) && isAlive(state.etcdPid) && (state.controllerManagerPid === undefined || isAlive(state.controllerManagerPid))) return state;
-  return undefined;
-}
-
-export async function serverUp(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}): Promise<ControlPlaneState> {
-  const existing = await runningServer();
-  if (existing) {
-    throw new ControlPlaneError(`a local control plane (${existing.spec?.label ?? existing.version}) is already running at ${existing.server}`, 'run `asa-bench server down` first');
-  }
-  const { bins, record } = await buildFor(resolved, progress);
-  const running = await startControlPlane(bins, progress, { ...options, ...substitutionsOf(resolved), apiserverArgs: resolved.spec.args, detached: true });
-  const { stop: _stop, crashApiserver: _crash, ...rest } = running;
-  const state: ControlPlaneState = { ...rest, spec: record };
-  const file = serverStateFile();
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2));
-  await rename(`${file}.tmp`, file);
-  return state;
-}
-
-export async function serverDown(): Promise<ControlPlaneState | undefined> {
-  const state = await readServerState();
-  if (!state) return undefined;
-  await stopControlPlane(state);
-  await rm(serverStateFile(), { force: true });
-  return state;
-}
+import { startControlPlane, type ControlPlaneOptions, type ControlPlaneState } from './up.js';
 
 export interface LocalTarget {
   kubeconfig: string;
@@ -74,11 +32,6 @@ export interface LocalTarget {
 /** The canonical spec a state file describes (states from before specs ran the bare server). */
 function runningSpec(state: ControlPlaneState): string {
   return state.spec?.spec ?? `${state.version},controllers=none`;
-}
-
-/** The spec's substituted components, as startControlPlane takes them. */
-function substitutionsOf(resolved: ResolvedServer): Substitutions {
-  return { storage: resolved.spec.storage, flavour: resolved.spec.flavour, tenants: resolved.spec.tenants };
 }
 
 function targetOf(state: ControlPlaneState, server: ServerRecord, ephemeral: boolean, release: () => Promise<void>): LocalTarget {
