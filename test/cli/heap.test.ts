@@ -10,10 +10,10 @@ import { compilePlan } from '../../src/scenarios/plan.js';
 const planOf = async (name: string) => compilePlan((await loadScenarioFile(`scenarios/${name}.yaml`, { allowHuge: false })).doc);
 
 describe('chooseHeap', () => {
-  it('leaves a small plan to Node and sizes the others, never with a hard old-space limit', async () => {
+  it('sizes every plan, a small one too, never with a hard old-space limit', async () => {
     const smoke = chooseHeap(await planOf('smoke'));
-    expect(smoke.flags).toEqual([]);
-    expect(smoke.why).toMatch(/^small plan/);
+    expect(smoke.flags).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=50']);
+    expect(smoke.why).toMatch(/10 watchers/);
     const fanout = chooseHeap(await planOf('watch-fanout'));
     expect(fanout.flags).toEqual(['--max-semi-space-size=2', '--heap-growing-percent=50']);
     expect(fanout.why).toMatch(/2000 watchers/);
@@ -22,7 +22,7 @@ describe('chooseHeap', () => {
     expect(churn.flags).toContain('--max-semi-space-size=2');
     const crds = chooseHeap(await planOf('crds-500'));
     expect(crds.flags).toContain('--max-semi-space-size=1');
-    for (const c of [fanout, churn, crds]) expect(c.flags.some((f) => f.startsWith('--max-old-space-size'))).toBe(false);
+    for (const c of [smoke, fanout, churn, crds]) expect(c.flags.some((f) => f.startsWith('--max-old-space-size'))).toBe(false);
   });
 });
 
