@@ -60,6 +60,22 @@ function errorsOf(recorder) {
   return out;
 }
 
+/**
+ * The measured window of a closed run: `BENCH_MARK start <pid>` / `end` lines
+ * around it (the caller reads server CPU there, and may look at this process's
+ * sockets by the pid), wall time and this process's CPU over it.
+ */
+async function measuredClosed(concurrency, durationMs, signal, iteration, sink) {
+  process.stdout.write(`BENCH_MARK start ${process.pid}\n`);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const iterations = await runClosed(concurrency, { durationMs, signal }, iteration, sink);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write('BENCH_MARK end\n');
+  return { iterations, wallMs, cpu };
+}
+
 async function closed() {
   const client = nullClient(spec.connections);
   const iteration = getIteration(client);
@@ -70,13 +86,7 @@ async function closed() {
   }
   const recorder = new PhaseRecorder();
   const sink = (latencyUs, outcome) => recorder.record('get', latencyUs, outcome.error, outcome.bytes, outcome.message);
-  process.stdout.write('BENCH_MARK start\n');
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const iterations = await runClosed(spec.concurrency, { durationMs: spec.durationMs, signal }, iteration, sink);
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  process.stdout.write('BENCH_MARK end\n');
+  const { iterations, wallMs, cpu } = await measuredClosed(spec.concurrency, spec.durationMs, signal, iteration, sink);
   recorder.finish();
   await client.close();
   const s = recorder.summaries()[0];
@@ -320,14 +330,7 @@ async function kubeOp() {
     await session.post('Profiler.setSamplingInterval', { interval: spec.cpuProfIntervalUs ?? 1000 });
     await session.post('Profiler.start');
   }
-  // The pid rides along so the caller can look at this process's sockets mid-window.
-  process.stdout.write(`BENCH_MARK start ${process.pid}\n`);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const iterations = await runClosed(spec.concurrency, { durationMs: spec.durationMs, signal }, iteration, sink);
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  process.stdout.write('BENCH_MARK end\n');
+  const { iterations, wallMs, cpu } = await measuredClosed(spec.concurrency, spec.durationMs, signal, iteration, sink);
   if (session) {
     const { profile } = await session.post('Profiler.stop');
     session.disconnect();

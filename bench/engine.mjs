@@ -22,6 +22,7 @@
  *   BENCH_HTTP_SECONDS [10]    measured seconds per wrk / engine run
  *   BENCH_OPEN_SECONDS [10]    BENCH_OVERLOAD_SECONDS [3]
  *   BENCH_N [32,1]             concurrency (= connections) rows of `null`
+ *   BENCH_ROUNDS [3]           rounds of `null` (asa-bench and autocannon alternate who goes first)
  *   BENCH_WATCHERS [10000]     BENCH_WATCH_CRDS [10]
  *   BENCH_WATCH_RATE [20]      BENCH_WATCH_SECONDS [10]   patches/s and seconds of churn
  *   BENCH_LONG_MINUTES [16]    BENCH_LONG_RATE [300]
@@ -44,6 +45,7 @@ import {
   fmtInt,
   installSignalHandlers,
   mb,
+  median,
   NULL_BODY,
   onCleanup,
   pass,
@@ -58,6 +60,7 @@ import {
   table,
   trackPid,
 } from './lib.mjs';
+import { startServer } from './kube-fixtures.mjs';
 
 const exitCode = await reexecWithMoreFiles();
 if (exitCode !== undefined) process.exit(exitCode);
@@ -66,6 +69,7 @@ installSignalHandlers();
 const env = process.env;
 const num = (name, def) => (env[name] !== undefined && env[name] !== '' ? Number(env[name]) : def);
 const HTTP_SECONDS = num('BENCH_HTTP_SECONDS', 10);
+const ROUNDS = Math.max(1, num('BENCH_ROUNDS', 3));
 const NS = (env.BENCH_N ?? '32,1').split(',').map(Number).filter((n) => n > 0);
 const OPEN_SECONDS = num('BENCH_OPEN_SECONDS', 10);
 const OVERLOAD_SECONDS = num('BENCH_OVERLOAD_SECONDS', 3);
@@ -141,39 +145,53 @@ async function benchNull(nginx, wrkBin) {
     const r = await fn();
     return { r, serverCores: (procCpuSeconds(workerPid) - c0) / ((performance.now() - t0) / 1000) };
   };
+  const windowCores = (m) => (m.start && m.end ? (m.end.cpu - m.start.cpu) / ((m.end.t - m.start.t) / 1000) : NaN);
+  const row = (client, n, round, r, serverCores) => [client, n, round, fmtInt(r.rps), fmtFix(r.cpuUs / r.requests, 1), `${fmtFix(r.cpuUserUs / r.requests, 1)}/${fmtFix(r.cpuSystemUs / r.requests, 1)}`, fmtFix(r.cpuUs / 1e6 / (r.wallMs / 1000)), fmtFix(serverCores), fmtFix(r.p50, 3), fmtFix(r.p99, 3), r.errors];
+  // A worker's result in wrk's shape; nginx CPU is read at the worker's BENCH_MARK start/end lines (warm-up runs inside the worker).
+  const worker = async (kind, spec) => {
+    const marks = {};
+    const r = await runWorker(kind, spec, { ...workerOpts(), onMark: (m) => (marks[m.split(' ')[0]] = { cpu: procCpuSeconds(workerPid), t: performance.now() }) });
+    const out = { requests: r.iterations, rps: r.iterations / (r.wallMs / 1000), cpuUs: r.cpuUs, cpuUserUs: r.cpuUserUs, cpuSystemUs: r.cpuSystemUs, wallMs: r.wallMs, p50: r.latencyMs?.p50, p99: r.latencyMs?.p99, errors: Object.values(r.errors).reduce((a, b) => a + b, 0) };
+    return { r: out, serverCores: windowCores(marks) };
+  };
+  const cpuPerReq = (r) => r.cpuUs / r.requests;
   let allMet = true;
   for (const n of NS) {
-    progress(`null server, N=${n}: wrk -t1 -c${n} -d${HTTP_SECONDS}s`);
-    const { r: w, serverCores: wServer } = await serverCpu(() => runWrk(wrkBin, nginx.url, n, HTTP_SECONDS));
-    rows.push(['wrk', n, fmtInt(w.rps), fmtFix(w.cpuUs / w.requests, 1), `${fmtFix(w.cpuUserUs / w.requests, 1)}/${fmtFix(w.cpuSystemUs / w.requests, 1)}`, fmtFix(w.cpuUs / 1e6 / (w.wallMs / 1000)), fmtFix(wServer), fmtFix(w.p50, 3), fmtFix(w.p99, 3), w.errors]);
-    progress(`null server, N=${n}: asa-bench engine, runClosed(${n}) on KubeClient(connections ${n}), ${HTTP_SECONDS}s after 2s warm-up`);
-    // Warm-up runs inside the worker; nginx CPU is read at the worker's BENCH_MARK start/end lines.
-    const marks = {};
-    const onMark = (m) => (marks[m] = { cpu: procCpuSeconds(workerPid), t: performance.now() });
-    const e = await runWorker('closed', { url: nginx.url, caFile: nginx.caFile, concurrency: n, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 }, { ...workerOpts(), onMark });
-    const eServer = marks.start && marks.end ? (marks.end.cpu - marks.start.cpu) / ((marks.end.t - marks.start.t) / 1000) : NaN;
-    const rps = e.iterations / (e.wallMs / 1000);
-    const errors = Object.values(e.errors).reduce((a, b) => a + b, 0);
-    rows.push(['asa-bench', n, fmtInt(rps), fmtFix(e.cpuUs / e.iterations, 1), `${fmtFix(e.cpuUserUs / e.iterations, 1)}/${fmtFix(e.cpuSystemUs / e.iterations, 1)}`, fmtFix(e.cpuUs / 1e6 / (e.wallMs / 1000)), fmtFix(eServer), fmtFix(e.latencyMs?.p50, 3), fmtFix(e.latencyMs?.p99, 3), errors]);
-    progress(`null server, N=${n}: autocannon (in one Node process, no workers), ${HTTP_SECONDS}s after 2s warm-up`);
-    const amarks = {};
-    const a = await runWorker('autocannon', { url: nginx.url, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 }, { ...workerOpts(), onMark: (m) => (amarks[m] = { cpu: procCpuSeconds(workerPid), t: performance.now() }) });
-    const aServer = amarks.start && amarks.end ? (amarks.end.cpu - amarks.start.cpu) / ((amarks.end.t - amarks.start.t) / 1000) : NaN;
-    const aRps = a.iterations / (a.wallMs / 1000);
-    const aErrors = Object.values(a.errors).reduce((x, y) => x + y, 0);
-    rows.push(['autocannon', n, fmtInt(aRps), fmtFix(a.cpuUs / a.iterations, 1), `${fmtFix(a.cpuUserUs / a.iterations, 1)}/${fmtFix(a.cpuSystemUs / a.iterations, 1)}`, fmtFix(a.cpuUs / 1e6 / (a.wallMs / 1000)), fmtFix(aServer), fmtFix(a.latencyMs.p50, 3), fmtFix(a.latencyMs.p99, 3), aErrors]);
-    const ratio = rps / w.rps;
-    const aRatio = rps / aRps;
+    const ratios = { wrk: [], autocannon: [], cpuWrk: [], cpuAutocannon: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      progress(`null server, N=${n}, round ${round}/${ROUNDS}: wrk -t1 -c${n} -d${HTTP_SECONDS}s`);
+      const { r: w, serverCores: wServer } = await serverCpu(() => runWrk(wrkBin, nginx.url, n, HTTP_SECONDS));
+      rows.push(row('wrk', n, round, w, wServer));
+      // asa-bench and autocannon back to back, who goes first alternating, so a change in the machine's load hits both alike.
+      const got = {};
+      for (const client of round % 2 === 1 ? ['asa-bench', 'autocannon'] : ['autocannon', 'asa-bench']) {
+        progress(`null server, N=${n}, round ${round}/${ROUNDS}: ${client === 'asa-bench' ? `asa-bench engine, runClosed(${n}) on KubeClient(connections ${n})` : 'autocannon (in one Node process, no workers)'}, ${HTTP_SECONDS}s after 2s warm-up`);
+        got[client] =
+          client === 'asa-bench'
+            ? await worker('closed', { url: nginx.url, caFile: nginx.caFile, concurrency: n, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 })
+            : await worker('autocannon', { url: nginx.url, connections: n, durationMs: HTTP_SECONDS * 1000, warmupMs: 2000 });
+      }
+      const e = got['asa-bench'].r;
+      const a = got.autocannon.r;
+      rows.push(row('asa-bench', n, round, e, got['asa-bench'].serverCores), row('autocannon', n, round, a, got.autocannon.serverCores));
+      ratios.wrk.push(e.rps / w.rps);
+      ratios.autocannon.push(e.rps / a.rps);
+      ratios.cpuWrk.push(cpuPerReq(e) / cpuPerReq(w));
+      ratios.cpuAutocannon.push(cpuPerReq(e) / cpuPerReq(a));
+    }
+    const ratio = median(ratios.wrk);
+    const aRatio = median(ratios.autocannon);
     allMet &&= ratio >= 0.5 && aRatio >= 1;
-    notes.push(`ratio asa-bench/wrk: ${ratio.toFixed(2)}  (N=${n}; target >= 0.5: ${pass(ratio >= 0.5)}; CPU per request asa-bench/wrk: ${(e.cpuUs / e.iterations / (w.cpuUs / w.requests)).toFixed(1)}x)`);
-    notes.push(`ratio asa-bench/autocannon: ${aRatio.toFixed(2)}  (N=${n}; target >= 1.0: ${pass(aRatio >= 1)}; CPU per request asa-bench/autocannon: ${(e.cpuUs / e.iterations / (a.cpuUs / a.iterations)).toFixed(2)}x)`);
+    const rounds = (xs) => (xs.length > 1 ? `; rounds ${xs.map((x) => x.toFixed(2)).join(' ')}` : '');
+    notes.push(`ratio asa-bench/wrk: ${ratio.toFixed(2)}  (N=${n}; target >= 0.5: ${pass(ratio >= 0.5)}; CPU per request asa-bench/wrk: ${median(ratios.cpuWrk).toFixed(1)}x${rounds(ratios.wrk)})`);
+    notes.push(`ratio asa-bench/autocannon: ${aRatio.toFixed(2)}  (N=${n}; target >= 1.0: ${pass(aRatio >= 1)}; CPU per request asa-bench/autocannon: ${median(ratios.cpuAutocannon).toFixed(2)}x${rounds(ratios.autocannon)})`);
   }
   notes.push(
-    `nginx ${nginx.url}: 1 worker, HTTPS (self-signed P-256), keep-alive, fixed ${Buffer.byteLength(NULL_BODY)}-byte JSON; ${HTTP_SECONDS}s per run; wrk -t1 and one Node process (one event loop).`,
+    `nginx ${nginx.url}: 1 worker, HTTPS (self-signed P-256), keep-alive, fixed ${Buffer.byteLength(NULL_BODY)}-byte JSON; ${HTTP_SECONDS}s per run, ${ROUNDS} round(s) (ratios: median of the per-round ratios); wrk -t1 and one Node process (one event loop).`,
     'client CPU = user+system of the whole client process (wrk: bash `time`; engine: process.cpuUsage around runClosed; autocannon: process.cpuUsage around its run); nginx cores = nginx worker /proc utime+stime over the measured window.',
     `autocannon ${AUTOCANNON_VERSION} (npm): programmatic, one process, no worker threads, same connections (pipelining 1), same headers; asa-bench records what autocannon does not: error classes, bytes per request, per-op HDR histograms and per-second intervals.`,
   );
-  return { text: table('Benchmark 1: null server (physical limit) — wrk, autocannon and the asa-bench engine', ['client', 'N', 'req/s', 'CPU µs/req', 'usr/sys µs', 'client cores', 'nginx cores', 'p50 ms', 'p99 ms', 'errors'], rows, notes), met: allMet };
+  return { text: table('Benchmark 1: null server (physical limit) — wrk, autocannon and the asa-bench engine', ['client', 'N', 'round', 'req/s', 'CPU µs/req', 'usr/sys µs', 'client cores', 'nginx cores', 'p50 ms', 'p99 ms', 'errors'], rows, notes), met: allMet };
 }
 
 // ---------------------------------------------------------------------------
@@ -238,21 +256,7 @@ async function benchOpen(nginx) {
 // ---------------------------------------------------------------------------
 
 async function withControlPlane(fn, apiserverArgs = []) {
-  const { ensureControlPlane } = await import('../dist/controlplane/build.js');
-  const { startControlPlane } = await import('../dist/controlplane/up.js');
-  const { DEFAULT_SERVER_VERSION } = await import('../dist/controlplane/paths.js');
-  const version = env.BENCH_SERVER_VERSION ?? DEFAULT_SERVER_VERSION;
-  const bins = await ensureControlPlane(version, (m) => progress(m));
-  if (apiserverArgs.length > 0) progress(`extra kube-apiserver flags: ${apiserverArgs.join(' ')}`);
-  const cp = await startControlPlane(bins, (m) => progress(m), { apiserverArgs });
-  const untrackA = trackPid(cp.apiserverPid);
-  const untrackE = trackPid(cp.etcdPid);
-  const stop = onCleanup('control plane', async () => {
-    progress('stopping the control plane');
-    await cp.stop();
-    untrackA();
-    untrackE();
-  });
+  const { cp, stop } = await startServer(apiserverArgs);
   try {
     return await fn(cp);
   } finally {

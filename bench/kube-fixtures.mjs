@@ -40,6 +40,7 @@ export async function startServer(apiserverArgs = []) {
   const { DEFAULT_SERVER_VERSION } = await import('../dist/controlplane/paths.js');
   const version = env.BENCH_SERVER_VERSION ?? DEFAULT_SERVER_VERSION;
   const bins = await ensureControlPlane(version, (m) => progress(m));
+  if (apiserverArgs.length > 0) progress(`extra kube-apiserver flags: ${apiserverArgs.join(' ')}`);
   const cp = await startControlPlane(bins, (m) => progress(m), { apiserverArgs });
   const untrackA = trackPid(cp.apiserverPid);
   const untrackE = trackPid(cp.etcdPid);

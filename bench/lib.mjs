@@ -109,6 +109,23 @@ export async function stopPid(pid, graceMs = 5000) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs a benchmark's main() (resolving true when its targets are met), stops
+ * what it started, and exits: 0 targets met, 2 measured and not met, 1 failed.
+ */
+export async function runMain(main) {
+  let code = 1;
+  try {
+    code = (await main()) ? 0 : 2;
+  } catch (err) {
+    progress(`benchmark failed: ${err.stack ?? err}`);
+  } finally {
+    await runCleanups();
+  }
+  await sleep(10);
+  process.exit(code);
+}
+
 // ---------------------------------------------------------------------------
 // Open files: 10,000 watches need 10,000+ sockets in this process and in the
 // API server. Go raises its own soft limit to the hard one; Node does not, so
@@ -402,4 +419,9 @@ export function table(title, header, rows, notes = []) {
 export const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 export const fmtFix = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 export const mb = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024 / 1024).toFixed(1) : '-');
+/** The median of the finite values (NaN when there are none). */
+export const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
 export const pass = (ok) => (ok ? 'MET' : 'NOT MET');

@@ -23,7 +23,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clockTicks, fmtFix, installSignalHandlers, onCleanup, pass, progress, runCleanups, sleep, stopPid, table, trackPid } from './lib.mjs';
+import { clockTicks, fmtFix, installSignalHandlers, onCleanup, pass, progress, runMain, stopPid, table, trackPid } from './lib.mjs';
 
 installSignalHandlers();
 
@@ -136,13 +136,4 @@ async function main() {
   return met;
 }
 
-let code = 1;
-try {
-  code = (await main()) ? 0 : 2;
-} catch (err) {
-  progress(`benchmark failed: ${err.stack ?? err}`);
-} finally {
-  await runCleanups();
-}
-await sleep(10);
-process.exit(code);
+await runMain(main);

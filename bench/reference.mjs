@@ -61,9 +61,8 @@ import {
   pass,
   procCpuSeconds,
   progress,
-  runCleanups,
+  runMain,
   runWorker,
-  sleep,
   stopPid,
   table,
   trackPid,
@@ -407,13 +406,4 @@ async function main() {
 }
 
 // Exit 0: targets met (against client-go raw); 2: measured, not met; 1: the benchmark failed.
-let code = 1;
-try {
-  code = (await main()) ? 0 : 2;
-} catch (err) {
-  progress(`benchmark failed: ${err.stack ?? err}`);
-} finally {
-  await runCleanups();
-}
-await sleep(10);
-process.exit(code);
+await runMain(main);

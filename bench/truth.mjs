@@ -35,7 +35,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createFixtures, request, startServer } from './kube-fixtures.mjs';
-import { fmtFix, fmtInt, installSignalHandlers, onCleanup, pass, progress, runCleanups, runWorker, sleep, stopPid, table, trackPid } from './lib.mjs';
+import { fmtFix, fmtInt, installSignalHandlers, median, onCleanup, pass, progress, runMain, runWorker, stopPid, table, trackPid } from './lib.mjs';
 
 installSignalHandlers();
 
@@ -188,10 +188,6 @@ async function measureAsaClosed(target) {
 
 // ---------------------------------------------------------------------------
 
-const median = (xs) => {
-  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 const range = (xs, digits = 2) => {
   const v = xs.filter((x) => Number.isFinite(x));
   return v.length === 0 ? '-' : v.length === 1 ? fmtFix(v[0], digits) : `${fmtFix(Math.min(...v), digits)}–${fmtFix(Math.max(...v), digits)}`;
@@ -300,13 +296,4 @@ async function main() {
   return allMet;
 }
 
-let code = 1;
-try {
-  code = (await main()) ? 0 : 2;
-} catch (err) {
-  progress(`benchmark failed: ${err.stack ?? err}`);
-} finally {
-  await runCleanups();
-}
-await sleep(10);
-process.exit(code);
+await runMain(main);

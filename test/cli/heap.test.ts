@@ -3,7 +3,7 @@
  * and that only the asa-bench launcher re-executes itself.
  */
 import { describe, expect, it } from 'vitest';
-import { chooseHeap, isLauncher, reexecWithHeap } from '../../src/cli/heap.js';
+import { chooseHeap, heapEnv, isLauncher, reexecWithHeap } from '../../src/cli/heap.js';
 import { loadScenarioFile } from '../../src/scenarios/parse.js';
 import { compilePlan } from '../../src/scenarios/plan.js';
 
@@ -32,5 +32,12 @@ describe('reexecWithHeap', () => {
     expect(isLauncher('bin/asa-bench.js')).toBe(true);
     expect(reexecWithHeap({ flags: ['--max-semi-space-size=1'], why: 'test' })).toMatch(/not the asa-bench launcher/);
     expect(reexecWithHeap({ flags: [], why: 'small plan' })).toBe('default (small plan)');
+  });
+});
+
+describe('heapEnv', () => {
+  it('limits glibc malloc to two arenas unless the user chose', () => {
+    expect(heapEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '2' });
+    expect(heapEnv({ MALLOC_ARENA_MAX: '8' }).MALLOC_ARENA_MAX).toBe('8');
   });
 });
