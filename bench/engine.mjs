@@ -29,6 +29,7 @@
  *   BENCH_NODE_ARGS            extra node flags for the measured processes (e.g. --heapsnapshot-signal=SIGUSR2)
  *   BENCH_RAW_DIR [.asa/bench-raw] where each worker's raw JSON result (all samples) is written
  *   BENCH_WATCH_APISERVER_ARGS extra kube-apiserver flags for `watch`
+ *   BENCH_WATCH_HEAP [auto]    `watch`'s worker runs with the heap flags `run --heap auto` picks; `default`: Node's own
  *   BENCH_CPU_PROF=<dir>       run the engine processes under node --cpu-prof, write
  *                              profiles to <dir> and print their top functions
  */
@@ -328,16 +329,29 @@ cleanup: true
 `;
 }
 
+/** What `run --heap auto` picks for a scenario (src/cli/heap.ts): node flags, environment, and the line it prints. BENCH_WATCH_HEAP=default: none. */
+async function cliHeap(scenarioText) {
+  if (env.BENCH_WATCH_HEAP === 'default') return { nodeArgs: [], env: undefined, why: 'default (BENCH_WATCH_HEAP=default)' };
+  const { chooseHeap, heapEnv } = await import('../dist/cli/heap.js');
+  const { parseScenario } = await import('../dist/scenarios/parse.js');
+  const { compilePlan } = await import('../dist/scenarios/plan.js');
+  const choice = chooseHeap(compilePlan(parseScenario(scenarioText, 'bench-watch-fanout.yaml')));
+  return { nodeArgs: choice.flags, env: heapEnv(process.env), why: `${choice.flags.join(' ')} MALLOC_ARENA_MAX=${heapEnv(process.env).MALLOC_ARENA_MAX} (${choice.why})` };
+}
+
 async function benchWatch() {
   const limits = fdLimits();
   progress(`open-files limit for this process and its children: soft ${limits.soft}, hard ${limits.hard}`);
+  // The heap flags and environment `asa-bench run` (--heap auto) would re-execute itself with for this plan.
+  const heap = await cliHeap(watchScenario());
+  progress(`worker heap (as run --heap auto): ${heap.why}`);
   return withControlPlane(async (cp) => {
     const sampler = serverSampler(cp);
     await sampler.start();
     let r;
     try {
       progress(`watch fan-out: ${WATCHERS} watchers over ${WATCH_CRDS} CRDs, churn ${WATCH_RATE}/s for ${WATCH_SECONDS}s`);
-      r = await runWorker('scenario', { kubeconfig: cp.kubeconfig, name: 'bench-watch-fanout', scenarioText: watchScenario(), sampleMs: 500, progressIntervalMs: 2000, trackWatches: true }, workerOpts());
+      r = await runWorker('scenario', { kubeconfig: cp.kubeconfig, name: 'bench-watch-fanout', scenarioText: watchScenario(), sampleMs: 500, progressIntervalMs: 2000, trackWatches: true }, { ...workerOpts(), ...heap });
     } finally {
       await sampler.stop();
     }
@@ -382,6 +396,7 @@ async function benchWatch() {
       ['  of which JS heap used / external (at that sample)', `${mb(atMax?.heapUsed)} / ${mb(atMax?.external)} MB`, '', ''],
       ['harness RSS before the watch phase', `${mb(r.samples.filter((s) => s.t <= (r.phaseStarts.watch ?? 0)).at(-1)?.rss)} MB`, '', ''],
       ['harness RSS max (PhaseResult.harness, watch)', `${mb(rssPhase)} MB`, '', ''],
+      ['harness heap flags (as run --heap auto)', heap.why, '', ''],
       ['harness CPU (watch phase), cores', fmtFix(watch?.harness.cpuCores), '', ''],
       ['event latency p50 / p99 / max', lat ? `${lat.p50} / ${lat.p99} / ${lat.max} ms` : '-', '', ''],
       ['kube-apiserver RSS max', `${mb(serverRss)} MB`, '', ''],

@@ -366,12 +366,12 @@ function tryConnect(port) {
 // spec on argv; the result is the `BENCH_RESULT <json>` line on its stdout.
 // ---------------------------------------------------------------------------
 
-export async function runWorker(kind, spec, { cpuProfDir, onMark } = {}) {
+export async function runWorker(kind, spec, { cpuProfDir, onMark, nodeArgs: extraArgs = [], env } = {}) {
   const workerFile = new URL('./engine-worker.mjs', import.meta.url).pathname;
   // BENCH_NODE_ARGS: extra flags for the measured processes, e.g. --heapsnapshot-signal=SIGUSR2.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeArgs = [...extraArgs, ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   if (cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`);
-  const child = spawn(process.execPath, [...nodeArgs, workerFile, kind, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, workerFile, kind, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env } : {}) });
   const untrack = trackPid(child.pid);
   const stop = onCleanup(`worker ${kind}`, () => stopPid(child.pid, 10_000));
   let out = '';

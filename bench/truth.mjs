@@ -164,7 +164,7 @@ async function measureAsaOpen(target, { op, rate }) {
   const { path: p, accept } = request(op);
   const r = await runWorker('kube-open', { kubeconfig: target.kubeconfig, context: 'asa-bench-local', path: p, accept, rate, durationMs: SECONDS * 1000, warmupMs: WARMUP_SECONDS * 1000, connections: 32 });
   const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
-  return { tool: 'asa-bench', count: r.started, ok: r.ok, errors, dropped: r.dropped, latencyMs: r.latencyMs, lagMs: r.lagMs, cpuCores: r.cpuUs / 1000 / r.wallMs, errorExample: r.errorExamples ? Object.values(r.errorExamples)[0] : undefined };
+  return { tool: 'asa-bench', count: r.started, ok: r.ok, errors, dropped: r.dropped, latencyMs: r.latencyMs, lagMs: r.lagMs, sentMs: r.sentMs, cpuCores: r.cpuUs / 1000 / r.wallMs, errorExample: r.errorExamples ? Object.values(r.errorExamples)[0] : undefined };
 }
 
 async function measureHey(bin, target) {
@@ -245,6 +245,8 @@ async function main() {
     // Per round (interleaved pairs), then the median of the rounds' ratios.
     const r50 = asa.map((a, i) => a.latencyMs.p50 / veg[i].latencyMs.p50);
     const r99 = asa.map((a, i) => a.latencyMs.p99 / veg[i].latencyMs.p99);
+    const s50 = median(asa.map((a, i) => a.sentMs.p50 / veg[i].latencyMs.p50));
+    const s99 = median(asa.map((a, i) => a.sentMs.p99 / veg[i].latencyMs.p99));
     const m50 = median(r50);
     const m99 = median(r99);
     const met50 = Math.abs(m50 - 1) <= P50_BOUND;
@@ -260,6 +262,9 @@ async function main() {
       `${fmtFix(m50, 2)} / ${fmtFix(m99, 2)}`,
       `${range(r50)} / ${range(r99)}`,
       `${pass(met50)} / ${pass(met99)}`,
+      `${range(asa.map((r) => r.sentMs.p50))} / ${range(asa.map((r) => r.sentMs.p99))}`,
+      `${fmtFix(s50, 2)} / ${fmtFix(s99, 2)}`,
+      fmtFix(median(asa.map((r) => r.cpuCores)), 2),
       errors,
     ]);
     for (const r of asa) if (r.errorExample) notes.push(`asa-bench ${c.op}@${c.rate}: ${String(r.errorExample).slice(0, 200)}`);
@@ -269,13 +274,14 @@ async function main() {
     `targets: asa-bench/vegeta p50 within ±${P50_BOUND * 100} % and p99 within ±${P99_BOUND * 100} % (median of the per-round ratios): ${allMet ? 'MET' : 'NOT MET'}`,
     `latency p50 / p99 ms, ranges over ${ROUNDS} interleaved round(s) (who goes first alternates); ${SECONDS} s measured after ${WARMUP_SECONDS} s at the same rate (connections open, code warm) in the same process.`,
     "asa-bench: runOpen + KubeClient (32 connections at most, opened as needed; read: 'count' with the phase's signal, as a run's get/list/discovery ops), latency from the intended start; lag = intended start → sent (in the latency).",
+    "asa from sent: the same requests timed from the iteration's start (the send), as vegeta times them; its ratio to vegeta separates the transport (this one) from the scheduler (lag). asa cores: the asa-bench process's CPU over the window (median of rounds).",
     `vegeta ${TOOLS.vegeta.version}: attack -http2=false -root-certs (the control plane's CA) -max-body=0 -max-connections=32 -header Accept-Encoding: identity; latency from the worker's pickup of each tick (vegeta's own lateness is not in it).`,
     `same path, Accept and credential (load user asa-bench-local, through API Priority and Fairness); kube-apiserver ${version} + etcd on loopback, on this ${os.availableParallelism()}-core machine shared by server, etcd and client. bodies: ${ops.map((op) => `${op} ${fmtInt(sizes[op].bytes)} B`).join(', ')}.`,
   );
   print(
     table(
       `Truth: asa-bench open model vs vegeta ${TOOLS.vegeta.version} on kube-apiserver ${version} (HTTP/1.1, ${SECONDS} s x ${ROUNDS})`,
-      ['operation', 'rate', 'asa-bench p50 / p99 ms', 'asa lag p50 / p99 ms', 'vegeta p50 / p99 ms', 'ratio p50 / p99', 'ratio ranges', 'target p50 / p99', 'errors'],
+      ['operation', 'rate', 'asa-bench p50 / p99 ms', 'asa lag p50 / p99 ms', 'vegeta p50 / p99 ms', 'ratio p50 / p99', 'ratio ranges', 'target p50 / p99', 'asa from sent p50 / p99 ms', 'from-sent ratio p50 / p99', 'asa cores', 'errors'],
       rows,
       notes,
     ),
