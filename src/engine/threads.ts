@@ -38,19 +38,18 @@ import { Worker } from 'node:worker_threads';
 import type { ClientOptions, KubeClient } from '../kube/client.js';
 import type { Connection } from '../kube/target.js';
 import type { ServerSnapshot } from '../metrics/server-metrics.js';
-import { compilePlan, loadAt, type PlannedPhase } from '../scenarios/plan.js';
+import { compilePlan, type Plan } from '../scenarios/plan.js';
 import type { ScenarioDoc } from '../scenarios/schema.js';
-import { mergePhases } from '../shard/merge.js';
 import { shareOf, sliceScenario } from '../shard/slice.js';
 import { AsaError, ExitCode } from '../types/errors.js';
-import type { PhaseResult, RunStatus } from '../types/results.js';
+import type { RunStatus } from '../types/results.js';
 import { cleanup } from './cleanup.js';
-import type { ExecuteResult, RunEvent } from './run.js';
-import { phaseStats, ServerSampler } from './server-sampler.js';
+import type { ExecuteResult } from './run.js';
+import { ServerSampler } from './server-sampler.js';
+import { ThreadMerge, type PhaseGroup, type ThreadsEvent } from './thread-merge.js';
 import { connectionData, type MainMessage, type WorkerInit, type WorkerMessage } from './thread-protocol.js';
 
-/** The events of an unthreaded run, merged over the threads; interval rows stay per thread. */
-export type ThreadsEvent = Exclude<RunEvent, { type: 'interval' }> | (Extract<RunEvent, { type: 'interval' }> & { thread: number });
+export type { ThreadsEvent } from './thread-merge.js';
 
 export interface ThreadRun {
   /** 1-based. */
@@ -136,196 +135,104 @@ interface Thread {
 }
 
 export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult> {
-  const count = options.runIds.length;
-  const slices = threadSlices(options.scenario, count);
+  const slices = threadSlices(options.scenario, options.runIds.length);
   const plan = compilePlan(options.scenario);
   const url = options.workerUrl ?? workerEntryUrl();
   if (url.protocol === 'file:' && !existsSync(fileURLToPath(url))) {
     throw new AsaError(`the worker thread entry ${fileURLToPath(url)} does not exist`, ExitCode.internal, 'build the project first: npm run build');
   }
-  const startedAt = options.startedAt ?? performance.now();
-  const progressMs = options.progressIntervalMs ?? 2000;
-  const emit = options.onEvent;
-  const label = (t: Thread) => `thread ${t.index}/${count}`;
+  const run = new ThreadedRun(options, plan);
+  run.start(url, slices);
+  await run.finished();
+  return run.result();
+}
 
-  const byName = new Map<string, PlannedPhase>();
-  for (const host of plan.phases) {
-    byName.set(host.name, host);
-    for (const c of host.companions) byName.set(c.name, c);
+/** One run over N load threads: the threads, the barrier between step ▸ phase groups, the server's figures, the merge. */
+class ThreadedRun {
+  private readonly threads: Thread[] = [];
+  private readonly count: number;
+  private readonly startedAt: number;
+  private readonly emit: (event: ThreadsEvent) => void;
+  private readonly merge: ThreadMerge;
+  private readonly server: ServerSampler;
+  private readonly totalGroups: number;
+  /** The group the threads are in, and the server's snapshot at its start. */
+  private current: PhaseGroup | undefined;
+  private snapshot: ServerSnapshot | undefined;
+  private completing = false;
+  private stopping = false;
+  /** Cleanups of threads that crashed. */
+  private readonly failures: Promise<void>[] = [];
+
+  constructor(
+    private readonly options: ThreadsOptions,
+    private readonly plan: Plan,
+  ) {
+    this.count = options.runIds.length;
+    this.startedAt = options.startedAt ?? performance.now();
+    this.emit = options.onEvent;
+    this.merge = new ThreadMerge(plan, this.count, this.emit, options.progressIntervalMs ?? 2000);
+    this.totalGroups = plan.steps.length * plan.phases.length;
+    this.server = new ServerSampler(options.client, this.startedAt, () => this.threads.reduce((a, t) => a + t.crds, 0), (message) => this.emit({ type: 'message', message }));
+    this.server.start();
   }
-  const totalGroups = plan.steps.length * plan.phases.length;
 
-  const threads: Thread[] = [];
-  const server = new ServerSampler(options.client, startedAt, () => threads.reduce((a, t) => a + t.crds, 0), (message) => emit({ type: 'message', message }));
-  server.start();
+  private label(t: Thread): string {
+    return `thread ${t.index}/${this.count}`;
+  }
 
-  // ---- merging what the threads report --------------------------------------------------
-  const parts = new Map<string, PhaseResult[]>();
-  const phases: PhaseResult[] = [];
-  const starts = new Map<string, { threads: number; total: number | undefined }>();
-  const progress = new Map<string, { last: number; byThread: Map<number, { done: number; total?: number; errors: number }> }>();
-  let expectedStarts = count;
-
-  const stepOf = (index: number) => plan.steps[index];
-  const onEvent = (t: Thread, event: RunEvent) => {
-    switch (event.type) {
-      case 'phase-start': {
-        const key = `${event.step.index}\u0000${event.phase}`;
-        const s = starts.get(key) ?? { threads: 0, total: 0 };
-        s.threads++;
-        s.total = s.total === undefined || event.total === undefined ? undefined : s.total + event.total;
-        starts.set(key, s);
-        const step = stepOf(event.step.index);
-        const phase = byName.get(event.phase);
-        if (s.threads === expectedStarts && step && phase) {
-          const offered = loadAt(phase, step);
-          const load = offered.model === 'open' ? `${offered.ratePerSecond}${offered.rampToPerSecond !== undefined ? `→${offered.rampToPerSecond}` : ''}/s` : `${offered.concurrency} concurrent`;
-          emit({ type: 'phase-start', step, phase: event.phase, load, ...(s.total !== undefined ? { total: s.total } : {}) });
-        }
-        break;
-      }
-      case 'phase-progress': {
-        const key = `${event.step.index}\u0000${event.phase}`;
-        let p = progress.get(key);
-        if (!p) progress.set(key, (p = { last: 0, byThread: new Map() }));
-        p.byThread.set(t.index, { done: event.done, total: event.total, errors: event.errors });
-        const now = performance.now();
-        if (now - p.last >= progressMs * 0.9) {
-          p.last = now;
-          const all = [...p.byThread.values()];
-          const total = all.every((x) => x.total !== undefined) ? all.reduce((a, x) => a + x.total!, 0) : undefined;
-          emit({ type: 'phase-progress', step: stepOf(event.step.index) ?? event.step, phase: event.phase, done: all.reduce((a, x) => a + x.done, 0), errors: all.reduce((a, x) => a + x.errors, 0), ...(total !== undefined ? { total } : {}) });
-        }
-        break;
-      }
-      case 'phase-end': {
-        const key = `${event.result.step}\u0000${event.result.phase}`;
-        const list = parts.get(key) ?? [];
-        list.push(event.result);
-        parts.set(key, list);
-        break;
-      }
-      case 'interval':
-        if (event.crds !== undefined) t.crds = event.crds;
-        emit({ ...event, step: stepOf(event.step.index) ?? event.step, thread: t.index });
-        break;
-      case 'message':
-        emit({ type: 'message', message: `${label(t)}: ${event.message}` });
-    }
-  };
-
-  /** The merged results of one step ▸ phase group, with the server's figures over the threads' common window. */
-  const finishGroup = (group: { step: number; host: string }, before: ServerSnapshot | undefined, after: ServerSnapshot | undefined) => {
-    const host = byName.get(group.host);
-    const names = [group.host, ...(host?.companions.map((c) => c.name) ?? [])];
-    for (const name of names) {
-      const key = `${group.step}\u0000${name}`;
-      const list = parts.get(key);
-      if (!list || list.length === 0) continue;
-      parts.delete(key);
-      const { server: _none, ...merged } = mergePhases(list);
-      const result: PhaseResult = before && after ? { ...merged, server: phaseStats(before, after) } : merged;
-      phases.push(result);
-      emit({ type: 'phase-end', result });
-    }
-  };
-
-  // ---- the barrier ------------------------------------------------------------------------
-  let current: { step: number; host: string } | undefined;
-  let snapshot: ServerSnapshot | undefined;
-  let completing = false;
-  let stopping = false;
-  const send = (t: Thread, message: MainMessage) => {
+  private send(t: Thread, message: MainMessage): void {
     if (t.alive) t.worker.postMessage(message);
-  };
-  const stopAll = (reason: string, except?: Thread) => {
-    if (stopping) return;
-    stopping = true;
-    for (const t of threads) {
+  }
+
+  private stopAll(reason: string, except?: Thread): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.threads) {
       if (t === except || t.ended) continue;
       if (except) t.stoppedBecause = reason;
-      send(t, { type: 'stop', reason });
+      this.send(t, { type: 'stop', reason });
     }
-  };
-  const party = () => threads.filter((t) => t.alive && !t.ended);
-  const maybeComplete = async (): Promise<void> => {
-    if (completing) return;
-    const members = party();
-    if (members.length === 0 || !members.every((t) => t.arrival)) return;
-    completing = true;
-    try {
-      const arrivals = members.map((t) => t.arrival!);
-      const snap = await server.snapshot();
-      try {
-        if (current) finishGroup(current, snapshot, snap);
-      } catch (err) {
-        // Never leave the threads waiting at the barrier; the parts are merged at the end instead.
-        emit({ type: 'message', message: `cannot merge the threads' results of ${current?.host}: ${(err as Error).message}` });
-      }
-      const next = arrivals.find((a) => a.phase !== undefined);
-      current = next ? { step: next.step!, host: next.phase! } : undefined;
-      snapshot = snap;
-      expectedStarts = arrivals.filter((a) => !a.end).length;
-      for (const t of members) {
-        const a = t.arrival!;
-        t.arrival = undefined;
-        if (a.end) t.ended = true;
-        else t.groups++;
-        send(t, { type: 'go', seq: a.seq });
-      }
-    } finally {
-      completing = false;
-    }
-    // Arrivals while the snapshot was taken, or threads that died meanwhile.
-    await maybeComplete();
-  };
+  }
 
   // Credentials the main thread re-reads (exec plugins, auth providers) go to every worker.
-  const forwardCredentials = (headers: Readonly<Record<string, string>>) => threads.forEach((t) => send(t, { type: 'credentials', headers: { ...headers } }));
-  options.client.onCredentialsChanged.add(forwardCredentials);
-  const onAbort = () => stopAll(String(options.signal.reason ?? 'interrupted'));
-  const onSkipCleanup = () => threads.forEach((t) => send(t, { type: 'skip-cleanup' }));
-  const failures: Promise<void>[] = [];
+  private readonly forwardCredentials = (headers: Readonly<Record<string, string>>) => this.threads.forEach((t) => this.send(t, { type: 'credentials', headers: { ...headers } }));
+  private readonly onAbort = () => this.stopAll(String(this.options.signal.reason ?? 'interrupted'));
+  private readonly onSkipCleanup = () => this.threads.forEach((t) => this.send(t, { type: 'skip-cleanup' }));
 
-  // ---- the threads --------------------------------------------------------------------------
-  const base = connectionData(options.connection);
-  const total = options.clientOptions.connections;
-  const startedAtEpochMs = performance.timeOrigin + startedAt;
-  for (let k = 0; k < count; k++) {
-    const init: WorkerInit = {
-      index: k + 1,
-      count,
-      scenario: slices[k]!,
-      runId: options.runIds[k]!,
-      connection: base,
-      client: { ...options.clientOptions, connections: Math.max(1, shareOf(total, k + 1, count)) },
-      local: options.local,
-      finalizeNamespaces: options.finalizeNamespaces ?? options.local,
-      keep: options.keep ?? false,
-      startedAtEpochMs,
-      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
-    };
-    const worker = new Worker(url, { workerData: init, name: `asa-bench load ${k + 1}/${count}` });
+  /** Starts every thread on its slice, and passes Ctrl-C (stop, skip cleanup) on to them. */
+  start(url: URL, slices: readonly ScenarioDoc[]): void {
+    const { options } = this;
+    options.client.onCredentialsChanged.add(this.forwardCredentials);
+    const base = connectionData(options.connection);
+    const startedAtEpochMs = performance.timeOrigin + this.startedAt;
+    for (let k = 0; k < this.count; k++) {
+      this.spawn(url, {
+        index: k + 1,
+        count: this.count,
+        scenario: slices[k]!,
+        runId: options.runIds[k]!,
+        connection: base,
+        client: { ...options.clientOptions, connections: Math.max(1, shareOf(options.clientOptions.connections, k + 1, this.count)) },
+        local: options.local,
+        finalizeNamespaces: options.finalizeNamespaces ?? options.local,
+        keep: options.keep ?? false,
+        startedAtEpochMs,
+        ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+      });
+    }
+    if (options.signal.aborted) this.onAbort();
+    else options.signal.addEventListener('abort', this.onAbort, { once: true });
+    if (options.cleanupSignal?.aborted) this.onSkipCleanup();
+    else options.cleanupSignal?.addEventListener('abort', this.onSkipCleanup, { once: true });
+  }
+
+  private spawn(url: URL, init: WorkerInit): void {
+    const worker = new Worker(url, { workerData: init, name: `asa-bench load ${init.index}/${init.count}` });
     let exited!: () => void;
-    const t: Thread = { index: k + 1, runId: init.runId, worker, exited: new Promise<void>((r) => (exited = r)), alive: true, ended: false, groups: 0, crds: 0 };
-    threads.push(t);
-    worker.on('message', (message: WorkerMessage) => {
-      switch (message.type) {
-        case 'event':
-          onEvent(t, message.event);
-          break;
-        case 'barrier':
-          // A thread that leaves the phases before the last one ended early: the run stops, as unthreaded.
-          if (message.end && t.groups < totalGroups && !options.signal.aborted) stopAll(`${label(t)} ended early`, t);
-          t.arrival = message;
-          void maybeComplete();
-          break;
-        case 'result':
-          t.result = message.result;
-          // Its last message: give the thread a moment to end on its own.
-          setTimeout(() => void worker.terminate(), 10_000).unref();
-      }
-    });
+    const t: Thread = { index: init.index, runId: init.runId, worker, exited: new Promise<void>((r) => (exited = r)), alive: true, ended: false, groups: 0, crds: 0 };
+    this.threads.push(t);
+    worker.on('message', (message: WorkerMessage) => this.onMessage(t, message));
     worker.on('error', (err) => {
       t.error ??= err.message;
     });
@@ -336,78 +243,136 @@ export async function runThreads(options: ThreadsOptions): Promise<ThreadsResult
       t.alive = false;
       if (!t.result) {
         t.error ??= `exited with code ${code}`;
-        emit({ type: 'message', message: `${label(t)} crashed: ${t.error}` });
-        if (!options.signal.aborted) stopAll(`${label(t)} crashed`, t);
-        failures.push(cleanUpAfter(t));
+        this.emit({ type: 'message', message: `${this.label(t)} crashed: ${t.error}` });
+        if (!this.options.signal.aborted) this.stopAll(`${this.label(t)} crashed`, t);
+        this.failures.push(this.cleanUpAfter(t));
       }
-      void maybeComplete();
+      void this.maybeComplete();
       exited();
     });
   }
-  if (options.signal.aborted) onAbort();
-  else options.signal.addEventListener('abort', onAbort, { once: true });
-  if (options.cleanupSignal?.aborted) onSkipCleanup();
-  else options.cleanupSignal?.addEventListener('abort', onSkipCleanup, { once: true });
+
+  private onMessage(t: Thread, message: WorkerMessage): void {
+    switch (message.type) {
+      case 'event':
+        this.merge.onEvent(t, this.label(t), message.event);
+        break;
+      case 'barrier':
+        // A thread that leaves the phases before the last one ended early: the run stops, as unthreaded.
+        if (message.end && t.groups < this.totalGroups && !this.options.signal.aborted) this.stopAll(`${this.label(t)} ended early`, t);
+        t.arrival = message;
+        void this.maybeComplete();
+        break;
+      case 'result':
+        t.result = message.result;
+        // Its last message: give the thread a moment to end on its own.
+        setTimeout(() => void t.worker.terminate(), 10_000).unref();
+    }
+  }
+
+  /** The barrier: when every live thread has arrived, close the group (merged, with the server's figures) and release them into the next. */
+  private async maybeComplete(): Promise<void> {
+    if (this.completing) return;
+    const members = this.threads.filter((t) => t.alive && !t.ended);
+    if (members.length === 0 || !members.every((t) => t.arrival)) return;
+    this.completing = true;
+    try {
+      const arrivals = members.map((t) => t.arrival!);
+      const snap = await this.server.snapshot();
+      try {
+        if (this.current) this.merge.finishGroup(this.current, this.snapshot, snap);
+      } catch (err) {
+        // Never leave the threads waiting at the barrier; the parts are merged at the end instead.
+        this.emit({ type: 'message', message: `cannot merge the threads' results of ${this.current?.host}: ${(err as Error).message}` });
+      }
+      const next = arrivals.find((a) => a.phase !== undefined);
+      this.current = next ? { step: next.step!, host: next.phase! } : undefined;
+      this.snapshot = snap;
+      this.merge.expectedStarts = arrivals.filter((a) => !a.end).length;
+      for (const t of members) {
+        const a = t.arrival!;
+        t.arrival = undefined;
+        if (a.end) t.ended = true;
+        else t.groups++;
+        this.send(t, { type: 'go', seq: a.seq });
+      }
+    } finally {
+      this.completing = false;
+    }
+    // Arrivals while the snapshot was taken, or threads that died meanwhile.
+    await this.maybeComplete();
+  }
 
   /** A thread that died without its result leaves its objects behind: clean them up from here. */
-  async function cleanUpAfter(t: Thread): Promise<void> {
-    if (!plan.scenario.cleanup || options.keep || options.cleanupSignal?.aborted) {
+  private async cleanUpAfter(t: Thread): Promise<void> {
+    const { options } = this;
+    if (!this.plan.scenario.cleanup || options.keep || options.cleanupSignal?.aborted) {
       t.result = { phases: [], serverSeries: [], status: 'failed', reason: `crashed: ${t.error}`, cleanup: { crds: 0, namespaces: 0, leftover: 0, skipped: true } };
       return;
     }
-    emit({ type: 'message', message: `cleaning up what ${label(t)} (run ${t.runId}) created` });
+    this.emit({ type: 'message', message: `cleaning up what ${this.label(t)} (run ${t.runId}) created` });
     let result: ExecuteResult['cleanup'];
     try {
       result = await cleanup(options.client, {
         runId: t.runId,
         finalizeNamespaces: options.finalizeNamespaces ?? options.local,
-        progress: (message) => emit({ type: 'message', message: `${label(t)}: ${message}` }),
+        progress: (message) => this.emit({ type: 'message', message: `${this.label(t)}: ${message}` }),
         signal: options.cleanupSignal,
       });
       if (options.cleanupSignal?.aborted) result = { ...result, skipped: true };
     } catch (err) {
-      emit({ type: 'message', message: `cleanup of ${label(t)} failed: ${(err as Error).message}; run \`asa-bench cleanup --run ${t.runId}\`` });
+      this.emit({ type: 'message', message: `cleanup of ${this.label(t)} failed: ${(err as Error).message}; run \`asa-bench cleanup --run ${t.runId}\`` });
       result = { crds: 0, namespaces: 0, leftover: -1 };
     }
     t.result = { phases: [], serverSeries: [], status: 'failed', reason: `crashed: ${t.error}`, cleanup: result };
   }
 
-  try {
-    await Promise.all(threads.map((t) => t.exited));
-    await Promise.all(failures);
-  } finally {
-    options.client.onCredentialsChanged.delete(forwardCredentials);
-    options.signal.removeEventListener('abort', onAbort);
-    options.cleanupSignal?.removeEventListener('abort', onSkipCleanup);
-    server.stop();
-  }
-  // Whatever no barrier closed (threads that died mid-phase): merged without server figures.
-  if (current) finishGroup(current, undefined, undefined);
-  for (const [key, list] of parts) {
-    const [step, phase] = key.split('\u0000');
-    if (list.length > 0) finishGroup({ step: Number(step), host: phase! }, undefined, undefined);
+  /** Every thread ended (and those that crashed cleaned up after); then what no barrier closed is merged. */
+  async finished(): Promise<void> {
+    const { options } = this;
+    try {
+      await Promise.all(this.threads.map((t) => t.exited));
+      await Promise.all(this.failures);
+    } finally {
+      options.client.onCredentialsChanged.delete(this.forwardCredentials);
+      options.signal.removeEventListener('abort', this.onAbort);
+      options.cleanupSignal?.removeEventListener('abort', this.onSkipCleanup);
+      this.server.stop();
+    }
+    this.merge.finishRest(this.current);
   }
 
-  const runs: ThreadRun[] = threads.map((t) => {
-    const r = t.result!;
-    const reason = t.stoppedBecause && r.status !== 'complete' ? `stopped: ${t.stoppedBecause}` : r.reason;
-    return { index: t.index, runId: t.runId, status: r.status, ...(reason !== undefined ? { reason } : {}), ...(r.cleanup ? { cleanup: r.cleanup } : {}) };
-  });
+  result(): ThreadsResult {
+    const runs: ThreadRun[] = this.threads.map((t) => {
+      const r = t.result!;
+      const reason = t.stoppedBecause && r.status !== 'complete' ? `stopped: ${t.stoppedBecause}` : r.reason;
+      return { index: t.index, runId: t.runId, status: r.status, ...(reason !== undefined ? { reason } : {}), ...(r.cleanup ? { cleanup: r.cleanup } : {}) };
+    });
+    const { status, reason } = overallStatus(runs, this.count);
+    const cleanup = mergeCleanups(runs);
+    // Every thread probes the same server: its skipped work is the same sentence list.
+    const skipped = [...new Set(this.threads.flatMap((t) => t.result?.skipped ?? []))];
+    return { phases: this.merge.phases, serverSeries: this.server.series, status, ...(reason !== undefined ? { reason } : {}), ...(cleanup ? { cleanup } : {}), ...(skipped.length > 0 ? { skipped } : {}), threads: runs };
+  }
+}
+
+/** The worst thread's status; the reason the threads share, or each one's that did not complete. */
+function overallStatus(runs: readonly ThreadRun[], count: number): { status: RunStatus; reason?: string } {
   const status = runs.map((r) => r.status).reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), 'complete' as RunStatus);
   const notComplete = runs.filter((r) => r.status !== 'complete');
   const reasons = [...new Set(notComplete.map((r) => r.reason ?? r.status))];
   const reason = notComplete.length === 0 ? undefined : reasons.length === 1 && notComplete.length === count ? reasons[0] : notComplete.map((r) => `thread ${r.index}/${count}: ${r.reason ?? r.status}`).join('; ');
+  return { status, ...(reason !== undefined ? { reason } : {}) };
+}
+
+/** The threads' cleanups added up (a leftover count unknown in one is unknown in the sum). */
+function mergeCleanups(runs: readonly ThreadRun[]): ExecuteResult['cleanup'] {
   const cleanups = runs.map((r) => r.cleanup).filter((c) => c !== undefined);
-  const merged: ExecuteResult['cleanup'] =
-    cleanups.length > 0
-      ? {
-          crds: cleanups.reduce((a, c) => a + c.crds, 0),
-          namespaces: cleanups.reduce((a, c) => a + c.namespaces, 0),
-          leftover: cleanups.some((c) => c.leftover < 0) ? -1 : cleanups.reduce((a, c) => a + c.leftover, 0),
-          ...(cleanups.some((c) => c.skipped) ? { skipped: true } : {}),
-        }
-      : undefined;
-  // Every thread probes the same server: its skipped work is the same sentence list.
-  const skipped = [...new Set(threads.flatMap((t) => t.result?.skipped ?? []))];
-  return { phases, serverSeries: server.series, status, ...(reason !== undefined ? { reason } : {}), ...(merged ? { cleanup: merged } : {}), ...(skipped.length > 0 ? { skipped } : {}), threads: runs };
+  if (cleanups.length === 0) return undefined;
+  return {
+    crds: cleanups.reduce((a, c) => a + c.crds, 0),
+    namespaces: cleanups.reduce((a, c) => a + c.namespaces, 0),
+    leftover: cleanups.some((c) => c.leftover < 0) ? -1 : cleanups.reduce((a, c) => a + c.leftover, 0),
+    ...(cleanups.some((c) => c.skipped) ? { skipped: true } : {}),
+  };
 }
