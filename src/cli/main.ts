@@ -38,7 +38,7 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .usage('$0 <command> [options]\n\nCRD-scale load testing for the Kubernetes API server.')
     .option('server', {
       type: 'string',
-      describe: `the server under test on the local control plane, a spec: v1.37.2 | source=DIR | binary=PATH, then controllers=kcm|none, arg=--flag=value, version=vX.Y.Z (default ${DEFAULT_SERVER_VERSION},controllers=kcm)`,
+      describe: `the server under test on the local control plane, a spec: v1.37.2 | source=DIR | binary=PATH, then controllers=kcm|none, storage=etcd|kine, flavour=full|crd-only, tenants=N, arg=--flag=value, version=vX.Y.Z (default ${DEFAULT_SERVER_VERSION},controllers=kcm,storage=etcd,flavour=full)`,
       global: true,
     })
     .option('server-version', {
