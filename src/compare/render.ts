@@ -41,9 +41,18 @@ const columns = (c: Comparison) => [
   { header: 'ops/s cand', value: (r: ComparisonRow) => r.candidate?.throughput.toFixed(1) ?? '' },
   { header: 'Δops/s', value: (r: ComparisonRow) => pct(r.deltaThroughput) },
   { header: 'q', value: (r: ComparisonRow) => (r.latencyTest?.qWorse === undefined ? '' : r.latencyTest.qWorse.toFixed(3)) },
-  { header: 'detects', value: (r: ComparisonRow) => (detectableOf(r, c) === undefined ? '' : `≥${(detectableOf(r, c)! * 100).toFixed(0)}%`) },
+  { header: 'detects', value: (r: ComparisonRow) => formatDetectable(detectableOf(r, c)) },
   { header: 'verdict', align: 'left' as const, value: (r: ComparisonRow) => `${verdictMark[r.verdict]}${r.reasons.length ? ` (${r.reasons.join('; ')})` : ''}` },
 ];
+
+/**
+ * The smallest change a row can detect, as a percentage. Beyond tenfold the figure only says
+ * the row is noise-bound (an A/A on a busy machine gave "≥38672898%"), so it reads "> 10×".
+ */
+export function formatDetectable(fraction: number | undefined): string {
+  if (fraction === undefined) return '';
+  return fraction > 9 ? '> 10×' : `≥ ${(fraction * 100).toFixed(0)}%`;
+}
 
 export interface CompareLabels {
   baseline: string;
@@ -83,7 +92,7 @@ export function methodLine(c: Comparison): string {
 export function detectionLines(c: Comparison): string[] {
   return c.rows
     .filter((r) => detectableOf(r, c) !== undefined)
-    .map((r) => `step ${r.step} ${r.phase}: detects ${r.statistic} changes ≥ ${(detectableOf(r, c)! * 100).toFixed(0)}% for ${r.op}`);
+    .map((r) => `step ${r.step} ${r.phase}: detects ${r.statistic} changes ${formatDetectable(detectableOf(r, c))} for ${r.op}`);
 }
 
 /** Lines on the component deltas, when both sides have profiles. */
@@ -167,7 +176,7 @@ export function renderNoise(noise: NoiseFile, repeat: number, alpha: number): st
     { header: 'stat', value: (d: Detection) => d.stat ?? '' },
     { header: 'runs', value: (d: Detection) => (d.stat ? String(d.runs) : '') },
     { header: 'spread', value: (d: Detection) => (d.spread === undefined ? '' : `±${(d.spread * 100).toFixed(1)}%`) },
-    { header: `detects (${repeat} vs ${repeat})`, value: (d: Detection) => (d.detectable === undefined ? '' : `≥${(d.detectable * 100).toFixed(0)}%`) },
+    { header: `detects (${repeat} vs ${repeat})`, value: (d: Detection) => formatDetectable(d.detectable) },
     {
       header: 'note',
       align: 'left' as const,
@@ -179,6 +188,6 @@ export function renderNoise(noise: NoiseFile, repeat: number, alpha: number): st
     `Noise of ${noise.server} against itself over ${noise.runs} runs of ${noise.scenario.name} on ${noise.machine.cores} cores (${noise.machine.platform}). ` +
     `spread: standard deviation of the log figure between identical runs; detects: the smallest change a comparison of ${repeat} vs ${repeat} runs with this noise file calls when it is the only row that changed ` +
     `(one-sided, Benjamini-Hochberg level α/m = ${alpha}/${tests}); the relative threshold (default 10%) applies on top.`;
-  const sentences = rows.filter((d) => d.detectable !== undefined).map((d) => `detects ${d.stat} changes ≥ ${(d.detectable! * 100).toFixed(0)}% for ${d.op} (step ${d.step} ${d.phase})`);
+  const sentences = rows.filter((d) => d.detectable !== undefined).map((d) => `detects ${d.stat} changes ${formatDetectable(d.detectable)} for ${d.op} (step ${d.step} ${d.phase})`);
   return [head, '', renderColumns(rows, cols), '', ...sentences].join('\n');
 }

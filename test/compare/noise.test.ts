@@ -72,7 +72,7 @@ describe('renderNoise', () => {
     const text = renderNoise(buildNoise(runs, meta), 3, 0.05);
     expect(text).toMatch(/^Noise of v1\.37\.2 against itself over 5 runs of reads-small on 2 cores/);
     expect(text).toMatch(/Benjamini-Hochberg level α\/m = 0\.05\/2\)/);
-    expect(text).toMatch(/^\s+0\s+list-cache\s+list\.cache\s+2000\s+p99\s+5\s+±\d+\.\d%\s+≥\d+%\s*$/m);
+    expect(text).toMatch(/^\s+0\s+list-cache\s+list\.cache\s+2000\s+p99\s+5\s+±\d+\.\d%\s+≥ \d+%\s*$/m);
     expect(text).toMatch(/create\.crds\s+5\s+too few samples \(a p50 needs ≥ 20 a run\)/);
     expect(text).toMatch(/^detects p99 changes ≥ \d+% for list\.cache \(step 0 list-cache\)$/m);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareRuns } from '../../src/compare/compare.js';
-import { detectionLines, renderCompareCsv, renderCompareJson, renderCompareMarkdown, renderCompareTable } from '../../src/compare/render.js';
+import { detectionLines, formatDetectable, renderCompareCsv, renderCompareJson, renderCompareMarkdown, renderCompareTable } from '../../src/compare/render.js';
 import { makeRun, repsOfRows } from './fixtures.js';
 
 /** RFC 4180 enough for these records: quoted fields may hold commas and doubled quotes. */
@@ -25,7 +25,7 @@ describe('compare renderers', () => {
   it('table: headline with judged and not-comparable counts, one line per row with its verdict and reasons', () => {
     const text = renderCompareTable(comparison, labels);
     expect(text.split('\n')[0]).toBe('REGRESSION: 1 of 2 judged rows of v1.37.2|x ×3 (candidate) are worse than v1.37.2 ×3 (baseline) over 3 vs 3 repetitions. 1 rows not comparable.');
-    expect(text).toMatch(/list-cache\s+list\.cache\s+p99\s+5\.00\s+10\.0\s+\+100\.0%.*≥10%\s+REGRESSION \(p99 \+100%\)/);
+    expect(text).toMatch(/list-cache\s+list\.cache\s+p99\s+5\.00\s+10\.0\s+\+100\.0%.*≥ 10%\s+REGRESSION \(p99 \+100%\)/);
     expect(text).toMatch(/get-quorum\s+get\.quorum\s+p99.*same/);
     expect(text).toMatch(/install\s+create\.crds\s+.*not comparable \(too few samples: 10 successful in a repetition; a p50 needs ≥ 20\)/);
   });
@@ -67,5 +67,14 @@ describe('compare renderers', () => {
     expect(renderCompareMarkdown(single, labels)).toContain('no significance test (thresholds alone)');
     const none = compareRuns([makeRun([{ phase: 'l', op: 'list.cache', p99: 5, ok: 3 }])], [makeRun([{ phase: 'l', op: 'list.cache', p99: 5, ok: 3 }])]);
     expect(renderCompareTable(none, labels)).toMatch(/^INCONCLUSIVE: no row of .* could be judged\. 1 rows not comparable\./);
+  });
+});
+
+describe('formatDetectable', () => {
+  it('gives the percentage up to tenfold and says "> 10×" beyond, where the figure only means noise-bound', () => {
+    expect(formatDetectable(undefined)).toBe('');
+    expect(formatDetectable(0.123)).toBe('≥ 12%');
+    expect(formatDetectable(9)).toBe('≥ 900%');
+    expect(formatDetectable(386728.98)).toBe('> 10×');
   });
 });
