@@ -10,7 +10,7 @@ import { renderRunJson } from '../reporters/json.js';
 import { renderPhaseTable } from '../reporters/table.js';
 import { readRunDir, ResultStore, RUN_FILE } from '../results/store.js';
 import { INTERVALS_FILE, writeFinishedRun } from '../results/writer.js';
-import { mergeShards, shardProblems, type ShardRun } from '../shard/merge.js';
+import { mergeShards, shardProblems, type ShardProblem, type ShardRun } from '../shard/merge.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import type { Output } from './output.js';
 
@@ -55,7 +55,10 @@ export async function mergeRuns(args: MergeArgs, out: Output): Promise<number> {
     }),
   );
   const problems = shardProblems(runs);
-  if (problems.length > 0 && args.force) for (const p of problems) out.error(`warning (--force): ${p}`);
+  if (problems.length > 0 && !args.force) {
+    throw new UsageError(`merge: these runs are not the shards of one scenario:\n  ${problems.map(describeShardProblem).join('\n  ')}`, 'pass the folders of `asa-bench run --shard i/N` for i = 1..N of the same scenario file, or --force to merge anyway');
+  }
+  for (const p of problems) out.error(`warning (--force): ${describeShardProblem(p)}`);
   const merged = mergeShards(runs, { force: args.force });
 
   const store = new ResultStore(outDir);
@@ -67,6 +70,26 @@ export async function mergeRuns(args: MergeArgs, out: Output): Promise<number> {
   out.data(args.json ? renderRunJson(merged.run, merged.summary.phases) : renderPhaseTable(merged.summary.phases));
   out.progress(`merged ${runs.length} runs (${merged.run.status}): ${store.dir}`);
   return ExitCode.ok;
+}
+
+/** One line for a reason the runs are not the shards of one scenario. */
+export function describeShardProblem(p: ShardProblem): string {
+  switch (p.kind) {
+    case 'no-runs':
+      return 'no runs to merge';
+    case 'scenarios':
+      return `the runs used different scenario files (${p.names.join(', ')}; ${p.sha256s} different sha256)`;
+    case 'unsharded':
+      return `not a shard run (no --shard): ${p.dirs.join(', ')}`;
+    case 'splits':
+      return `the runs are shards of different splits (of ${p.counts.join(', ')})`;
+    case 'twice':
+      return `shard ${p.index}/${p.count} given twice (${p.dirs[0]} and ${p.dirs[1]})`;
+    case 'missing':
+      return `missing shard(s) ${p.indexes.map((i) => `${i}/${p.count}`).join(', ')}`;
+    case 'formats':
+      return `the runs have different result format versions (${p.versions.join(', ')})`;
+  }
 }
 
 /** The shards' intervals.csv on one time axis (from the earliest start), with a `shard` column. */

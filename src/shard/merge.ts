@@ -1,5 +1,5 @@
 /**
- * Merging the results of `asa-bench run --shard i/N` into one run result, as
+ * Merging the results of shard runs (slice i/N of one scenario) into one run result, as
  * if one process had offered the whole load (see slice.ts for the slicing).
  *
  * run.json: status = worst of the shards (failed > partial > complete),
@@ -35,41 +35,55 @@ export interface MergeOptions {
   force?: boolean;
 }
 
+/** Why a set of runs is not the shards 1..N of one scenario, as facts: the CLI words them. */
+export type ShardProblem =
+  | { kind: 'no-runs' }
+  | { kind: 'scenarios'; names: string[]; sha256s: number }
+  | { kind: 'unsharded'; dirs: string[] }
+  | { kind: 'splits'; counts: number[] }
+  | { kind: 'twice'; index: number; count: number; dirs: [string, string] }
+  | { kind: 'missing'; count: number; indexes: number[] }
+  | { kind: 'formats'; versions: (string | number)[] };
+
+/** mergeShards on runs that are not the shards 1..N of one scenario (and not forced); `problems` says why. */
+export class NotShardsError extends UsageError {
+  constructor(readonly problems: readonly ShardProblem[]) {
+    super(`the runs are not the shards 1..N of one scenario (${problems.map((p) => p.kind).join(', ')})`);
+  }
+}
+
 /** Why these runs are not the shards 1..N of one scenario; empty when they are. */
-export function shardProblems(runs: readonly ShardRun[]): string[] {
-  const problems: string[] = [];
-  if (runs.length === 0) return ['no runs to merge'];
+export function shardProblems(runs: readonly ShardRun[]): ShardProblem[] {
+  const problems: ShardProblem[] = [];
+  if (runs.length === 0) return [{ kind: 'no-runs' }];
   const shas = new Set(runs.map((r) => r.run.scenario.sha256));
-  if (shas.size > 1) problems.push(`the runs used different scenario files (${[...new Set(runs.map((r) => r.run.scenario.name))].join(', ')}; ${shas.size} different sha256)`);
+  if (shas.size > 1) problems.push({ kind: 'scenarios', names: [...new Set(runs.map((r) => r.run.scenario.name))], sha256s: shas.size });
   const unsharded = runs.filter((r) => !r.run.shard);
-  if (unsharded.length > 0) problems.push(`not a shard run (no --shard): ${unsharded.map((r) => r.dir).join(', ')}`);
+  if (unsharded.length > 0) problems.push({ kind: 'unsharded', dirs: unsharded.map((r) => r.dir) });
   const counts = new Set(runs.filter((r) => r.run.shard).map((r) => r.run.shard!.count));
-  if (counts.size > 1) problems.push(`the runs are shards of different splits (of ${[...counts].sort((a, b) => a - b).join(', ')})`);
+  if (counts.size > 1) problems.push({ kind: 'splits', counts: [...counts].sort((a, b) => a - b) });
   if (counts.size === 1 && unsharded.length === 0) {
     const count = [...counts][0]!;
     const seen = new Map<number, string>();
     for (const r of runs) {
       const i = r.run.shard!.index;
-      if (seen.has(i)) problems.push(`shard ${i}/${count} given twice (${seen.get(i)} and ${r.dir})`);
+      if (seen.has(i)) problems.push({ kind: 'twice', index: i, count, dirs: [seen.get(i)!, r.dir] });
       else seen.set(i, r.dir);
     }
     const missing = Array.from({ length: count }, (_, k) => k + 1).filter((i) => !seen.has(i));
-    if (missing.length > 0) problems.push(`missing shard(s) ${missing.map((i) => `${i}/${count}`).join(', ')}`);
+    if (missing.length > 0) problems.push({ kind: 'missing', count, indexes: missing });
   }
   const formats = new Set(runs.flatMap((r) => [r.run.formatVersion, r.summary.formatVersion]));
-  if (formats.size > 1) problems.push(`the runs have different result format versions (${[...formats].join(', ')})`);
+  if (formats.size > 1) problems.push({ kind: 'formats', versions: [...formats] });
   return problems;
 }
 
 const SEVERITY: Record<RunStatus, number> = { complete: 0, partial: 1, failed: 2 };
 
-/** Merges shard runs; throws UsageError when they are not shards of one scenario (unless `force`). */
+/** Merges shard runs; throws NotShardsError when they are not shards of one scenario (unless `force`) or there are none. */
 export function mergeShards(input: readonly ShardRun[], options: MergeOptions = {}): { run: RunInfo; summary: RunSummary } {
   const problems = shardProblems(input);
-  if (input.length === 0) throw new UsageError('merge: no runs to merge', 'pass the results directories of every shard');
-  if (problems.length > 0 && !options.force) {
-    throw new UsageError(`merge: these runs are not the shards of one scenario:\n  ${problems.join('\n  ')}`, 'pass the folders of `asa-bench run --shard i/N` for i = 1..N of the same scenario file, or --force to merge anyway');
-  }
+  if (input.length === 0 || (problems.length > 0 && !options.force)) throw new NotShardsError(problems);
   // Shard order (index, then input order) decides whose metadata leads and the order of rows.
   const runs = input.map((r, k) => ({ r, k })).sort((a, b) => (a.r.run.shard?.index ?? Infinity) - (b.r.run.shard?.index ?? Infinity) || a.k - b.k).map((x) => x.r);
   return { run: mergeRunInfo(runs), summary: mergeSummaries(runs) };

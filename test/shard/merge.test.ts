@@ -14,9 +14,10 @@ import yargs from 'yargs';
 import { compareCommand } from '../../src/cli/compare.js';
 import { mergeCommand } from '../../src/cli/merge.js';
 import { Output } from '../../src/cli/output.js';
+import { describeShardProblem } from '../../src/cli/merge.js';
 import { reportCommand } from '../../src/cli/report.js';
 import { decodeHistogram, encodeHistogram, latencySummaryMs, newHistogram } from '../../src/metrics/histogram.js';
-import { mergeShards, mergeHistograms, mergeSchedule, shardProblems, type ShardRun } from '../../src/shard/merge.js';
+import { mergeShards, mergeHistograms, mergeSchedule, NotShardsError, shardProblems, type ShardProblem, type ShardRun } from '../../src/shard/merge.js';
 import { AsaError, ExitCode, UsageError } from '../../src/types/errors.js';
 import type { OpSummary, PhaseResult, RunInfo, RunStatus } from '../../src/types/results.js';
 
@@ -174,12 +175,24 @@ describe('mergeShards', () => {
     const other = shardRun(3, 3, [], { scenario: { ...s3.run.scenario, sha256: 'def' } });
     const split4 = shardRun(3, 4, []);
     const unsharded = shardRun(3, 3, [], { shard: undefined });
-    for (const runs of [[s1, s2, other], [s1, s2, split4], [s1, s2], [s1, s2, s2], [s1, s2, unsharded]]) {
-      expect(shardProblems(runs).length).toBeGreaterThan(0);
+    const cases: [ShardRun[], ShardProblem['kind']][] = [
+      [[s1, s2, other], 'scenarios'],
+      [[s1, s2, split4], 'splits'],
+      [[s1, s2], 'missing'],
+      [[s1, s2, s2], 'twice'],
+      [[s1, s2, unsharded], 'unsharded'],
+    ];
+    for (const [runs, kind] of cases) {
+      expect(shardProblems(runs).map((p) => p.kind)).toContain(kind);
+      // A typed error carrying the facts (the CLI words them), with the exit code of bad input.
       expect(() => mergeShards(runs)).toThrow(UsageError);
+      expect(() => mergeShards(runs)).toThrow(NotShardsError);
       expect(() => mergeShards(runs, { force: true })).not.toThrow();
     }
     expect(shardProblems([s1, s2, s3])).toEqual([]);
+    expect(shardProblems([s1, s2, s2])).toContainEqual({ kind: 'twice', index: 2, count: 3, dirs: [s2.dir, s2.dir] });
+    expect(describeShardProblem({ kind: 'missing', count: 3, indexes: [1, 3] })).toBe('missing shard(s) 1/3, 3/3');
+    expect(() => mergeShards([], { force: true })).toThrow(NotShardsError);
   });
 });
 
