@@ -213,6 +213,7 @@ async function runOnTarget(args: RunArgs, out: Output, run: RunOnTarget): Promis
   printOutcome(args, out, finished, slo.lines, writer.dir);
   if (result.cleanup?.skipped && target.ephemeral) out.progress("cleanup skipped: this run's own control plane is deleted with everything in it");
   else if (result.cleanup?.leftover && result.cleanup.leftover > 0) out.progress(`cleanup left ${result.cleanup.leftover} objects; run: ${run.cleanupHint}`);
+  else if (result.cleanup && result.cleanup.leftover < 0) out.progress(`cleanup did not finish; remove what is left with: ${run.cleanupHint}`);
   if (target.localDir && (result.status !== 'complete' || result.phases.some((p) => p.ops.some((o) => Object.keys(o.errors).length > 0)))) {
     // Keep the server's side of the story next to the results before the temp folder goes.
     await writer.keepLogTails(target.localDir, controlPlaneLogs(target));

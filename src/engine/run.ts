@@ -207,7 +207,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       });
       if (options.cleanupSignal?.aborted) cleanupResult = { ...cleanupResult, skipped: true };
     } catch (err) {
-      options.onEvent({ type: 'message', message: `cleanup failed: ${(err as Error).message}; run \`asa-bench cleanup --run ${options.runId}\`` });
+      // leftover -1: unknown; the CLI says how to remove what is left.
+      options.onEvent({ type: 'message', message: `cleanup failed: ${(err as Error).message}` });
       cleanupResult = { crds: 0, namespaces: 0, leftover: -1 };
     }
   } else {

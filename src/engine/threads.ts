@@ -321,7 +321,8 @@ class ThreadedRun {
       });
       if (options.cleanupSignal?.aborted) result = { ...result, skipped: true };
     } catch (err) {
-      this.emit({ type: 'message', message: `cleanup of ${this.label(t)} failed: ${(err as Error).message}; run \`asa-bench cleanup --run ${t.runId}\`` });
+      // leftover -1: unknown; the CLI says how to remove what is left.
+      this.emit({ type: 'message', message: `cleanup of ${this.label(t)} (run ${t.runId}) failed: ${(err as Error).message}` });
       result = { crds: 0, namespaces: 0, leftover: -1 };
     }
     t.result = { phases: [], serverSeries: [], status: 'failed', reason: `crashed: ${t.error}`, cleanup: result };
