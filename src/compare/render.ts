@@ -4,7 +4,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { formatMs, renderColumns } from '../reporters/table.js';
-import type { Comparison, ComparisonRow } from './compare.js';
+import type { Comparison, ComparisonRow, SideStats } from './compare.js';
 import { describeDelta, notableDeltas } from './profiles.js';
 import { detections, type Detection, type NoiseFile } from './noise.js';
 import { minSamplesFor } from './rows.js';
@@ -37,13 +37,18 @@ const columns = (c: Comparison) => [
   { header: 'base ms', value: (r: ComparisonRow) => ms(statOf(r, 'baseline')) },
   { header: 'cand ms', value: (r: ComparisonRow) => ms(statOf(r, 'candidate')) },
   { header: 'Δ', value: (r: ComparisonRow) => pct(r.delta) },
-  { header: 'ops/s base', value: (r: ComparisonRow) => r.baseline?.throughput.toFixed(1) ?? '' },
-  { header: 'ops/s cand', value: (r: ComparisonRow) => r.candidate?.throughput.toFixed(1) ?? '' },
+  { header: 'ops/s base', value: (r: ComparisonRow) => opsPerSecond(r.baseline) },
+  { header: 'ops/s cand', value: (r: ComparisonRow) => opsPerSecond(r.candidate) },
   { header: 'Δops/s', value: (r: ComparisonRow) => pct(r.deltaThroughput) },
   { header: 'q', value: (r: ComparisonRow) => (r.latencyTest?.qWorse === undefined ? '' : r.latencyTest.qWorse.toFixed(3)) },
   { header: 'detects', value: (r: ComparisonRow) => formatDetectable(detectableOf(r, c)) },
   { header: 'verdict', align: 'left' as const, value: (r: ComparisonRow) => `${verdictMark[r.verdict]}${r.reasons.length ? ` (${r.reasons.join('; ')})` : ''}` },
 ];
+
+/** A side's throughput; blank when every repetition was set aside (saturated), not "0.0". */
+function opsPerSecond(side: SideStats | undefined): string {
+  return side?.repetitions ? side.throughput.toFixed(1) : '';
+}
 
 /**
  * The smallest change a row can detect, as a percentage. Beyond tenfold the figure only says
@@ -144,8 +149,8 @@ export function renderCompareCsv(c: Comparison): string {
       baseline_ms: statOf(r, 'baseline') ?? '',
       candidate_ms: statOf(r, 'candidate') ?? '',
       delta: r.delta ?? '',
-      baseline_ops_per_s: r.baseline?.throughput ?? '',
-      candidate_ops_per_s: r.candidate?.throughput ?? '',
+      baseline_ops_per_s: r.baseline?.repetitions ? r.baseline.throughput : '',
+      candidate_ops_per_s: r.candidate?.repetitions ? r.candidate.throughput : '',
       delta_ops_per_s: r.deltaThroughput ?? '',
       p_value: r.latencyTest?.pWorse ?? '',
       q_value: r.latencyTest?.qWorse ?? '',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareRuns } from '../../src/compare/compare.js';
 import { detectionLines, formatDetectable, renderCompareCsv, renderCompareJson, renderCompareMarkdown, renderCompareTable } from '../../src/compare/render.js';
-import { makeRun, repsOfRows } from './fixtures.js';
+import { makeRun, repsOf, repsOfRows } from './fixtures.js';
 
 /** RFC 4180 enough for these records: quoted fields may hold commas and doubled quotes. */
 function parseCsv(text: string): Record<string, string>[] {
@@ -76,5 +76,16 @@ describe('formatDetectable', () => {
     expect(formatDetectable(0.123)).toBe('≥ 12%');
     expect(formatDetectable(9)).toBe('≥ 900%');
     expect(formatDetectable(386728.98)).toBe('> 10×');
+  });
+});
+
+describe('ops/s of a side whose repetitions were all set aside', () => {
+  it('is blank in the table and the CSV, not 0.0', () => {
+    const list = { phase: 'list-cache', op: 'list.cache' } as const;
+    const c = compareRuns(repsOf(list, [5, 5, 5], () => ({ saturated: true })), repsOf(list, [5, 5, 5]));
+    const line = renderCompareTable(c, labels).split('\n').find((l) => /list\.cache/.test(l))!;
+    expect(line).toMatch(/list\.cache\s+100\.0\s+not comparable/);
+    expect(line).not.toMatch(/\b0\.0\b/);
+    expect(parseCsv(renderCompareCsv(c, labels))[0]!.baseline_ops_per_s).toBe('');
   });
 });
