@@ -65,7 +65,7 @@ export function abCommand(out: Output, setExit: (code: number) => void): Command
       // Build both sides first: a candidate that does not build fails before the baseline runs.
       for (const side of sides) {
         out.progress(`${side.name}: ${side.resolved.label}`);
-        await buildFor(side.resolved, (m) => out.progress(m));
+        await buildFor(side.resolved, out.reporter);
       }
       for (let rep = 1; rep <= args.repeat; rep++) {
         // Alternate which build goes first so slow drift of the machine hits both sides alike.

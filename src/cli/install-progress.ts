@@ -4,8 +4,13 @@
  * adds the CRDs still to install at the current rate and, for each step left,
  * the time the last step's measuring phases took (they grow with the CRD
  * count, so it is a floor; it says "≥" until one step was measured).
+ * Every phase's progress line (installs too) ends with what it waits for:
+ * requests in flight, the first response pending, stages such as Established.
  */
+import type { RunEvent } from '../engine/run.js';
 import type { Plan } from '../scenarios/plan.js';
+
+type ProgressEvent = Extract<RunEvent, { type: 'phase-progress' }>;
 
 interface Started {
   at: number;
@@ -60,6 +65,27 @@ export class InstallProgress {
     if (errors > 0) parts.push(`${fmt(errors)} errors`);
     return `step ${stepIndex + 1}/${steps.length} (${fmt(step.crds)} CRDs) ▸ ${phase}: ${parts.join(', ')}`;
   }
+}
+
+/** A measuring phase's progress: `  create: 0/100 done, 0 errors; 3 in flight, first response pending for 2.0 s`. */
+export function phaseLine(e: ProgressEvent): string {
+  return `  ${e.phase}: ${fmt(e.done)}${e.total !== undefined ? `/${fmt(e.total)}` : ''} done, ${fmt(e.errors)} errors${pendingNote(e)}`;
+}
+
+/**
+ * What the phase waits for, after `; `: iterations in flight, the stages the
+ * operation names (`3 waiting for Established`), and how long the oldest has
+ * waited: the first response when none finished, else when it passes 1 s.
+ */
+export function pendingNote(e: Pick<ProgressEvent, 'done' | 'inFlight' | 'oldestPendingMs' | 'waiting'>): string {
+  if (e.inFlight === 0) return '';
+  const parts = [`${fmt(e.inFlight)} in flight`];
+  const stages = Object.entries(e.waiting ?? {});
+  for (const [stage, n] of stages) parts.push(`${fmt(n)} ${stage}`);
+  const oldest = e.oldestPendingMs;
+  if (oldest !== undefined && e.done === 0 && stages.length === 0) parts.push(`first response pending for ${(oldest / 1000).toFixed(1)} s`);
+  else if (oldest !== undefined && oldest >= 1000) parts.push(`oldest for ${(oldest / 1000).toFixed(1)} s`);
+  return `; ${parts.join(', ')}`;
 }
 
 function fmt(n: number): string {

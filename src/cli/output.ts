@@ -40,6 +40,32 @@ export class Output {
     this.statusShown = true;
   }
 
+  /**
+   * A progress report that repeats (a phase's counts every 2 s): on a terminal
+   * the status line, updated in place; elsewhere (CI, pipes) an ordinary line,
+   * at most one per `everyMs` for each `key`.
+   */
+  periodic(key: string, message: string, everyMs: number, now = performance.now()): void {
+    if (this.quiet) return;
+    if (this.live) return this.status(message);
+    const last = this.lastPeriodic.get(key);
+    if (last !== undefined && now - last < everyMs) return;
+    this.lastPeriodic.set(key, now);
+    this.progress(message);
+  }
+
+  private readonly lastPeriodic = new Map<string, number>();
+
+  /**
+   * The control plane's progress callback (controlplane/go.ts Progress): its
+   * repeating reports (a build or a start still under way) in place on a
+   * terminal, once a minute elsewhere; everything else as progress lines.
+   */
+  readonly reporter = (message: string, repeats?: string): void => {
+    if (repeats === undefined) this.progress(message);
+    else this.periodic(repeats, message, 60_000);
+  };
+
   error(message: string): void {
     this.clearStatus();
     this.stderr.write(`${message}\n`);

@@ -23,7 +23,7 @@ import { sliceScenario } from '../shard/slice.js';
 import { ExitCode, UsageError } from '../types/errors.js';
 import { RESULT_FORMAT_VERSION, type RunInfo, type StorageStats } from '../types/results.js';
 import { chooseHeap, reexecWithHeap } from './heap.js';
-import { InstallProgress } from './install-progress.js';
+import { InstallProgress, pendingNote, phaseLine } from './install-progress.js';
 import { Interrupts } from './interrupts.js';
 import type { Output } from './output.js';
 import { createProfiler, profileConfig, type ProfileConfig, type RunProfiler } from './profile.js';
@@ -298,27 +298,22 @@ function runInfo(args: RunArgs, run: RunOnTarget, stop: StopOptions): RunInfo {
   };
 }
 
-/** Progress lines for the engine's events (the writer keeps the data): installs with rate and ETA, in place on a terminal. */
+/** Progress lines for the engine's events (the writer keeps the data): counts and what each phase waits for, installs with rate and ETA; in place on a terminal. */
 function eventPrinter(out: Output, plan: Plan): (event: RunEvent | ThreadsEvent) => void {
   const install = new InstallProgress(plan);
-  let lastInstallLine = -Infinity;
   return (event) => {
     switch (event.type) {
       case 'phase-start':
         install.phaseStarted(event.step.index, event.phase, event.total);
         out.progress(`step ${event.step.index} (${event.step.level} CRDs) ▸ ${event.phase}${event.total !== undefined ? `: ${event.total} iterations` : ''}`);
         break;
-      case 'phase-progress':
-        if (install.installs(event.phase)) {
-          // In place on a terminal; in CI (no TTY) a line every 15 s keeps a 30-minute log readable.
-          const line = install.line(event.step.index, event.phase, event.done, event.total, event.errors);
-          if (out.live) out.status(line);
-          else if (performance.now() - lastInstallLine >= 15_000) {
-            lastInstallLine = performance.now();
-            out.progress(line);
-          }
-        } else out.progress(`  ${event.phase}: ${event.done}${event.total !== undefined ? `/${event.total}` : ''} done, ${event.errors} errors`);
+      case 'phase-progress': {
+        // In place on a terminal; in CI (no TTY) a line per tick, every 15 s for installs (a 30-minute log stays readable).
+        const installs = install.installs(event.phase);
+        const line = installs ? install.line(event.step.index, event.phase, event.done, event.total, event.errors) + pendingNote(event) : phaseLine(event);
+        out.periodic(`${event.step.index}/${event.phase}`, line, installs ? 15_000 : 0);
         break;
+      }
       case 'phase-end':
         install.phaseEnded(event.result.step, event.result.phase, event.result.durationMs);
         break;

@@ -19,7 +19,7 @@ export function serverCommands(out: Output, _setExit: (code: number) => void): C
         .example('$0 server up --server v1.37.2,controllers=none', 'start the bare API server in the background'),
     handler: async (argv) => {
       const args = argv as unknown as ServerArgs & { action: string };
-      const progress = (m: string) => out.progress(m);
+      const progress = out.reporter;
       switch (args.action) {
         case 'build': {
           const resolved = await resolveServerSpec(serverSpecFromArgs(args));

@@ -119,7 +119,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       beforeCredentials: options.writes ? (where) => checkWriteAllowed(where, args.yes ?? false) : undefined,
     });
   } else {
-    local = await acquireLocalTarget(resolved, (m) => out.progress(m));
+    local = await acquireLocalTarget(resolved, out.reporter);
     server = local.server;
     release = local.release;
     localDir = local.dir;

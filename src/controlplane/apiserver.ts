@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { LOCAL_CLUSTER_NAME, LOCAL_CONNECTION_FILE, type LocalConnectionFile } from '../kube/target.js';
 import { ControlPlaneError } from '../types/errors.js';
 import type { Progress } from './build.js';
+import { waited } from './go.js';
 import { createClientCertAuthority } from './certs.js';
 import { CRD_ONLY_DISABLED_ADMISSION, CRD_ONLY_READY_PATH } from './crd-only.js';
 import { freePort, launch, waitFor } from './process.js';
@@ -80,6 +81,16 @@ function readyCheck(url: string, agent: Agent, headers: Record<string, string>):
 }
 
 /** kube-apiserver with a static admin token (setup) and the load user's token (APF applies to it). */
+/**
+ * While a server gets ready: `waiting for kube-apiserver to be ready (/readyz): 10 s`;
+ * from 10 s on, so that a normal start (~5 s on 2 cores) stays one line.
+ */
+function readyHeartbeat(label: string, check: string, progress: Progress): (waitedMs: number) => void {
+  return (ms) => {
+    if (ms >= 10_000) progress(`waiting for ${label} to be ready (${check}): ${waited(ms)}`, 'ready');
+  };
+}
+
 export async function startKubeApiserver(o: ApiserverLaunch, progress: Progress, onChild: (child: ChildProcess) => void): Promise<StartedApiserver> {
   await mkdir(o.dir, { recursive: true });
   const securePort = await freePort();
@@ -127,7 +138,7 @@ export async function startKubeApiserver(o: ApiserverLaunch, progress: Progress,
   const waitReady = async (c: ChildProcess) => {
     const agent = new Agent({ connect: { ca, rejectUnauthorized: true } });
     try {
-      await waitFor(`${o.label} /readyz at ${server}`, o.logFile, c, o.readyTimeoutMs ?? 120_000, readyCheck(`${server}/readyz`, agent, adminHeaders));
+      await waitFor(`${o.label} /readyz at ${server}`, o.logFile, c, o.readyTimeoutMs ?? 120_000, readyCheck(`${server}/readyz`, agent, adminHeaders), readyHeartbeat(o.label, '/readyz', progress));
     } finally {
       await agent.close();
     }
@@ -210,7 +221,7 @@ export async function startCrdOnlyServer(o: ApiserverLaunch, progress: Progress,
   const waitReady = async (c: ChildProcess) => {
     const agent = new Agent({ connect: { ca: authority.ca, cert: authority.admin.cert, key: authority.admin.key, rejectUnauthorized: true } });
     try {
-      await waitFor(`${o.label} ${CRD_ONLY_READY_PATH} at ${server}`, o.logFile, c, o.readyTimeoutMs ?? 120_000, readyCheck(`${server}${CRD_ONLY_READY_PATH}`, agent, {}));
+      await waitFor(`${o.label} ${CRD_ONLY_READY_PATH} at ${server}`, o.logFile, c, o.readyTimeoutMs ?? 120_000, readyCheck(`${server}${CRD_ONLY_READY_PATH}`, agent, {}), readyHeartbeat(o.label, CRD_ONLY_READY_PATH, progress));
     } finally {
       await agent.close();
     }

@@ -97,7 +97,7 @@ async function buildEtcd(output: string, progress: Progress): Promise<void> {
   const started = Date.now();
   await mkdir(path.dirname(output), { recursive: true });
   const tmp = `${output}.tmp-${process.pid}`;
-  await go(['build', '-trimpath', '-ldflags', '-s -w', '-o', tmp, '.'], source, progress);
+  await go(['build', '-trimpath', '-ldflags', '-s -w', '-o', tmp, '.'], source, progress, { heartbeat: `building etcd ${ETCD_VERSION}` });
   await rename(tmp, output);
   progress(`built etcd ${ETCD_VERSION} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
 }
@@ -188,7 +188,7 @@ async function buildComponent(component: Component, target: BuildTarget, output:
   await rm(path.join(dir, 'go.sum'), { force: true });
   await copyFile(path.join(controlPlaneSourceDir(), component, 'main.go'), path.join(dir, 'main.go'));
   progress(`resolving dependencies (go mod tidy)`);
-  await go(['mod', 'tidy'], dir, progress, { env });
+  await go(['mod', 'tidy'], dir, progress, { env, heartbeat: `resolving dependencies of ${component}` });
   progress(`compiling ${component} ${target.stampVersion} (first time only; minutes on 2 cores)`);
   const pkg = 'k8s.io/component-base/version';
   const { minor } = parseRelease(/^v1\.\d+\.\d+/.exec(target.version)?.[0] ?? target.version);
@@ -202,7 +202,7 @@ async function buildComponent(component: Component, target: BuildTarget, output:
   ].join(' ');
   await mkdir(path.dirname(output), { recursive: true });
   const tmp = `${output}.tmp-${process.pid}`;
-  await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env });
+  await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env, heartbeat: `compiling ${component} ${target.stampVersion}` });
   await rename(tmp, output);
   const seconds = (Date.now() - started) / 1000;
   await writeFile(path.join(path.dirname(output), 'build.json'), JSON.stringify({ component, ...target, builtAt: new Date().toISOString(), seconds }, null, 2));

@@ -118,7 +118,7 @@ async function buildCrdOnlyServer(kubeVersion: string, output: string, progress:
   const ldflags = ['-s -w', `-X ${pkg}.gitVersion=${kubeVersion}`, `-X ${pkg}.gitMajor=1`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`].join(' ');
   await mkdir(path.dirname(output), { recursive: true });
   const tmp = `${output}.tmp-${process.pid}`;
-  await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env });
+  await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env, heartbeat: 'compiling the CRD-only API server' });
   await rename(tmp, output);
   progress(`built the CRD-only API server ${moduleVersion} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
 }

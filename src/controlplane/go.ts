@@ -6,7 +6,21 @@
 import { spawn } from 'node:child_process';
 import { ControlPlaneError } from '../types/errors.js';
 
-export type Progress = (message: string) => void;
+/**
+ * Where the control plane reports what it does. `repeats` names a report that
+ * repeats while something long runs (`still compiling … 1 min 20 s`): the CLI
+ * shows it in place on a terminal and only now and then elsewhere.
+ */
+export type Progress = (message: string, repeats?: string) => void;
+
+/** How often a long wait (a build, a server getting ready) says it is still waiting. */
+export const HEARTBEAT_MS = 5_000;
+
+/** `1 min 20 s`, `45 s`: how long a wait has lasted. */
+export function waited(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
 
 /** The Go toolchain the proxy serves for modules that need a newer Go than the machine's. */
 const NEWER_TOOLCHAIN = 'go1.27.3';
@@ -30,6 +44,8 @@ interface GoOptions {
   quiet?: boolean;
   /** Resolve with stdout even on a non-zero exit (`go mod download -json` reports errors in its JSON). */
   allowFailure?: boolean;
+  /** What the command does, said every HEARTBEAT_MS while it runs (`compiling kube-apiserver v1.37.2`). */
+  heartbeat?: string;
 }
 
 /** Runs the go command; returns stdout; stderr lines become progress; failure is a ControlPlaneError with the tail. */
@@ -42,6 +58,10 @@ export function go(args: string[], cwd: string, progress: Progress, options: GoO
     });
     let stdout = '';
     const stderrTail: string[] = [];
+    const started = Date.now();
+    const heartbeat = options.heartbeat
+      ? setInterval(() => progress(`${options.heartbeat}: ${waited(Date.now() - started)} so far (go ${args[0]})`, 'go'), HEARTBEAT_MS)
+      : undefined;
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
@@ -52,9 +72,11 @@ export function go(args: string[], cwd: string, progress: Progress, options: GoO
       }
     });
     child.on('error', (err) => {
+      clearInterval(heartbeat);
       reject(new ControlPlaneError(`cannot run go: ${err.message}`, 'install Go 1.26 or newer; the local control plane is built from Go modules'));
     });
     child.on('close', (code) => {
+      clearInterval(heartbeat);
       if (code === 0 || (options.allowFailure && stdout.trim() !== '')) resolve(stdout);
       else reject(new ControlPlaneError(`go ${args.slice(0, 2).join(' ')} failed in ${cwd} (exit ${code}):\n${stderrTail.join('\n')}`, 'check that the Go module proxy is reachable (go env GOPROXY)'));
     });

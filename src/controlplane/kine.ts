@@ -48,6 +48,7 @@ export async function ensureKine(progress: Progress = () => {}): Promise<string>
     // `go install module@version` builds with the module's own go.mod, outside any module of ours.
     await go(['install', '-trimpath', '-ldflags', '-s -w', `${KINE_MODULE}@${KINE_VERSION}`], work, progress, {
       env: { GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '' },
+      heartbeat: `building kine ${KINE_VERSION}`,
     });
     await mkdir(path.dirname(output), { recursive: true });
     await rename(path.join(gobin, 'kine'), output);

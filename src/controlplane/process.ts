@@ -9,6 +9,7 @@ import { open, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { ControlPlaneError } from '../types/errors.js';
+import { HEARTBEAT_MS } from './go.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,9 +67,13 @@ export async function launch(binary: string, args: string[], logFile: string, de
   return child;
 }
 
-export async function waitFor(what: string, logFile: string, child: ChildProcess, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Polls `check` until it holds; `onWait` hears how long it has waited, every HEARTBEAT_MS. */
+export async function waitFor(what: string, logFile: string, child: ChildProcess, timeoutMs: number, check: () => Promise<boolean>, onWait?: (waitedMs: number) => void): Promise<void> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let beats = 0;
   while (Date.now() < deadline) {
+    if (onWait && Date.now() - started >= (beats + 1) * HEARTBEAT_MS) onWait((++beats) * HEARTBEAT_MS);
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new ControlPlaneError(`${path.basename(child.spawnfile)} exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}:\n${await tail(logFile)}`);
     }

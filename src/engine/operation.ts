@@ -21,4 +21,6 @@ export interface Operation {
   ready?: Promise<void>;
   /** Updates the run state after the phase. */
   after?: (iterations: number) => void;
+  /** Iterations in flight per stage they wait in (`waiting for Established`), for progress (in-flight.ts). */
+  waiting?: () => Record<string, number> | undefined;
 }

@@ -18,6 +18,7 @@ import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type Eng
 import { epochMicros } from './clock.js';
 import type { IterationOutcome } from './load-models.js';
 import type { Operation } from './operation.js';
+import { Stages } from './in-flight.js';
 import { watchOperation } from './watch.js';
 
 /** Retry-After is honoured up to this many times per iteration, each wait capped. */
@@ -255,15 +256,20 @@ export function readContinue(body: Buffer): string | undefined {
   return m && m[1] ? m[1] : undefined;
 }
 
+/** Progress while a new CRD's first object is pending: what the wait probably is. */
+const FIRST_OBJECT_STAGE = 'first objects of new CRDs (the CRD handler holds a create within 2 s of Established)';
+
 function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Operation {
   const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const doc = phase.doc as Extract<PlannedPhase['doc'], { op: 'create' }>;
   const from = ctx.state.installed;
   const total = Math.max(0, step.crds - from);
   const headers = ctx.client.headers(JSON_HEADERS);
+  const stages = new Stages();
   return {
     key: 'create.crds',
     total,
+    waiting: () => stages.snapshot(),
     // One watch on the run's CRDs tells Established; it must be open before the first create.
     ...(doc.waitFor !== undefined ? { before: () => ctx.crdWatch!.start() } : {}),
     iteration: (i, signal) =>
@@ -277,7 +283,7 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
         const acked = performance.now();
         if (doc.waitFor !== undefined) {
           // The watch may have seen the condition before the POST's response was read: then 0.
-          const establishedAt = await ctx.crdWatch!.wait(ref.name, signal, LIFECYCLE_TIMEOUT_MS).catch((err: unknown) => {
+          const establishedAt = await stages.during('waiting for Established', () => ctx.crdWatch!.wait(ref.name, signal, LIFECYCLE_TIMEOUT_MS)).catch((err: unknown) => {
             if (err instanceof RequestError) ctx.recorder.record('crd.established', (performance.now() - acked) * 1000, err.errorClass);
             throw err;
           });
@@ -286,11 +292,11 @@ function createCrds(ctx: OpContext, phase: PlannedPhase, step: PlannedStep): Ope
           ctx.recorder.record('crd.create-to-established', latencyUs);
         }
         if (doc.waitFor !== undefined) {
-          await waitServable(ctx, ref, signal);
+          await stages.during('waiting until servable', () => waitServable(ctx, ref, signal));
           ctx.recorder.record('crd.create-to-servable', (performance.now() - acked) * 1000);
         }
         if (doc.waitFor === 'discovery') {
-          await waitDiscoverable(ctx, ref.group, ref.versions[0]!, ref.plural, signal);
+          await stages.during('waiting for discovery', () => waitDiscoverable(ctx, ref.group, ref.versions[0]!, ref.plural, signal));
           ctx.recorder.record('crd.create-to-discovery', (performance.now() - acked) * 1000);
         }
         return res.bytes;
@@ -392,9 +398,11 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
   if (installed === 0) throw new RunFailedError(`phase ${phase.name}: no CRDs are installed to create objects of`);
   if (!timedPhase) {
     // Base objects: perCRD for every installed CRD that has none yet.
+    const stages = new Stages();
     return {
       key: 'create.objects',
       total: (installed - from) * perCrd,
+      waiting: () => stages.snapshot(),
       before: () => ensureNamespaces(ctx),
       iteration: (i, signal) =>
         attempt(async () => {
@@ -409,7 +417,7 @@ function createObjects(ctx: OpContext, phase: PlannedPhase): Operation {
           // clock skew on a remote one.
           const established = ctx.crdWatch?.establishedSince(ref.crd.name);
           if (established !== undefined) ctx.recorder.record('crd.first-object.since-established', Math.max(0, Date.now() - established) * 1000);
-          return timed(ctx, 'crd.first-object', () => post(objectManifest(objects, ref), ref, signal));
+          return stages.during(FIRST_OBJECT_STAGE, () => timed(ctx, 'crd.first-object', () => post(objectManifest(objects, ref), ref, signal)));
         }),
       failed: (i) => ctx.state.missingObjects.add(`${from + Math.floor(i / perCrd)}/${i % perCrd}`),
       after: (iterations) => {

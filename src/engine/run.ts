@@ -20,10 +20,23 @@ import { EstablishedWatch } from './established.js';
 import { guardFloorBytes, StopMonitor, type StepTiming, type StopOptions } from './stop.js';
 import { buildOperation, ensureNamespaces } from './ops.js';
 import type { Operation } from './operation.js';
+import { InFlight } from './in-flight.js';
 
 export type RunEvent =
   | { type: 'phase-start'; step: PlannedStep; phase: string; total?: number; load: string }
-  | { type: 'phase-progress'; step: PlannedStep; phase: string; done: number; total?: number; errors: number }
+  | {
+      type: 'phase-progress';
+      step: PlannedStep;
+      phase: string;
+      done: number;
+      total?: number;
+      errors: number;
+      /** Iterations started and not finished, and how long the oldest of them has waited (ms). */
+      inFlight: number;
+      oldestPendingMs?: number;
+      /** In-flight iterations per stage the operation names (`waiting for Established`). */
+      waiting?: Record<string, number>;
+    }
   | { type: 'phase-end'; result: PhaseResult }
   | { type: 'message'; message: string }
   /** A stop condition (or the memory guard) tripped: the run finishes what it must and ends complete. */
@@ -323,8 +336,14 @@ function startPhase(
     let done = 0;
     const policy = plan.scenario.onError;
     let aborted: string | undefined;
+    const inFlight = new InFlight();
+    const iteration: typeof operation.iteration = (i, s) => {
+      inFlight.begin(i);
+      return operation.iteration(i, s);
+    };
     const sink = (latencyUs: number, outcome: { error?: string; bytes?: number; message?: string }, index: number) => {
       done++;
+      inFlight.end(index);
       if (outcome.error) operation.failed?.(index);
       if (outcome.error === 'cancelled') {
         // Aborted by us (phase end, Ctrl-C): neither a latency nor a server failure.
@@ -342,10 +361,11 @@ function startPhase(
         }
       }
     };
-    const ticker = setInterval(
-      () => options.onEvent({ type: 'phase-progress', step, phase: phase.name, done, total, errors: recorder.errorCount() }),
-      options.progressIntervalMs ?? 2000,
-    );
+    const ticker = setInterval(() => {
+      const oldest = inFlight.oldestMs();
+      const waiting = operation.waiting?.();
+      options.onEvent({ type: 'phase-progress', step, phase: phase.name, done, total, errors: recorder.errorCount(), inFlight: inFlight.count, ...(oldest !== undefined ? { oldestPendingMs: oldest } : {}), ...(waiting ? { waiting } : {}) });
+    }, options.progressIntervalMs ?? 2000);
     const emitInterval = () => {
       const rows = recorder.takeInterval();
       if (rows.length > 0) options.onEvent({ type: 'interval', t: Math.round((performance.now() - runStartedAt) / 100) / 10, step, phase: phase.name, rows, crds: liveCrdCount(ctx) });
@@ -356,11 +376,11 @@ function startPhase(
     const load = loadAt(phase, step);
     try {
       if (load.model === 'open') {
-        const stats = await runOpen({ ...load, durationMs: phase.durationMs }, limits, operation.iteration, sink);
+        const stats = await runOpen({ ...load, durationMs: phase.durationMs }, limits, iteration, sink);
         iterations = stats.scheduled;
         schedule = { started: stats.started, lagMs: latencySummaryMs(stats.lag), histogram: encodeHistogram(stats.lag) };
       } else {
-        iterations = await runClosed(load.concurrency, limits, operation.iteration, sink);
+        iterations = await runClosed(load.concurrency, limits, iteration, sink);
       }
     } finally {
       clearInterval(ticker);

@@ -31,13 +31,33 @@ export interface ThreadTally {
 
 const keyOf = (step: number, phase: string) => `${step}\u0000${phase}`;
 
+type ProgressEvent = Extract<RunEvent, { type: 'phase-progress' }>;
+
+/** The threads' progress on one phase as one event: counts added up, the oldest wait the longest, stages added by name. */
+export function mergeProgress(all: readonly ProgressEvent[]): ProgressEvent {
+  const sum = (f: (x: ProgressEvent) => number) => all.reduce((a, x) => a + f(x), 0);
+  const total = all.every((x) => x.total !== undefined) ? sum((x) => x.total!) : undefined;
+  const oldest = Math.max(-1, ...all.map((x) => x.oldestPendingMs ?? -1));
+  const waiting: Record<string, number> = {};
+  for (const x of all) for (const [stage, n] of Object.entries(x.waiting ?? {})) waiting[stage] = (waiting[stage] ?? 0) + n;
+  return {
+    ...all[0]!,
+    done: sum((x) => x.done),
+    errors: sum((x) => x.errors),
+    inFlight: sum((x) => x.inFlight),
+    total,
+    oldestPendingMs: oldest >= 0 ? oldest : undefined,
+    waiting: Object.keys(waiting).length > 0 ? waiting : undefined,
+  };
+}
+
 export class ThreadMerge {
   /** The merged phases, in the order their groups closed. */
   readonly phases: PhaseResult[] = [];
   /** Each thread's phase results, by step ▸ phase, until their group closes. */
   private readonly parts = new Map<string, PhaseResult[]>();
   private readonly starts = new Map<string, { threads: number; total: number | undefined }>();
-  private readonly progress = new Map<string, { last: number; byThread: Map<number, { done: number; total?: number; errors: number }> }>();
+  private readonly progress = new Map<string, { last: number; byThread: Map<number, ProgressEvent> }>();
   private readonly byName = new Map<string, PlannedPhase>();
   /** How many threads start the next group (those not at their end). */
   expectedStarts: number;
@@ -99,20 +119,11 @@ export class ThreadMerge {
     const key = keyOf(event.step.index, event.phase);
     let p = this.progress.get(key);
     if (!p) this.progress.set(key, (p = { last: 0, byThread: new Map() }));
-    p.byThread.set(t.index, { done: event.done, total: event.total, errors: event.errors });
+    p.byThread.set(t.index, event);
     const now = performance.now();
     if (now - p.last < this.progressMs * 0.9) return;
     p.last = now;
-    const all = [...p.byThread.values()];
-    const total = all.every((x) => x.total !== undefined) ? all.reduce((a, x) => a + x.total!, 0) : undefined;
-    this.emit({
-      type: 'phase-progress',
-      step: this.plan.steps[event.step.index] ?? event.step,
-      phase: event.phase,
-      done: all.reduce((a, x) => a + x.done, 0),
-      errors: all.reduce((a, x) => a + x.errors, 0),
-      ...(total !== undefined ? { total } : {}),
-    });
+    this.emit({ ...mergeProgress([...p.byThread.values()]), step: this.plan.steps[event.step.index] ?? event.step });
   }
 
   /** The merged results of one step ▸ phase group, with the server's figures over the threads' common window. */

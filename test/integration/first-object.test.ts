@@ -11,7 +11,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { pendingNote } from '../../src/cli/install-progress.js';
+import { cleanup, countLeftovers } from '../../src/engine/cleanup.js';
+import { executePlan, type RunEvent } from '../../src/engine/run.js';
+import { newRunId } from '../../src/generators/run-id.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { connectionFromKubeconfig } from '../../src/kube/target.js';
 import { decodeHistogram } from '../../src/metrics/histogram.js';
+import { parseScenario } from '../../src/scenarios/parse.js';
+import { compilePlan } from '../../src/scenarios/plan.js';
 import type { RunSummary } from '../../src/types/results.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -61,5 +69,41 @@ describe('crd.first-object and the time since Established', () => {
     const { firstObject: first, since } = await firstObject(true);
     expect(since.latencyMs.p50).toBeGreaterThanOrEqual(3500);
     expect(first.latencyMs.max).toBeLessThan(1000);
+  });
+});
+
+describe('progress says what the phase waits for', () => {
+  it('waiting for Established while installing; the first objects pending through the 2 s hold', async () => {
+    const client = new KubeClient(await connectionFromKubeconfig({ kubeconfig: inject('kubeconfig'), local: true }), { connections: 8 });
+    const runId = newRunId();
+    const events: Extract<RunEvent, { type: 'phase-progress' }>[] = [];
+    try {
+      const plan = compilePlan(parseScenario(scenario(false), 'first-object.yaml'));
+      const result = await executePlan(plan, {
+        client,
+        runId,
+        local: true,
+        serverMetrics: false,
+        progressIntervalMs: 100,
+        signal: new AbortController().signal,
+        onEvent: (e) => {
+          if (e.type === 'phase-progress') events.push(e);
+        },
+      });
+      expect(result.status).toBe('complete');
+    } finally {
+      if ((await countLeftovers(client, runId)) > 0) await cleanup(client, { runId, finalizeNamespaces: true });
+      await client.close();
+    }
+    const install = events.filter((e) => e.phase === 'install');
+    expect(install.some((e) => (e.waiting?.['waiting for Established'] ?? 0) > 0 || (e.waiting?.['waiting until servable'] ?? 0) > 0), JSON.stringify(install)).toBe(true);
+    // The create phase: a first object held for over a second (the handler's 2 s sleep), and the progress says which.
+    const stage = 'first objects of new CRDs (the CRD handler holds a create within 2 s of Established)';
+    const held = events.filter((e) => e.phase === 'create' && (e.oldestPendingMs ?? 0) >= 1_000);
+    expect(held.length, JSON.stringify(events.filter((e) => e.phase === 'create'))).toBeGreaterThan(0);
+    const last = held[held.length - 1]!;
+    expect(last.inFlight).toBeGreaterThanOrEqual(1);
+    expect(last.waiting?.[stage]).toBe(last.inFlight);
+    expect(pendingNote(last)).toMatch(/^; ([123]) in flight, \1 first objects of new CRDs \(the CRD handler holds a create within 2 s of Established\), oldest for [12]\.\d s$/);
   });
 });
