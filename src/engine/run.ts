@@ -8,14 +8,14 @@ import type { KubeClient } from '../kube/client.js';
 import { HarnessMonitor, judgeSchedule, withScheduleVerdict } from '../metrics/harness.js';
 import { encodeHistogram, latencySummaryMs } from '../metrics/histogram.js';
 import { PhaseRecorder, type IntervalRow } from '../metrics/recorder.js';
-import { generatorInputs, loadAt, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
+import { generatorInputs, loadAt, type LoadModel, type Plan, type PlannedPhase, type PlannedStep } from '../scenarios/plan.js';
 import type { PhaseResult, RunStatus, ScheduleStats, ServerSample, StoppedAt } from '../types/results.js';
 import { liveCrdCount } from './context.js';
 import { phaseStats, ServerSampler } from './server-sampler.js';
 import { probeCapabilities, skippedWork } from './capabilities.js';
 import { cleanup, type CleanupResult } from './cleanup.js';
 import type { EngineContext, RunState } from './context.js';
-import { runClosed, runOpen, type Limits } from './load-models.js';
+import { runClosed, runOpen, type Iteration, type Limits, type Sink } from './load-models.js';
 import { EstablishedWatch } from './established.js';
 import { guardFloorBytes, StopMonitor, type StepTiming, type StopOptions } from './stop.js';
 import { buildOperation, ensureNamespaces } from './ops.js';
@@ -164,7 +164,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         }
         current = { step, phase: phase.name };
         const phaseStarted = performance.now();
-        const results = await runPhaseGroup(ctx, plan, phase, step, phaseSignal, runAbort, options, server);
+        const results = await runPhaseGroup({ ctx, plan, step, runSignal: phaseSignal, runAbort, options, server }, phase);
         if (phase.doc.op === 'create' && phase.doc.of === 'crds') installMs += performance.now() - phaseStarted;
         for (const r of results) {
           phases.push(r);
@@ -252,18 +252,22 @@ async function waitForMemory(machine: StopOptions['machine'], say: (message: str
   while (machine.availableBytes() < floor && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
 }
 
-async function runPhaseGroup(
-  ctx: EngineContext,
-  plan: Plan,
-  host: PlannedPhase,
-  step: PlannedStep,
-  runSignal: AbortSignal,
-  runAbort: AbortController,
-  options: ExecuteOptions,
-  server: ServerSampler | undefined,
-): Promise<PhaseResult[]> {
+/** What a phase needs of the run around it. */
+interface PhaseEnv {
+  ctx: EngineContext;
+  plan: Plan;
+  step: PlannedStep;
+  /** The run's signal (Ctrl-C, onError abort-run) with the stop conditions' emergency brake. */
+  runSignal: AbortSignal;
+  /** onError: abort-run aborts it. */
+  runAbort: AbortController;
+  options: ExecuteOptions;
+  server: ServerSampler | undefined;
+}
+
+async function runPhaseGroup(env: PhaseEnv, host: PlannedPhase): Promise<PhaseResult[]> {
   const hostDone = new AbortController();
-  const companions = host.companions.map((c) => startPhase(ctx, plan, c, step, runSignal, runAbort, options, hostDone.signal, server));
+  const companions = host.companions.map((c) => startPhase(env, c, hostDone.signal));
   // Let companions (watchers) open before the host's writes start, so that every write has
   // its watchers: 10,000 watches take seconds to establish, so the wait grows with their count.
   if (companions.length > 0) {
@@ -272,7 +276,7 @@ async function runPhaseGroup(
     await Promise.race([Promise.all(companions.map((c) => c.ready)), new Promise((r) => (timer = setTimeout(r, 5_000 + 5 * watchers)))]);
     clearTimeout(timer);
   }
-  const hostRun = startPhase(ctx, plan, host, step, runSignal, runAbort, options, undefined, server);
+  const hostRun = startPhase(env, host, undefined);
   let hostResult: PhaseResult;
   try {
     hostResult = await hostRun.done;
@@ -288,135 +292,169 @@ interface StartedPhase {
   done: Promise<PhaseResult>;
 }
 
-function startPhase(
-  ctx: EngineContext,
-  plan: Plan,
-  phase: PlannedPhase,
-  step: PlannedStep,
-  runSignal: AbortSignal,
-  runAbort: AbortController,
-  options: ExecuteOptions,
-  hostSignal: AbortSignal | undefined,
-  server: ServerSampler | undefined,
-): StartedPhase {
+/** Starts a phase (a companion when `hostSignal` is given: it runs until its host ends); `ready` once its operation is in place. */
+function startPhase(env: PhaseEnv, phase: PlannedPhase, hostSignal: AbortSignal | undefined): StartedPhase {
   let markReady: () => void = () => {};
   const ready = new Promise<void>((r) => (markReady = r));
+  return { ready, done: runPhase(env, phase, hostSignal, markReady) };
+}
+
+/** The offered load as the phase-start event says it: `50/s`, `10→100/s`, `8 concurrent`. */
+export function offeredLabel(offered: LoadModel): string {
+  return offered.model === 'open' ? `${offered.ratePerSecond}${offered.rampToPerSecond !== undefined ? `→${offered.rampToPerSecond}` : ''}/s` : `${offered.concurrency} concurrent`;
+}
+
+async function runPhase(env: PhaseEnv, phase: PlannedPhase, hostSignal: AbortSignal | undefined, markReady: () => void): Promise<PhaseResult> {
+  const { ctx, step, options, server } = env;
   const runStartedAt = options.startedAt ?? performance.now();
-  const done = (async (): Promise<PhaseResult> => {
-    const serverBefore = await server?.snapshot(2_000);
-    const retriesBefore = ctx.client.retries;
-    const recorder = new PhaseRecorder();
-    const harness = new HarnessMonitor();
-    const opCtx = { ...ctx, recorder };
-    const phaseAbort = new AbortController();
-    const startedAt = new Date();
-    let operation: Operation;
-    try {
-      operation = buildOperation(opCtx, phase, step, hostSignal);
-      await operation.before?.();
-    } catch (err) {
-      markReady();
-      throw err;
+  const serverBefore = await server?.snapshot(2_000);
+  const retriesBefore = ctx.client.retries;
+  const recorder = new PhaseRecorder();
+  const harness = new HarnessMonitor();
+  const phaseAbort = new AbortController();
+  const startedAt = new Date();
+  const operation = await openOperation({ ...ctx, recorder }, phase, step, hostSignal, markReady);
+  const { limits, durationTimer } = phaseLimits(env, phase, operation, hostSignal, phaseAbort);
+  const load = loadAt(phase, step);
+  options.onEvent({ type: 'phase-start', step, phase: phase.name, total: limits.total, load: offeredLabel(load) });
+  const inFlight = new InFlight();
+  const iteration: Iteration = (i, s) => {
+    inFlight.begin(i);
+    return operation.iteration(i, s);
+  };
+  const outcomes = outcomeSink(env, phase, operation, recorder, phaseAbort, inFlight);
+  const stopReporting = reportWhileRunning(env, phase, operation, recorder, limits.total, outcomes.done, inFlight, runStartedAt);
+  let driven: { iterations: number; schedule?: ScheduleStats };
+  try {
+    driven = await driveLoad(load, phase, limits, iteration, outcomes.sink);
+  } finally {
+    stopReporting();
+    if (durationTimer) clearTimeout(durationTimer);
+  }
+  // Every index below `iterations` was attempted; failed ones were reported through `failed`.
+  operation.after?.(driven.iterations);
+  const retried = ctx.client.retries - retriesBefore;
+  if (retried > 0) recorder.count('transport.retried-after-reset', retried);
+  // --shard: a slice with 0 iterations (repeat share 0) still reports its primary op row (count 0).
+  recorder.stats(operation.key);
+  recorder.finish();
+  const ops = recorder.summaries();
+  const primaryP99 = ops.find((o) => o.op === (operation.primary ?? operation.key))?.latencyMs.p99 ?? 0;
+  const { schedule } = driven;
+  const lateBy = schedule && schedule.started > 0 ? judgeSchedule(schedule.lagMs.p99, primaryP99) : undefined;
+  const harnessStats = withScheduleVerdict(harness.stop(), lateBy);
+  const serverAfter = serverBefore ? await server?.snapshot() : undefined;
+  return {
+    step: step.index,
+    level: step.level,
+    crds: step.crds,
+    load: load.model === 'open' ? { model: 'open', ratePerSecond: load.ratePerSecond, rampToPerSecond: load.rampToPerSecond } : { model: 'closed', concurrency: load.concurrency },
+    phase: phase.name,
+    kind: phase.doc.op,
+    primary: operation.primary ?? operation.key,
+    limit: limits.total !== undefined ? 'iterations' : 'duration',
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round((recorder.endedAt! - recorder.startedAt) * 10) / 10,
+    ops,
+    ...(outcomes.aborted() ? { aborted: outcomes.aborted() } : {}),
+    harness: harnessStats,
+    ...(schedule ? { schedule } : {}),
+    ...(serverBefore && serverAfter ? { server: phaseStats(serverBefore, serverAfter) } : {}),
+  };
+}
+
+/** The phase's operation, built and set up; `markReady` once it is in place (at once when it has nothing to wait for, or when it failed). */
+async function openOperation(ctx: EngineContext & { recorder: PhaseRecorder }, phase: PlannedPhase, step: PlannedStep, hostSignal: AbortSignal | undefined, markReady: () => void): Promise<Operation> {
+  let operation: Operation;
+  try {
+    operation = buildOperation(ctx, phase, step, hostSignal);
+    await operation.before?.();
+  } catch (err) {
+    markReady();
+    throw err;
+  }
+  if (operation.ready) void operation.ready.then(markReady);
+  else markReady();
+  return operation;
+}
+
+/** When the phase stops starting iterations: its count, its duration, the run's end, its host's end, an onError abort. */
+function phaseLimits(env: PhaseEnv, phase: PlannedPhase, operation: Operation, hostSignal: AbortSignal | undefined, phaseAbort: AbortController): { limits: Limits; durationTimer?: NodeJS.Timeout } {
+  const signals = [env.runSignal, phaseAbort.signal];
+  // Watches end on their own after the host ends (they drain the last events first).
+  if (hostSignal && phase.doc.op !== 'watch') signals.push(hostSignal);
+  let durationTimer: NodeJS.Timeout | undefined;
+  if (phase.doc.op === 'watch' && phase.durationMs !== undefined) {
+    // Watches end when their time is up, not only when they stop starting.
+    durationTimer = setTimeout(() => phaseAbort.abort('duration elapsed'), phase.durationMs);
+  }
+  const total = operation.total ?? phase.repeat ?? (phase.durationMs === undefined && hostSignal === undefined ? 1 : undefined);
+  const limits: Limits = { total, durationMs: phase.doc.op === 'watch' ? undefined : phase.durationMs, signal: AbortSignal.any(signals) };
+  return { limits, ...(durationTimer ? { durationTimer } : {}) };
+}
+
+/** Records every iteration's outcome and applies the scenario's onError policy; counts what finished. */
+function outcomeSink(env: PhaseEnv, phase: PlannedPhase, operation: Operation, recorder: PhaseRecorder, phaseAbort: AbortController, inFlight: InFlight): { sink: Sink; done: () => number; aborted: () => string | undefined } {
+  const policy = env.plan.scenario.onError;
+  let done = 0;
+  let aborted: string | undefined;
+  const sink: Sink = (latencyUs, outcome, index) => {
+    done++;
+    inFlight.end(index);
+    if (outcome.error) operation.failed?.(index);
+    if (outcome.error === 'cancelled') {
+      // Aborted by us (phase end, Ctrl-C): neither a latency nor a server failure.
+      recorder.count('cancelled');
+      return;
     }
-    if (operation.ready) void operation.ready.then(markReady);
-    else markReady();
-    const signals = [runSignal, phaseAbort.signal];
-    // Watches end on their own after the host ends (they drain the last events first).
-    if (hostSignal && phase.doc.op !== 'watch') signals.push(hostSignal);
-    let durationTimer: NodeJS.Timeout | undefined;
-    if (phase.doc.op === 'watch' && phase.durationMs !== undefined) {
-      // Watches end when their time is up, not only when they stop starting.
-      durationTimer = setTimeout(() => phaseAbort.abort('duration elapsed'), phase.durationMs);
+    recorder.record(operation.key, latencyUs, outcome.error as never, outcome.bytes, outcome.message);
+    if (outcome.error && outcome.error !== 'http-429' && outcome.error !== 'dropped') {
+      if (policy === 'abort-phase' && !phaseAbort.signal.aborted) {
+        aborted = `onError abort-phase: ${outcome.error}`;
+        phaseAbort.abort(aborted);
+      } else if (policy === 'abort-run' && !env.runAbort.signal.aborted) {
+        aborted = `onError abort-run: ${outcome.error}`;
+        env.runAbort.abort(`phase ${phase.name} step ${env.step.index}: ${outcome.error}`);
+      }
     }
-    const signal = AbortSignal.any(signals);
-    const total = operation.total ?? phase.repeat ?? (phase.durationMs === undefined && hostSignal === undefined ? 1 : undefined);
-    const limits: Limits = { total, durationMs: phase.doc.op === 'watch' ? undefined : phase.durationMs, signal };
-    const offered = loadAt(phase, step);
-    options.onEvent({ type: 'phase-start', step, phase: phase.name, total, load: offered.model === 'open' ? `${offered.ratePerSecond}${offered.rampToPerSecond !== undefined ? `→${offered.rampToPerSecond}` : ''}/s` : `${offered.concurrency} concurrent` });
-    let done = 0;
-    const policy = plan.scenario.onError;
-    let aborted: string | undefined;
-    const inFlight = new InFlight();
-    const iteration: typeof operation.iteration = (i, s) => {
-      inFlight.begin(i);
-      return operation.iteration(i, s);
-    };
-    const sink = (latencyUs: number, outcome: { error?: string; bytes?: number; message?: string }, index: number) => {
-      done++;
-      inFlight.end(index);
-      if (outcome.error) operation.failed?.(index);
-      if (outcome.error === 'cancelled') {
-        // Aborted by us (phase end, Ctrl-C): neither a latency nor a server failure.
-        recorder.count('cancelled');
-        return;
-      }
-      recorder.record(operation.key, latencyUs, outcome.error as never, outcome.bytes, outcome.message);
-      if (outcome.error && outcome.error !== 'http-429' && outcome.error !== 'dropped') {
-        if (policy === 'abort-phase' && !phaseAbort.signal.aborted) {
-          aborted = `onError abort-phase: ${outcome.error}`;
-          phaseAbort.abort(aborted);
-        } else if (policy === 'abort-run' && !runAbort.signal.aborted) {
-          aborted = `onError abort-run: ${outcome.error}`;
-          runAbort.abort(`phase ${phase.name} step ${step.index}: ${outcome.error}`);
-        }
-      }
-    };
-    const ticker = setInterval(() => {
-      const oldest = inFlight.oldestMs();
-      const waiting = operation.waiting?.();
-      options.onEvent({ type: 'phase-progress', step, phase: phase.name, done, total, errors: recorder.errorCount(), inFlight: inFlight.count, ...(oldest !== undefined ? { oldestPendingMs: oldest } : {}), ...(waiting ? { waiting } : {}) });
-    }, options.progressIntervalMs ?? 2000);
-    const emitInterval = () => {
-      const rows = recorder.takeInterval();
-      if (rows.length > 0) options.onEvent({ type: 'interval', t: Math.round((performance.now() - runStartedAt) / 100) / 10, step, phase: phase.name, rows, crds: liveCrdCount(ctx) });
-    };
-    const intervals = setInterval(emitInterval, 1000);
-    let iterations: number;
-    let schedule: ScheduleStats | undefined;
-    const load = loadAt(phase, step);
-    try {
-      if (load.model === 'open') {
-        const stats = await runOpen({ ...load, durationMs: phase.durationMs }, limits, iteration, sink);
-        iterations = stats.scheduled;
-        schedule = { started: stats.started, lagMs: latencySummaryMs(stats.lag), histogram: encodeHistogram(stats.lag) };
-      } else {
-        iterations = await runClosed(load.concurrency, limits, iteration, sink);
-      }
-    } finally {
-      clearInterval(ticker);
-      clearInterval(intervals);
-      emitInterval();
-      if (durationTimer) clearTimeout(durationTimer);
-    }
-    // Every index below `iterations` was attempted; failed ones were reported through `failed`.
-    operation.after?.(iterations);
-    const retried = ctx.client.retries - retriesBefore;
-    if (retried > 0) recorder.count('transport.retried-after-reset', retried);
-    // --shard: a slice with 0 iterations (repeat share 0) still reports its primary op row (count 0).
-    recorder.stats(operation.key);
-    recorder.finish();
-    const ops = recorder.summaries();
-    const primaryP99 = ops.find((o) => o.op === (operation.primary ?? operation.key))?.latencyMs.p99 ?? 0;
-    const lateBy = schedule && schedule.started > 0 ? judgeSchedule(schedule.lagMs.p99, primaryP99) : undefined;
-    const harnessStats = withScheduleVerdict(harness.stop(), lateBy);
-    const serverAfter = serverBefore ? await server?.snapshot() : undefined;
-    return {
-      step: step.index,
-      level: step.level,
-      crds: step.crds,
-      load: load.model === 'open' ? { model: 'open', ratePerSecond: load.ratePerSecond, rampToPerSecond: load.rampToPerSecond } : { model: 'closed', concurrency: load.concurrency },
-      phase: phase.name,
-      kind: phase.doc.op,
-      primary: operation.primary ?? operation.key,
-      limit: total !== undefined ? 'iterations' : 'duration',
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round((recorder.endedAt! - recorder.startedAt) * 10) / 10,
-      ops,
-      ...(aborted ? { aborted } : {}),
-      harness: harnessStats,
-      ...(schedule ? { schedule } : {}),
-      ...(serverBefore && serverAfter ? { server: phaseStats(serverBefore, serverAfter) } : {}),
-    };
-  })();
-  return { ready, done };
+  };
+  return { sink, done: () => done, aborted: () => aborted };
+}
+
+/** Progress (with what the phase waits for) every progressIntervalMs and interval rows every second while the phase runs; the returned stop emits the last rows. */
+function reportWhileRunning(
+  env: PhaseEnv,
+  phase: PlannedPhase,
+  operation: Operation,
+  recorder: PhaseRecorder,
+  total: number | undefined,
+  done: () => number,
+  inFlight: InFlight,
+  runStartedAt: number,
+): () => void {
+  const { options, step, ctx } = env;
+  const ticker = setInterval(() => {
+    const oldest = inFlight.oldestMs();
+    const waiting = operation.waiting?.();
+    options.onEvent({ type: 'phase-progress', step, phase: phase.name, done: done(), total, errors: recorder.errorCount(), inFlight: inFlight.count, ...(oldest !== undefined ? { oldestPendingMs: oldest } : {}), ...(waiting ? { waiting } : {}) });
+  }, options.progressIntervalMs ?? 2000);
+  const emitInterval = () => {
+    const rows = recorder.takeInterval();
+    if (rows.length > 0) options.onEvent({ type: 'interval', t: Math.round((performance.now() - runStartedAt) / 100) / 10, step, phase: phase.name, rows, crds: liveCrdCount(ctx) });
+  };
+  const intervals = setInterval(emitInterval, 1000);
+  return () => {
+    clearInterval(ticker);
+    clearInterval(intervals);
+    emitInterval();
+  };
+}
+
+/** The phase's load model driving its operation: how many iterations it started, and for the open model how late they started. */
+async function driveLoad(load: LoadModel, phase: PlannedPhase, limits: Limits, iteration: Iteration, sink: Sink): Promise<{ iterations: number; schedule?: ScheduleStats }> {
+  if (load.model === 'open') {
+    const stats = await runOpen({ ...load, durationMs: phase.durationMs }, limits, iteration, sink);
+    return { iterations: stats.scheduled, schedule: { started: stats.started, lagMs: latencySummaryMs(stats.lag), histogram: encodeHistogram(stats.lag) } };
+  }
+  return { iterations: await runClosed(load.concurrency, limits, iteration, sink) };
 }

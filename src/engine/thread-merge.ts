@@ -11,7 +11,7 @@ import type { ServerSnapshot } from '../metrics/server-metrics.js';
 import { loadAt, type Plan, type PlannedPhase } from '../scenarios/plan.js';
 import { mergePhases } from '../shard/merge.js';
 import type { PhaseResult } from '../types/results.js';
-import type { RunEvent } from './run.js';
+import { offeredLabel, type RunEvent } from './run.js';
 import { phaseStats } from './server-sampler.js';
 
 /** The events of an unthreaded run, merged over the threads; interval rows stay per thread. */
@@ -109,9 +109,7 @@ export class ThreadMerge {
     const step = this.plan.steps[event.step.index];
     const phase = this.byName.get(event.phase);
     if (s.threads === this.expectedStarts && step && phase) {
-      const offered = loadAt(phase, step);
-      const load = offered.model === 'open' ? `${offered.ratePerSecond}${offered.rampToPerSecond !== undefined ? `→${offered.rampToPerSecond}` : ''}/s` : `${offered.concurrency} concurrent`;
-      this.emit({ type: 'phase-start', step, phase: event.phase, load, ...(s.total !== undefined ? { total: s.total } : {}) });
+      this.emit({ type: 'phase-start', step, phase: event.phase, load: offeredLabel(loadAt(phase, step)), ...(s.total !== undefined ? { total: s.total } : {}) });
     }
   }
 
