@@ -94,90 +94,23 @@ export interface ExecuteResult {
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
   options = { ...options, startedAt: options.startedAt ?? performance.now() };
   const inputs = generatorInputs(plan.scenario, options.runId);
-  const state: RunState = { installed: 0, missingCrds: new Set(), crdPostsFailed: 0, missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: false };
   const capabilities = await probeCapabilities(options.client, options.signal);
   const skipped = skippedWork(plan, capabilities);
   for (const message of skipped) options.onEvent({ type: 'message', message: `skipped: ${message}` });
-  const waitsForCrds = plan.scenario.phases.some((p) => p.op === 'create' && p.of === 'crds' && p.waitFor !== undefined);
-  const ctx: EngineContext = {
-    client: options.client,
-    runId: options.runId,
-    local: options.local,
-    crds: inputs.crds!,
-    objects: inputs.objects,
-    state,
-    honorRetryAfter: plan.scenario.honorRetryAfter,
-    coreApi: capabilities.coreApi,
-    ...(waitsForCrds ? { crdWatch: new EstablishedWatch(options.client, options.runId) } : {}),
-  };
+  const ctx = engineContext(plan, options, inputs, capabilities.coreApi);
   const runAbort = new AbortController();
   const signal = AbortSignal.any([options.signal, runAbort.signal]);
   const server = options.serverMetrics === false ? undefined : new ServerSampler(options.client, options.startedAt!, () => liveCrdCount(ctx), (message) => options.onEvent({ type: 'message', message }));
   server?.start();
+  const stops = new RunStops(options, signal, ctx);
+  if (server && stops.monitor?.watchesMemory) server.onSample = (sample) => stops.monitor!.observe({ rssBytes: sample.rssBytes, crds: sample.crds });
   const phases: PhaseResult[] = [];
   let status: RunStatus = 'complete';
   let reason: string | undefined;
-
-  const stopper = options.stop ? new StopMonitor(options.stop, options.startedAt!) : undefined;
-  // A stop condition ends the run `complete`: it aborts neither the run nor (except the emergency brake) a phase.
-  const stopAbort = new AbortController();
-  const phaseSignal = AbortSignal.any([signal, stopAbort.signal]);
-  let stoppedAt: StoppedAt | undefined;
-  const stop = (at: StoppedAt) => {
-    if (stoppedAt) return;
-    stoppedAt = at;
-    options.onEvent({ type: 'stopping', stoppedAt: at });
-  };
-  if (server && stopper?.watchesMemory) server.onSample = (sample) => stopper.observe({ rssBytes: sample.rssBytes, crds: sample.crds });
-  let current: { step: PlannedStep; phase: string } | undefined;
-  const brake = stopper && options.stop?.guard
-    ? setInterval(() => {
-        const at = current && stopper.emergency(current.step, current.phase, createdCrds(ctx));
-        if (at && !stoppedAt) {
-          stop(at);
-          stopAbort.abort('memory guard: the machine is running out of memory');
-        }
-      }, 1000)
-    : undefined;
-  brake?.unref();
-
   try {
     // Namespaces are setup, not measurement: create them before the first step.
     if (inputs.objects) await ensureNamespaces(ctx);
-    let last: PlannedStep | undefined;
-    let timing: StepTiming | undefined;
-    outer: for (const step of plan.steps) {
-      const ahead = stopper?.beforeStep(step, last, createdCrds(ctx), timing);
-      if (ahead) {
-        stop(ahead);
-        break;
-      }
-      const stepStarted = performance.now();
-      const installedBefore = createdCrds(ctx);
-      let installMs = 0;
-      for (const phase of plan.phases) {
-        if (signal.aborted) break outer;
-        if (stoppedAt && StopMonitor.endsStepAtOnce(stoppedAt)) break outer;
-        if (options.beforePhase) {
-          await options.beforePhase(step, phase.name);
-          if (signal.aborted) break outer;
-        }
-        current = { step, phase: phase.name };
-        const phaseStarted = performance.now();
-        const results = await runPhaseGroup({ ctx, plan, step, runSignal: phaseSignal, runAbort, options, server }, phase);
-        if (phase.doc.op === 'create' && phase.doc.of === 'crds') installMs += performance.now() - phaseStarted;
-        for (const r of results) {
-          phases.push(r);
-          options.onEvent({ type: 'phase-end', result: r });
-          const at = stopper?.afterPhase(step, r, createdCrds(ctx));
-          if (at) stop(at);
-        }
-      }
-      last = step;
-      const stepMs = performance.now() - stepStarted;
-      timing = { installMs, installedCrds: createdCrds(ctx) - installedBefore, measureMs: stepMs - installMs };
-      if (stoppedAt) break;
-    }
+    await runSteps({ ctx, plan, options, server, runAbort, signal, stops, phases });
     if (options.signal.aborted) {
       status = 'partial';
       reason = 'interrupted';
@@ -190,9 +123,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     reason = (err as Error).message;
     options.onEvent({ type: 'message', message: `run stopped: ${reason}` });
   } finally {
-    if (brake) clearInterval(brake);
+    stops.dispose();
   }
-
   await options.afterPhases?.();
   await ctx.crdWatch?.stop();
   server?.stop();
@@ -200,34 +132,153 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     const sc = server.scrapes;
     options.onEvent({ type: 'message', message: `/metrics: ${sc.count} scrapes, ${(sc.bytes / 2 ** 20).toFixed(0)} MiB read, ${(sc.ms / 1000).toFixed(0)} s in all (longest ${(sc.ms > 0 ? sc.maxMs / 1000 : 0).toFixed(1)} s)` });
   }
-  const serverSeries = server?.series ?? [];
-  let cleanupResult: ExecuteResult['cleanup'];
-  if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted && options.ephemeral) {
-    options.onEvent({ type: 'message', message: "cleanup: nothing deleted one by one: this run's own control plane is stopped and its data deleted" });
-    cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
-  } else if (plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted) {
-    options.onEvent({ type: 'message', message: 'cleaning up what this run created' });
-    try {
-      cleanupResult = await cleanup(options.client, {
-        runId: options.runId,
-        finalizeNamespaces: options.finalizeNamespaces ?? options.local,
-        coreApi: capabilities.coreApi,
-        progress: (message) => options.onEvent({ type: 'message', message }),
-        signal: options.cleanupSignal,
-        // A persistent server keeps what deletions cost it: fewer at a time, and none while the machine is short of memory.
-        concurrency: 4,
-        ...(options.stop?.guard ? { beforeDelete: () => waitForMemory(options.stop!.machine, (m) => options.onEvent({ type: 'message', message: m })) } : {}),
-      });
-      if (options.cleanupSignal?.aborted) cleanupResult = { ...cleanupResult, skipped: true };
-    } catch (err) {
-      // leftover -1: unknown; the CLI says how to remove what is left.
-      options.onEvent({ type: 'message', message: `cleanup failed: ${(err as Error).message}` });
-      cleanupResult = { crds: 0, namespaces: 0, leftover: -1 };
-    }
-  } else {
-    cleanupResult = { crds: 0, namespaces: 0, leftover: 0, skipped: true };
+  const cleanupResult = await cleanUpAfterRun(plan, options, capabilities.coreApi);
+  const { stoppedAt } = stops;
+  return { phases, serverSeries: server?.series ?? [], status, reason, ...(stoppedAt ? { stoppedAt } : {}), cleanup: cleanupResult, ...(skipped.length > 0 ? { skipped } : {}) };
+}
+
+function engineContext(plan: Plan, options: ExecuteOptions, inputs: ReturnType<typeof generatorInputs>, coreApi: boolean): EngineContext {
+  const state: RunState = { installed: 0, missingCrds: new Set(), crdPostsFailed: 0, missingObjects: new Set(), withObjects: 0, extraObjects: 0, extraPerCrd: new Map(), namespacesReady: false };
+  const waitsForCrds = plan.scenario.phases.some((p) => p.op === 'create' && p.of === 'crds' && p.waitFor !== undefined);
+  return {
+    client: options.client,
+    runId: options.runId,
+    local: options.local,
+    crds: inputs.crds!,
+    objects: inputs.objects,
+    state,
+    honorRetryAfter: plan.scenario.honorRetryAfter,
+    coreApi,
+    ...(waitsForCrds ? { crdWatch: new EstablishedWatch(options.client, options.runId) } : {}),
+  };
+}
+
+/**
+ * Stop conditions and the memory guard over one run. A stop condition ends the
+ * run `complete` after the step: it aborts neither the run nor a phase; only
+ * the guard's emergency brake (checked every second) also aborts the phase.
+ */
+class RunStops {
+  readonly monitor: StopMonitor | undefined;
+  private readonly brakeAbort = new AbortController();
+  /** The phases' signal: the run's, or the emergency brake. */
+  readonly phaseSignal: AbortSignal;
+  stoppedAt: StoppedAt | undefined;
+  /** The phase running now, which the brake judges. */
+  current: { step: PlannedStep; phase: string } | undefined;
+  private readonly brake: NodeJS.Timeout | undefined;
+  private readonly onEvent: ExecuteOptions['onEvent'];
+
+  constructor(options: ExecuteOptions, runSignal: AbortSignal, ctx: EngineContext) {
+    this.onEvent = options.onEvent;
+    this.monitor = options.stop ? new StopMonitor(options.stop, options.startedAt!) : undefined;
+    this.phaseSignal = AbortSignal.any([runSignal, this.brakeAbort.signal]);
+    const monitor = this.monitor;
+    this.brake =
+      monitor && options.stop?.guard
+        ? setInterval(() => {
+            const at = this.current && monitor.emergency(this.current.step, this.current.phase, createdCrds(ctx));
+            if (at && !this.stoppedAt) {
+              this.stop(at);
+              this.brakeAbort.abort('memory guard: the machine is running out of memory');
+            }
+          }, 1000)
+        : undefined;
+    this.brake?.unref();
   }
-  return { phases, serverSeries, status, reason, ...(stoppedAt ? { stoppedAt } : {}), cleanup: cleanupResult, ...(skipped.length > 0 ? { skipped } : {}) };
+
+  stop(at: StoppedAt): void {
+    if (this.stoppedAt) return;
+    this.stoppedAt = at;
+    this.onEvent({ type: 'stopping', stoppedAt: at });
+  }
+
+  dispose(): void {
+    if (this.brake) clearInterval(this.brake);
+  }
+}
+
+interface StepsRun extends Omit<PhaseEnv, 'step' | 'runSignal'> {
+  /** The run's signal (Ctrl-C, onError abort-run). */
+  signal: AbortSignal;
+  stops: RunStops;
+  /** Every phase's result, as it ends. */
+  phases: PhaseResult[];
+}
+
+/** The steps in order, until the plan ends, a stop condition trips or the run is aborted. */
+async function runSteps(run: StepsRun): Promise<void> {
+  const { ctx, stops } = run;
+  let last: PlannedStep | undefined;
+  let timing: StepTiming | undefined;
+  for (const step of run.plan.steps) {
+    const ahead = stops.monitor?.beforeStep(step, last, createdCrds(ctx), timing);
+    if (ahead) {
+      stops.stop(ahead);
+      break;
+    }
+    const stepStarted = performance.now();
+    const installedBefore = createdCrds(ctx);
+    const installMs = await runStep(run, step);
+    if (installMs === undefined) break;
+    last = step;
+    const stepMs = performance.now() - stepStarted;
+    timing = { installMs, installedCrds: createdCrds(ctx) - installedBefore, measureMs: stepMs - installMs };
+    if (stops.stoppedAt) break;
+  }
+}
+
+/** One step's phase groups in order: the time spent installing CRDs, or undefined when the run ended within the step. */
+async function runStep(run: StepsRun, step: PlannedStep): Promise<number | undefined> {
+  const { ctx, stops, options } = run;
+  let installMs = 0;
+  for (const phase of run.plan.phases) {
+    if (run.signal.aborted) return undefined;
+    if (stops.stoppedAt && StopMonitor.endsStepAtOnce(stops.stoppedAt)) return undefined;
+    if (options.beforePhase) {
+      await options.beforePhase(step, phase.name);
+      if (run.signal.aborted) return undefined;
+    }
+    stops.current = { step, phase: phase.name };
+    const phaseStarted = performance.now();
+    const results = await runPhaseGroup({ ctx, plan: run.plan, step, runSignal: stops.phaseSignal, runAbort: run.runAbort, options, server: run.server }, phase);
+    if (phase.doc.op === 'create' && phase.doc.of === 'crds') installMs += performance.now() - phaseStarted;
+    for (const r of results) {
+      run.phases.push(r);
+      options.onEvent({ type: 'phase-end', result: r });
+      const at = stops.monitor?.afterPhase(step, r, createdCrds(ctx));
+      if (at) stops.stop(at);
+    }
+  }
+  return installMs;
+}
+
+/** Deletes what the run created, unless kept, skipped (second Ctrl-C) or pointless (the run's own control plane goes with it). */
+async function cleanUpAfterRun(plan: Plan, options: ExecuteOptions, coreApi: boolean): Promise<ExecuteResult['cleanup']> {
+  const wanted = plan.scenario.cleanup && !options.keep && !options.cleanupSignal?.aborted;
+  if (wanted && options.ephemeral) {
+    options.onEvent({ type: 'message', message: "cleanup: nothing deleted one by one: this run's own control plane is stopped and its data deleted" });
+    return { crds: 0, namespaces: 0, leftover: 0, skipped: true };
+  }
+  if (!wanted) return { crds: 0, namespaces: 0, leftover: 0, skipped: true };
+  options.onEvent({ type: 'message', message: 'cleaning up what this run created' });
+  try {
+    const result = await cleanup(options.client, {
+      runId: options.runId,
+      finalizeNamespaces: options.finalizeNamespaces ?? options.local,
+      coreApi,
+      progress: (message) => options.onEvent({ type: 'message', message }),
+      signal: options.cleanupSignal,
+      // A persistent server keeps what deletions cost it: fewer at a time, and none while the machine is short of memory.
+      concurrency: 4,
+      ...(options.stop?.guard ? { beforeDelete: () => waitForMemory(options.stop!.machine, (m) => options.onEvent({ type: 'message', message: m })) } : {}),
+    });
+    return options.cleanupSignal?.aborted ? { ...result, skipped: true } : result;
+  } catch (err) {
+    // leftover -1: unknown; the CLI says how to remove what is left.
+    options.onEvent({ type: 'message', message: `cleanup failed: ${(err as Error).message}` });
+    return { crds: 0, namespaces: 0, leftover: -1 };
+  }
 }
 
 /**
