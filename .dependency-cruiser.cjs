@@ -1,9 +1,9 @@
 /**
  * The house's floors, made executable. `npm run lint:imports` (part of
  * `npm test`) fails when an import breaks one of these rules, naming the rule
- * and why it exists. PARTS and NEVER are the picture of the architecture
- * (README "How it fits together"): change them together with the code, and
- * say why in the commit.
+ * and why it exists. PARTS, FLOORS and NEVER are the picture of the
+ * architecture (README "How it fits together"): change them together with the
+ * code and the README, and say why in the commit.
  */
 
 /** The parts of src/: each is one folder. */
@@ -27,7 +27,21 @@ const PARTS = {
 };
 
 /**
- * What must never be: [from, to, why]. `*` stands for every other part; a
+ * The floors, top first, as README "How it fits together" draws them: a part
+ * imports only parts on the floors below it, and on its own floor only the
+ * parts to its right. One rule per part (`floors-<part>`) holds it to that.
+ */
+const FLOORS = [
+  ['Cli'],
+  ['Distribute', 'Results', 'Export', 'ControlPlane', 'Profiles'],
+  ['Engine'],
+  ['Shard', 'Scenarios', 'Generators', 'Metrics', 'Kube'],
+  ['Compare', 'Reporters', 'Analysis'],
+  ['Types'],
+];
+
+/**
+ * What must never be, beyond the floors, and why: [from, to, why]. `*` stands for every other part; a
  * list of parts as `from` is one rule for each.
  * Arrows that are allowed need no entry; these are the back-arrows that
  * would turn the floors into a tangle.
@@ -81,6 +95,24 @@ const folders = (part) => {
 const under = (list) => `^src/(${list.join('|')})/`;
 const ruleName = (from, to) => `${from === '*' ? 'any' : from}-never-${to === '*' ? 'any' : to}`.toLowerCase();
 
+/** The parts a part may not import: those on the floors above it, and those to its left on its own floor. */
+function floorRule(part) {
+  const floor = FLOORS.findIndex((f) => f.includes(part));
+  const above = FLOORS.slice(0, floor).flat();
+  const left = FLOORS[floor].slice(0, FLOORS[floor].indexOf(part));
+  const banned = [...above, ...left];
+  return {
+    name: `floors-${part.toLowerCase()}`,
+    comment: `${part} is on floor ${FLOORS.length - floor} of ${FLOORS.length} (README "How it fits together"): it imports only the floors below it and the parts to its right on its own floor, never ${banned.join(', ')}`,
+    severity: 'error',
+    from: { path: under(folders(part)) },
+    to: { path: under(banned.flatMap(folders)) },
+  };
+}
+
+const floorless = Object.keys(PARTS).filter((p) => !FLOORS.flat().includes(p));
+if (floorless.length > 0) throw new Error(`.dependency-cruiser.cjs: parts on no floor: ${floorless.join(', ')}`);
+
 function neverRule([from, to, why]) {
   const rule = { name: ruleName(from, to), comment: why, severity: 'error' };
   if (from === '*') {
@@ -118,6 +150,7 @@ module.exports = {
       // k6's own modules (imported by the k6 script, src/export/k6-script) resolve here to their types.
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'], pathNot: '^node_modules/@types/k6/' },
     },
+    ...FLOORS.flat().filter((part) => part !== 'Cli').map(floorRule),
     ...NEVER.flatMap(([from, to, why]) => (Array.isArray(from) ? from : [from]).map((f) => neverRule([f, to, why]))),
   ],
   options: {
