@@ -8,8 +8,8 @@ import { ExitCode } from '../types/errors.js';
 import type { Output } from './output.js';
 
 export interface InterruptWords {
-  /** After `<SIGNAL>: ` on the first press, e.g. `stopping; … (press Ctrl-C again to skip cleanup)`. */
-  stopping: string;
+  /** After `<SIGNAL>: ` on the first press, e.g. `stopping; … (press Ctrl-C again to skip cleanup)`; read when pressed. */
+  stopping: string | (() => string);
   /** On the second press: the first line follows `<SIGNAL> again: `, the rest stand alone. Read when pressed, so it can name what exists by then. */
   skipping: () => string[];
   /** Said after `<SIGNAL> a third time: exiting now`, e.g. what the exit hook removes. */
@@ -50,7 +50,7 @@ export class Interrupts {
   press(signal: NodeJS.Signals): void {
     this.presses++;
     if (this.presses === 1) {
-      this.out.error(`\n${signal}: ${this.words.stopping}`);
+      this.out.error(`\n${signal}: ${typeof this.words.stopping === 'string' ? this.words.stopping : this.words.stopping()}`);
       this.stop.abort(signal);
     } else if (this.presses === 2) {
       const [first = 'skipping cleanup', ...rest] = this.words.skipping();

@@ -20,7 +20,7 @@ import { compilePlan, estimatePlan, planFacts, type Plan, type PlanEstimate } fr
 import type { ScenarioDoc } from '../scenarios/schema.js';
 import { describeStopCondition, parseStopCondition, parseStopFlag, type StopCondition } from '../scenarios/stop.js';
 import { sliceScenario } from '../shard/slice.js';
-import { ExitCode, UsageError } from '../types/errors.js';
+import { ExitCode, InterruptedError, UsageError } from '../types/errors.js';
 import { RESULT_FORMAT_VERSION, type RunInfo, type StorageStats } from '../types/results.js';
 import { chooseHeap, reexecWithHeap } from './heap.js';
 import { InstallProgress, pendingNote, phaseLine } from './install-progress.js';
@@ -105,8 +105,13 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
   let ids = threadRunIds(prepared.threads);
   const startedAt = new Date();
   let local = false;
+  // Until the target is ready (a first build can take minutes) nothing is measured: Ctrl-C stops the build and writes nothing.
+  let targetReady = false;
   const interrupts = new Interrupts(out, {
-    stopping: 'stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)',
+    stopping: () =>
+      targetReady
+        ? 'stopping; partial results will be written, then created objects cleaned up (press Ctrl-C again to skip cleanup)'
+        : 'stopping before the run started: a server build under way is stopped, nothing is written',
     skipping: () => [
       local
         ? "skipping cleanup; the run's own control plane is stopped and its data deleted anyway"
@@ -115,9 +120,12 @@ export async function runScenario(args: RunArgs, out: Output): Promise<number> {
     exiting: () => (local ? "; the run's own control plane is killed and its data deleted" : ''),
   }).install();
   try {
-    const target = await resolveTarget(args, out, { writes: true });
+    const target = await resolveTarget(args, out, { writes: true, signal: interrupts.stop.signal });
     local = target.ephemeral;
+    targetReady = true;
     try {
+      // Ctrl-C while the control plane started (after any build): no run, no results.
+      if (interrupts.interrupted) throw new InterruptedError('interrupted before the run started; nothing was written');
       if (target.tenants) ids = tenantRunIds(target.tenants, prepared);
       return await runOnTarget(args, out, { ...prepared, ...ids, startedAt, heap, target, interrupts });
     } finally {

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { buildFor } from '../controlplane/build-server.js';
 import { runningServer, serverDown, serverUp, readServerState } from '../controlplane/server-up.js';
 import { resolveServerSpec } from '../controlplane/resolve.js';
+import { Interrupts } from './interrupts.js';
 import type { Output } from './output.js';
 import { serverSpecFromArgs, type TargetArgs } from './target.js';
 
@@ -23,7 +24,9 @@ export function serverCommands(out: Output, _setExit: (code: number) => void): C
       switch (args.action) {
         case 'build': {
           const resolved = await resolveServerSpec(serverSpecFromArgs(args));
-          const { bins, record } = await buildFor(resolved, progress);
+          // Ctrl-C stops the build (its go processes are killed) and writes nothing.
+          const interrupts = new Interrupts(out, { stopping: 'stopping the build; nothing is written', skipping: () => ['still stopping the build'] }).install();
+          const { bins, record } = await buildFor(resolved, progress, interrupts.stop.signal).finally(() => interrupts.dispose());
           out.data(
             [
               `server ${record.label}`,

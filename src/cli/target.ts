@@ -101,7 +101,8 @@ export function checkWriteAllowed(connection: TargetIdentity, yes: boolean): voi
   );
 }
 
-export async function resolveTarget(args: TargetArgs, out: Output, options: { writes: boolean }): Promise<ResolvedTarget> {
+/** `options.signal` (Ctrl-C) stops a build of the local control plane under way. */
+export async function resolveTarget(args: TargetArgs, out: Output, options: { writes: boolean; signal?: AbortSignal }): Promise<ResolvedTarget> {
   let connection: Connection;
   let release: () => Promise<void> = async () => {};
   let localDir: string | undefined;
@@ -119,7 +120,7 @@ export async function resolveTarget(args: TargetArgs, out: Output, options: { wr
       beforeCredentials: options.writes ? (where) => checkWriteAllowed(where, args.yes ?? false) : undefined,
     });
   } else {
-    local = await acquireLocalTarget(resolved, out.reporter);
+    local = await acquireLocalTarget(resolved, out.reporter, {}, options.signal);
     server = local.server;
     release = local.release;
     localDir = local.dir;

@@ -26,25 +26,25 @@ export function buildTarget(resolved: ResolvedServer): BuildTarget | undefined {
  * binary=), and kube-controller-manager from the same release or tree when
  * controllers=kcm (for binary=, from the release it reports or version=).
  */
-export async function ensureServer(resolved: ResolvedServer, progress: Progress = () => {}): Promise<BuiltControlPlane> {
-  const etcd = await ensureEtcd(progress);
-  const kine = resolved.spec.storage === 'kine' ? await ensureKine(progress) : undefined;
+export async function ensureServer(resolved: ResolvedServer, progress: Progress = () => {}, signal?: AbortSignal): Promise<BuiltControlPlane> {
+  const etcd = await ensureEtcd(progress, signal);
+  const kine = resolved.spec.storage === 'kine' ? await ensureKine(progress, signal) : undefined;
   const substituted = { ...(kine ? { kine } : {}) };
   // The CRD-only server replaces kube-apiserver (and runs without controllers): nothing else to build.
   if (resolved.spec.flavour === 'crd-only') {
-    const crdOnly = await ensureCrdOnlyServer(resolved.version, progress);
+    const crdOnly = await ensureCrdOnlyServer(resolved.version, progress, signal);
     return { version: resolved.stampVersion, kubeApiserver: crdOnly, etcd, crdOnly, ...substituted };
   }
   const target = buildTarget(resolved);
-  const kubeApiserver = target ? await ensureComponent('kube-apiserver', target, progress) : resolved.binary!.path;
+  const kubeApiserver = target ? await ensureComponent('kube-apiserver', target, progress, signal) : resolved.binary!.path;
   const kcmTarget = target ?? releaseTarget(resolved.version);
-  const kubeControllerManager = resolved.spec.controllers === 'kcm' ? await ensureComponent('kube-controller-manager', kcmTarget, progress) : undefined;
+  const kubeControllerManager = resolved.spec.controllers === 'kcm' ? await ensureComponent('kube-controller-manager', kcmTarget, progress, signal) : undefined;
   return { version: resolved.stampVersion, kubeApiserver, etcd, ...(kubeControllerManager ? { kubeControllerManager } : {}), ...substituted };
 }
 
-/** Builds (cached) what the spec needs and records it, binaries' sha256 included. */
-export async function buildFor(resolved: ResolvedServer, progress: Progress): Promise<{ bins: BuiltControlPlane; record: ServerRecord }> {
-  const bins = await ensureServer(resolved, progress);
+/** Builds (cached) what the spec needs and records it, binaries' sha256 included; `signal` (Ctrl-C) stops a build under way. */
+export async function buildFor(resolved: ResolvedServer, progress: Progress, signal?: AbortSignal): Promise<{ bins: BuiltControlPlane; record: ServerRecord }> {
+  const bins = await ensureServer(resolved, progress, signal);
   const [kubeApiserverSha256, kubeControllerManagerSha256, kineSha256] = await Promise.all([
     sha256File(bins.kubeApiserver),
     bins.kubeControllerManager ? sha256File(bins.kubeControllerManager) : undefined,

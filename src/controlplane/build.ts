@@ -13,12 +13,12 @@
  * Binaries are cached per version under the asa home (outside git) and reused.
  * Nothing here prints: progress goes to the caller's callback.
  */
-import { copyFile, mkdir, readFile, rename, rm, writeFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ControlPlaneError, UsageError } from '../types/errors.js';
-import { go, goDirective, toolchainEnv, type Progress } from './go.js';
+import { buildInto, go, goDirective, toolchainEnv, type Progress } from './go.js';
 import { buildDir, componentPath, controlPlaneSourceDir, ETCD_VERSION, etcdPath, withLock } from './paths.js';
 import { isRelease, parseRelease } from './spec.js';
 
@@ -64,41 +64,42 @@ export function releaseTarget(version: string): BuildTarget {
 }
 
 /** Builds whatever is missing for `version` (kube-apiserver and etcd only); returns the binary paths. */
-export async function ensureControlPlane(version: string, progress: Progress = () => {}): Promise<BuiltControlPlane> {
+export async function ensureControlPlane(version: string, progress: Progress = () => {}, signal?: AbortSignal): Promise<BuiltControlPlane> {
   const target = releaseTarget(version);
-  const etcd = await ensureEtcd(progress);
-  return { version, kubeApiserver: await ensureComponent('kube-apiserver', target, progress), etcd };
+  const etcd = await ensureEtcd(progress, signal);
+  return { version, kubeApiserver: await ensureComponent('kube-apiserver', target, progress, signal), etcd };
 }
 
-export async function ensureEtcd(progress: Progress = () => {}): Promise<string> {
+/** `signal` (Ctrl-C) stops a build under way: its go processes are killed and nothing is written. */
+export async function ensureEtcd(progress: Progress = () => {}, signal?: AbortSignal): Promise<string> {
   const file = etcdPath();
   if (!existsSync(file)) {
     await withLock(`etcd-${ETCD_VERSION}`, async () => {
-      if (!existsSync(file)) await buildEtcd(file, progress);
-    });
+      if (!existsSync(file)) await buildEtcd(file, progress, signal);
+    }, signal);
   }
   return file;
 }
 
 /** Builds one component for a target unless the cache has it; returns its path. */
-export async function ensureComponent(component: Component, target: BuildTarget, progress: Progress = () => {}): Promise<string> {
+export async function ensureComponent(component: Component, target: BuildTarget, progress: Progress = () => {}, signal?: AbortSignal): Promise<string> {
   const file = componentPath(component, target.key);
   if (!existsSync(file)) {
     await withLock(`${component}-${target.key}`, async () => {
-      if (!existsSync(file)) await buildComponent(component, target, file, progress);
-    });
+      if (!existsSync(file)) await buildComponent(component, target, file, progress, signal);
+    }, signal);
   }
   return file;
 }
 
-async function buildEtcd(output: string, progress: Progress): Promise<void> {
+async function buildEtcd(output: string, progress: Progress, signal?: AbortSignal): Promise<void> {
   const source = path.join(controlPlaneSourceDir(), 'etcd');
   progress(`building etcd ${ETCD_VERSION} (go.etcd.io/etcd/server/v3, first time only, a few minutes)`);
   const started = Date.now();
-  await mkdir(path.dirname(output), { recursive: true });
-  const tmp = `${output}.tmp-${process.pid}`;
-  await go(['build', '-trimpath', '-ldflags', '-s -w', '-o', tmp, '.'], source, progress, { heartbeat: `building etcd ${ETCD_VERSION}` });
-  await rename(tmp, output);
+  await buildInto(output, `etcd ${ETCD_VERSION}`, async (tmp) => {
+    await go(['build', '-trimpath', '-ldflags', '-s -w', '-o', tmp, '.'], source, progress, { heartbeat: `building etcd ${ETCD_VERSION}`, signal });
+    return tmp;
+  });
   progress(`built etcd ${ETCD_VERSION} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
 }
 
@@ -164,8 +165,8 @@ export async function moduleSum(version: string): Promise<string> {
   return info.Sum;
 }
 
-async function downloadKubernetes(version: string, cwd: string, progress: Progress): Promise<{ GoMod: string; Dir?: string; Sum?: string }> {
-  const info = JSON.parse(await go(['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], cwd, progress, { quiet: true, allowFailure: true })) as {
+async function downloadKubernetes(version: string, cwd: string, progress: Progress, signal?: AbortSignal): Promise<{ GoMod: string; Dir?: string; Sum?: string }> {
+  const info = JSON.parse(await go(['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], cwd, progress, { quiet: true, allowFailure: true, signal })) as {
     GoMod?: string;
     Dir?: string;
     Sum?: string;
@@ -176,19 +177,19 @@ async function downloadKubernetes(version: string, cwd: string, progress: Progre
 }
 
 /** The wrapper's main package: mirrors upstream cmd/<component>/ (controlplane/<component>/main.go). */
-async function buildComponent(component: Component, target: BuildTarget, output: string, progress: Progress): Promise<void> {
+async function buildComponent(component: Component, target: BuildTarget, output: string, progress: Progress, signal?: AbortSignal): Promise<void> {
   const dir = buildDir(`${component}-${target.key}`);
   await mkdir(dir, { recursive: true });
   const started = Date.now();
   const what = target.tree ? `${target.tree.dir} (${target.stampVersion})` : `k8s.io/kubernetes@${target.version}`;
   progress(`resolving ${what} for ${component}`);
-  const upstreamGoMod = target.tree ? await readFile(path.join(target.tree.dir, 'go.mod'), 'utf8') : await readFile((await downloadKubernetes(target.version, dir, progress)).GoMod, 'utf8');
+  const upstreamGoMod = target.tree ? await readFile(path.join(target.tree.dir, 'go.mod'), 'utf8') : await readFile((await downloadKubernetes(target.version, dir, progress, signal)).GoMod, 'utf8');
   const env = toolchainEnv(goDirective(upstreamGoMod));
   await writeFile(path.join(dir, 'go.mod'), wrapperGoMod(target, upstreamGoMod, component));
   await rm(path.join(dir, 'go.sum'), { force: true });
   await copyFile(path.join(controlPlaneSourceDir(), component, 'main.go'), path.join(dir, 'main.go'));
   progress(`resolving dependencies (go mod tidy)`);
-  await go(['mod', 'tidy'], dir, progress, { env, heartbeat: `resolving dependencies of ${component}` });
+  await go(['mod', 'tidy'], dir, progress, { env, heartbeat: `resolving dependencies of ${component}`, signal });
   progress(`compiling ${component} ${target.stampVersion} (first time only; minutes on 2 cores)`);
   const pkg = 'k8s.io/component-base/version';
   const { minor } = parseRelease(/^v1\.\d+\.\d+/.exec(target.version)?.[0] ?? target.version);
@@ -200,10 +201,10 @@ async function buildComponent(component: Component, target: BuildTarget, output:
     `-X ${pkg}.gitTreeState=${target.tree ? 'dirty' : 'clean'}`,
     `-X ${pkg}.buildDate=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
   ].join(' ');
-  await mkdir(path.dirname(output), { recursive: true });
-  const tmp = `${output}.tmp-${process.pid}`;
-  await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env, heartbeat: `compiling ${component} ${target.stampVersion}` });
-  await rename(tmp, output);
+  await buildInto(output, `${component} ${target.stampVersion}`, async (tmp) => {
+    await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env, heartbeat: `compiling ${component} ${target.stampVersion}`, signal });
+    return tmp;
+  });
   const seconds = (Date.now() - started) / 1000;
   await writeFile(path.join(path.dirname(output), 'build.json'), JSON.stringify({ component, ...target, builtAt: new Date().toISOString(), seconds }, null, 2));
   progress(`built ${component} ${target.stampVersion} in ${seconds.toFixed(0)}s`);

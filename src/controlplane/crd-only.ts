@@ -22,13 +22,13 @@
  * - its core informers never sync (there is no /api/v1), so /readyz stays red
  *   on `informer-sync`: readiness is `/readyz?exclude=informer-sync`.
  */
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ControlPlaneError } from '../types/errors.js';
 import { UsageError } from '../types/errors.js';
-import { go, goDirective, toolchainEnv, type Progress } from './go.js';
+import { buildInto, go, goDirective, toolchainEnv, type Progress } from './go.js';
 import { asaHome, buildDir, controlPlaneSourceDir, withLock } from './paths.js';
 
 const MODULE = 'k8s.io/apiextensions-apiserver';
@@ -86,22 +86,22 @@ export function crdOnlyGoMod(kubeVersion: string, upstreamGoMod: string): string
 }
 
 /** Builds the CRD-only server for `kubeVersion` if it is not cached; returns the binary's path. */
-export async function ensureCrdOnlyServer(kubeVersion: string, progress: Progress = () => {}): Promise<string> {
+export async function ensureCrdOnlyServer(kubeVersion: string, progress: Progress = () => {}, signal?: AbortSignal): Promise<string> {
   const output = crdOnlyBinaryPath(kubeVersion);
   if (existsSync(output)) return output;
   await withLock(crdOnlyBuildKey(kubeVersion), async () => {
-    if (!existsSync(output)) await buildCrdOnlyServer(kubeVersion, output, progress);
-  });
+    if (!existsSync(output)) await buildCrdOnlyServer(kubeVersion, output, progress, signal);
+  }, signal);
   return output;
 }
 
-async function buildCrdOnlyServer(kubeVersion: string, output: string, progress: Progress): Promise<void> {
+async function buildCrdOnlyServer(kubeVersion: string, output: string, progress: Progress, signal?: AbortSignal): Promise<void> {
   const moduleVersion = apiextensionsModuleVersion(kubeVersion);
   const dir = buildDir(`${CRD_ONLY_BINARY}-${kubeVersion}`);
   await mkdir(dir, { recursive: true });
   progress(`resolving ${MODULE}@${moduleVersion} through the Go module proxy`);
   const started = Date.now();
-  const info = JSON.parse(await go(['mod', 'download', '-json', `${MODULE}@${moduleVersion}`], dir, progress, { quiet: true })) as { GoMod?: string; Error?: string };
+  const info = JSON.parse(await go(['mod', 'download', '-json', `${MODULE}@${moduleVersion}`], dir, progress, { quiet: true, signal })) as { GoMod?: string; Error?: string };
   if (info.Error || !info.GoMod) {
     throw new ControlPlaneError(`${MODULE}@${moduleVersion} is not available: ${info.Error ?? 'no go.mod'}`, `flavour=crd-only needs the release's ${MODULE}; pick a version the Go module proxy serves`);
   }
@@ -111,14 +111,14 @@ async function buildCrdOnlyServer(kubeVersion: string, output: string, progress:
   await rm(path.join(dir, 'go.sum'), { force: true });
   await copyFile(wrapperSource(), path.join(dir, 'main.go'));
   progress('resolving dependencies (go mod tidy)');
-  await go(['mod', 'tidy'], dir, progress, { env });
+  await go(['mod', 'tidy'], dir, progress, { env, signal });
   progress(`compiling the CRD-only API server ${moduleVersion} (first time only; ~4 min on 2 cores)`);
   const { minor } = release(kubeVersion);
   const pkg = 'k8s.io/component-base/version';
   const ldflags = ['-s -w', `-X ${pkg}.gitVersion=${kubeVersion}`, `-X ${pkg}.gitMajor=1`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`].join(' ');
-  await mkdir(path.dirname(output), { recursive: true });
-  const tmp = `${output}.tmp-${process.pid}`;
-  await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env, heartbeat: 'compiling the CRD-only API server' });
-  await rename(tmp, output);
+  await buildInto(output, `the CRD-only API server ${moduleVersion}`, async (tmp) => {
+    await go(['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, '.'], dir, progress, { env, heartbeat: 'compiling the CRD-only API server', signal });
+    return tmp;
+  });
   progress(`built the CRD-only API server ${moduleVersion} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
 }

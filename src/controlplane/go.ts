@@ -4,7 +4,9 @@
  * toolchain the module proxy serves when a module asks for one.
  */
 import { spawn } from 'node:child_process';
-import { ControlPlaneError } from '../types/errors.js';
+import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ControlPlaneError, InterruptedError } from '../types/errors.js';
 
 /**
  * Where the control plane reports what it does. `repeats` names a report that
@@ -46,22 +48,48 @@ interface GoOptions {
   allowFailure?: boolean;
   /** What the command does, said every HEARTBEAT_MS while it runs (`compiling kube-apiserver v1.37.2`). */
   heartbeat?: string;
+  /** Ctrl-C: kills the go command and everything it started (compile, link); rejects with an InterruptedError. */
+  signal?: AbortSignal;
 }
 
-/** Runs the go command; returns stdout; stderr lines become progress; failure is a ControlPlaneError with the tail. */
+/**
+ * Runs the go command; returns stdout; stderr lines become progress; failure
+ * is a ControlPlaneError with the tail. With a signal the command runs in a
+ * process group of its own (detached), so that an abort (or this process
+ * exiting) kills the whole group: go, and the compile and link processes it
+ * started, which would otherwise go on for minutes after Ctrl-C. Without one
+ * it stays in our group, where a terminal's Ctrl-C reaches it directly.
+ */
 export function go(args: string[], cwd: string, progress: Progress, options: GoOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(new InterruptedError(`go ${args[0]} not started: interrupted`));
     const child = spawn('go', args, {
       cwd,
       env: { ...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.signal !== undefined,
     });
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined && options.signal) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    };
+    options.signal?.addEventListener('abort', killGroup, { once: true });
+    // A third Ctrl-C exits at once: the group must not outlive us.
+    process.once('exit', killGroup);
     let stdout = '';
     const stderrTail: string[] = [];
     const started = Date.now();
     const heartbeat = options.heartbeat
       ? setInterval(() => progress(`${options.heartbeat}: ${waited(Date.now() - started)} so far (go ${args[0]})`, 'go'), HEARTBEAT_MS)
       : undefined;
+    const settle = () => {
+      clearInterval(heartbeat);
+      options.signal?.removeEventListener('abort', killGroup);
+      process.off('exit', killGroup);
+    };
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
@@ -72,14 +100,35 @@ export function go(args: string[], cwd: string, progress: Progress, options: GoO
       }
     });
     child.on('error', (err) => {
-      clearInterval(heartbeat);
+      settle();
       reject(new ControlPlaneError(`cannot run go: ${err.message}`, 'install Go 1.26 or newer; the local control plane is built from Go modules'));
     });
     child.on('close', (code) => {
-      clearInterval(heartbeat);
-      if (code === 0 || (options.allowFailure && stdout.trim() !== '')) resolve(stdout);
+      settle();
+      if (options.signal?.aborted) reject(new InterruptedError(`go ${args[0]} was stopped after ${waited(Date.now() - started)}`));
+      else if (code === 0 || (options.allowFailure && stdout.trim() !== '')) resolve(stdout);
       else reject(new ControlPlaneError(`go ${args.slice(0, 2).join(' ')} failed in ${cwd} (exit ${code}):\n${stderrTail.join('\n')}`, 'check that the Go module proxy is reachable (go env GOPROXY)'));
     });
   });
 }
 
+/**
+ * Builds into a temporary path beside `output` and renames it there only when
+ * the build succeeded; on failure or Ctrl-C the temporary path is removed, so
+ * the cache never holds a half-written binary. `build` returns the file it
+ * produced (the temporary path itself, or a file inside it for `go install`).
+ */
+export async function buildInto(output: string, what: string, build: (tmp: string) => Promise<string>): Promise<void> {
+  const tmp = `${output}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(path.dirname(output), { recursive: true });
+  try {
+    await rename(await build(tmp), output);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    await rmdir(path.dirname(output)).catch(() => {}); // only when empty: a folder made for this build
+    if (err instanceof InterruptedError) throw new InterruptedError(`the build of ${what} was stopped; nothing was written to ${path.dirname(output)}`);
+    throw err;
+  }
+  await rm(tmp, { recursive: true, force: true }); // go install: the rest of GOBIN
+}

@@ -8,12 +8,12 @@
  * SQLite driver (modernc.org/sqlite): no C toolchain needed, ~1.5 min instead
  * of ~3. Cached under the asa home like etcd.
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { go, type Progress } from './go.js';
+import { buildInto, go, type Progress } from './go.js';
 import { asaHome, buildDir, withLock } from './paths.js';
 import { freePort, launch, waitFor } from './process.js';
 
@@ -34,27 +34,26 @@ export function kineBinaryPath(): string {
 }
 
 /** Builds kine if it is not cached yet; returns the binary's path. */
-export async function ensureKine(progress: Progress = () => {}): Promise<string> {
+export async function ensureKine(progress: Progress = () => {}, signal?: AbortSignal): Promise<string> {
   const output = kineBinaryPath();
   if (existsSync(output)) return output;
   await withLock(`kine-${KINE_VERSION}`, async () => {
     if (existsSync(output)) return;
     progress(`building kine ${KINE_VERSION} (${KINE_MODULE}, pure-Go SQLite; first time only, ~1.5 min)`);
     const started = Date.now();
-    const gobin = `${path.dirname(output)}.tmp-${process.pid}`;
     const work = buildDir(`kine-${KINE_VERSION}`);
     await mkdir(work, { recursive: true });
-    await rm(gobin, { recursive: true, force: true });
     // `go install module@version` builds with the module's own go.mod, outside any module of ours.
-    await go(['install', '-trimpath', '-ldflags', '-s -w', `${KINE_MODULE}@${KINE_VERSION}`], work, progress, {
-      env: { GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '' },
-      heartbeat: `building kine ${KINE_VERSION}`,
+    await buildInto(output, `kine ${KINE_VERSION}`, async (gobin) => {
+      await go(['install', '-trimpath', '-ldflags', '-s -w', `${KINE_MODULE}@${KINE_VERSION}`], work, progress, {
+        env: { GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '' },
+        heartbeat: `building kine ${KINE_VERSION}`,
+        signal,
+      });
+      return path.join(gobin, 'kine');
     });
-    await mkdir(path.dirname(output), { recursive: true });
-    await rename(path.join(gobin, 'kine'), output);
-    await rm(gobin, { recursive: true, force: true });
     progress(`built kine ${KINE_VERSION} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
-  });
+  }, signal);
   return output;
 }
 

@@ -55,14 +55,14 @@ function targetOf(state: ControlPlaneState, server: ServerRecord, ephemeral: boo
  * same spec (and build) is reused; otherwise what the spec needs is built if
  * missing, started, and stopped by `release`.
  */
-export async function acquireLocalTarget(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}): Promise<LocalTarget> {
+export async function acquireLocalTarget(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}, signal?: AbortSignal): Promise<LocalTarget> {
   const running = await runningServer();
   if (running && running.spec && runningSpec(running) === formatServerSpec(resolved.spec) && running.spec.buildKey === resolved.buildKey) {
     progress(`using the running local control plane ${running.spec.label} at ${running.server}`);
     return targetOf(running, running.spec, false, async () => {});
   }
   if (running) progress(`a local control plane (${running.spec?.label ?? running.version}) is running, but this run asks for ${resolved.label}: starting its own`);
-  const { bins, record } = await buildFor(resolved, progress);
+  const { bins, record } = await buildFor(resolved, progress, signal);
   const cp = await startControlPlane(bins, progress, { ...options, ...substitutionsOf(resolved), apiserverArgs: [...resolved.spec.args, ...(options.apiserverArgs ?? [])] });
   return targetOf(cp, record, true, () => cp.stop());
 }

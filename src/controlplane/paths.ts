@@ -6,6 +6,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InterruptedError } from '../types/errors.js';
 
 /** etcd release built from go.etcd.io/etcd/server/v3 (pinned in controlplane/etcd/go.mod). */
 export const ETCD_VERSION = 'v3.6.16';
@@ -49,12 +50,14 @@ export function serverStateFile(): string {
 
 /**
  * A cross-process lock (mkdir is atomic), so parallel test workers or two
- * terminals never build the same binary at once. A lock older than an hour is stale.
+ * terminals never build the same binary at once. A lock older than an hour is
+ * stale. `signal` (Ctrl-C) stops the wait for another process's build.
  */
-export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(name: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const lockDir = path.join(asaHome(), 'locks', `${name}.lock`);
   await mkdir(path.dirname(lockDir), { recursive: true });
   for (;;) {
+    if (signal?.aborted) throw new InterruptedError(`interrupted while waiting for another build of ${name} (lock ${lockDir})`);
     try {
       await mkdir(lockDir);
       break;

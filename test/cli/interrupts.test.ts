@@ -36,6 +36,18 @@ describe('Interrupts', () => {
     expect(exits).toEqual([130]);
   });
 
+  it('reads the first words at the press: a run still building its server says nothing will be written', () => {
+    const { out, text } = capture();
+    let ready = false;
+    const words = { stopping: () => (ready ? 'stopping; partial results will be written' : 'stopping before the run started: a server build under way is stopped, nothing is written'), skipping: () => [] };
+    new Interrupts(out, words, () => {}).press('SIGINT');
+    expect(text()).toBe('\nSIGINT: stopping before the run started: a server build under way is stopped, nothing is written\n');
+    ready = true;
+    const later = capture();
+    new Interrupts(later.out, words, () => {}).press('SIGINT');
+    expect(later.text()).toBe('\nSIGINT: stopping; partial results will be written\n');
+  });
+
   it('listens for SIGINT and SIGTERM only between install and dispose', () => {
     const { out } = capture();
     const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];

@@ -4,7 +4,8 @@ import { runCli } from '../helpers/cli.js';
  * first signal stops the load, keeps what was measured (run.json partial,
  * summary.json with the phases so far), cleans up and exits 130; a second
  * one skips cleanup, says how to clean up later, and `asa-bench cleanup
- * --run <id>` then removes everything.
+ * --run <id>` then removes everything. Ctrl-C during the first build of the
+ * server (a real go build of etcd) stops the build and writes nothing.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -44,8 +45,8 @@ interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-function startCli(args: string[]): Running {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/asa-bench.js'), ...args], { cwd: ROOT, env: { ...process.env } });
+function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/asa-bench.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
@@ -267,5 +268,62 @@ describe('a run that re-executes itself with heap flags (run --heap auto, same p
     expect(run.status).toBe('partial');
     expect(String(run.flags.heap)).toContain('--max-semi-space-size=1');
     expect(run.cleanup).toMatchObject({ leftover: 0 });
+  });
+});
+
+/** Processes (other than `except`) whose environment holds GOCACHE=<gocache>: go and what it started. */
+function goProcesses(gocache: string, except: number): { pid: number; comm: string }[] {
+  const found: { pid: number; comm: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === except || !isAlive(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`GOCACHE=${gocache}`)) continue;
+      found.push({ pid, comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim() });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('Ctrl-C during the first build of the server', () => {
+  it("kills the go build's process group, writes nothing to the cache and exits 130", { timeout: 240_000 }, async () => {
+    // A fresh asa home: etcd is not built there. A fresh GOCACHE: the build compiles for minutes
+    // (GOMAXPROCS=1: one compile at a time, to spare the shared machine). Modules come from the usual module cache.
+    const home = await mkdtemp(path.join(os.tmpdir(), 'asa-build-home-'));
+    const gocache = await mkdtemp(path.join(os.tmpdir(), 'asa-build-gocache-'));
+    try {
+      const running = startCli(['run', 'scenarios/smoke.yaml', '--out', path.join(home, 'out')], { ASA_BENCH_HOME: home, GOCACHE: gocache, GOMAXPROCS: '1' });
+      children.push(running.child);
+      // The build says it is still compiling (every 5 s); then Ctrl-C.
+      await running.waitFor(/building etcd v3\.6\.16: 5 s so far \(go build\)/, 120_000);
+      const building = goProcesses(gocache, running.child.pid!);
+      expect(building.map((p) => p.comm), running.stderr()).toContain('go');
+      running.child.kill('SIGINT');
+      const { code, signal } = await running.exited;
+      expect(signal, running.stderr()).toBeNull();
+      expect(code, running.stderr()).toBe(130);
+      const stderr = running.stderr();
+      expect(stderr).toContain('SIGINT: stopping before the run started: a server build under way is stopped, nothing is written');
+      expect(stderr).toContain(`asa-bench: the build of etcd v3.6.16 was stopped; nothing was written to ${path.join(home, 'bin', 'etcd-v3.6.16')}\n`);
+      expect(stderr).not.toContain('partial results');
+      // The whole group is gone when the CLI has exited: go and every compile/link it started
+      // (killing go alone leaves a running compile behind for seconds).
+      expect(goProcesses(gocache, running.child.pid!)).toEqual([]);
+      // Nothing at the cache path (no binary, no temporary file, no lock), and no results folder.
+      expect(filesUnder(path.join(home, 'bin'))).toEqual([]);
+      expect(existsSync(path.join(home, 'bin', 'etcd-v3.6.16', 'etcd'))).toBe(false);
+      expect(existsSync(path.join(home, 'locks', 'etcd-v3.6.16.lock'))).toBe(false);
+      expect(existsSync(path.join(home, 'out'))).toBe(false);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+      await rm(gocache, { recursive: true, force: true });
+    }
   });
 });
