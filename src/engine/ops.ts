@@ -13,6 +13,7 @@ import { withQuery } from '../kube/query.js';
 import { classifyError, classifyStatus } from '../kube/errors.js';
 import { weightedWheel } from '../scenarios/mix.js';
 import type { PlannedPhase, PlannedStep } from '../scenarios/plan.js';
+import type { PhaseDoc } from '../scenarios/schema.js';
 import { RunFailedError } from '../types/errors.js';
 import { baseObjectAt, baseObjectCount, crdAt, liveCrdAt, liveCrdCount, type EngineContext, type OpContext } from './context.js';
 import { epochMicros } from './clock.js';
@@ -62,149 +63,174 @@ async function timed(ctx: OpContext, key: string, fn: () => Promise<number>): Pr
   }
 }
 
+type DocOf<K extends PhaseDoc['op']> = Extract<PhaseDoc, { op: K }>;
+
 export function buildOperation(ctx: OpContext, phase: PlannedPhase, step: PlannedStep, hostSignal?: AbortSignal): Operation {
-  const attempt = (fn: () => Promise<number>) => attemptWith(ctx, fn);
   const doc = phase.doc;
-  const client = ctx.client;
-  const jsonHeaders = client.headers(JSON_HEADERS);
   switch (doc.op) {
     case 'create':
       return doc.of === 'crds' ? createCrds(ctx, phase, step) : createObjects(ctx, phase);
-    case 'patch': {
+    case 'patch':
       requireObjects(ctx, phase);
-      const headers = client.headers({ accept: 'application/json', 'content-type': 'application/merge-patch+json' });
-      return {
-        key: 'patch.objects',
-        iteration: (i, signal) =>
-          attempt(async () => {
-            const ref = baseObjectAt(ctx, i)!;
-            const body = JSON.stringify({ metadata: { annotations: { [ANNOTATION_SENT_AT]: String(epochMicros()) } }, spec: { replicas: i % 1000 } });
-            const res = await client.expectOk({ method: 'PATCH', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, body, signal, read: 'count' });
-            return res.bytes;
-          }),
-      };
-    }
+      return patchObjects(ctx);
     case 'delete':
       return doc.of === 'crds' ? deleteCrds(ctx) : deleteObjects(ctx);
-    case 'get': {
+    case 'get':
       requireObjects(ctx, phase);
-      const query = doc.consistency === 'cache' ? { resourceVersion: '0' } : {};
-      return {
-        key: `get.${doc.consistency}`,
-        iteration: (i, signal) =>
-          attempt(async () => {
-            const ref = baseObjectAt(ctx, i)!;
-            const res = await client.expectOk({ method: 'GET', path: withQuery(objectPath(gv(ref.crd), ref.namespace, ref.name), query), headers: jsonHeaders, signal, read: 'count' });
-            return res.bytes;
-          }),
-      };
-    }
-    case 'list': {
+      return getObjects(ctx, doc);
+    case 'list':
       if (liveCrdCount(ctx) === 0) throw new RunFailedError(`phase ${phase.name}: nothing to list: no CRDs are installed at step ${step.index}`);
-      const namespaces = ctx.objects ? objectNamespaces(ctx.objects) : [];
-      const labelValues = ctx.objects?.objects.labelValues ?? 1;
-      return {
-        key: `list.${doc.consistency}`,
-        iteration: (i, signal) =>
-          attempt(async () => {
-            const crd = liveCrdAt(ctx, i);
-            const namespace = doc.scope === 'namespace' ? namespaces[i % Math.max(1, namespaces.length)] : undefined;
-            const base = collectionPath(gv(crd), namespace);
-            const selector = doc.labelSelector ? `${LABEL_RUN}=${ctx.runId},${LABEL_SHARD}=s${i % labelValues}` : undefined;
-            let bytes = 0;
-            let continueToken: string | undefined;
-            let pages = 0;
-            do {
-              // resourceVersion=0 serves from the watch cache; unset is a quorum read from etcd.
-              // With a continue token the server ignores resourceVersion, so it is sent only on the first page.
-              const path = withQuery(base, {
-                limit: doc.pageSize,
-                continue: continueToken,
-                resourceVersion: doc.consistency === 'cache' && continueToken === undefined ? '0' : undefined,
-                labelSelector: selector,
-              });
-              // Counted, not held: only the head (metadata.continue) is kept.
-              const res = await client.expectOk({ method: 'GET', path, headers: jsonHeaders, signal, read: 'count' });
-              bytes += res.bytes;
-              pages++;
-              continueToken = doc.pageSize ? readContinue(res.body) : undefined;
-            } while (continueToken);
-            if (doc.pageSize) ctx.recorder.count('list.pages', pages);
-            return bytes;
-          }),
-      };
-    }
-    case 'discovery': {
-      if (doc.mode === 'aggregated') {
-        const headers = client.headers({ accept: AGGREGATED_DISCOVERY_ACCEPT });
-        return {
-          key: 'discovery.aggregated',
-          iteration: (_i, signal) =>
-            attempt(async () => {
-              // Aggregated discovery: two documents hold every group, version and resource
-              // (one without a core API: RunInfo.skipped says so).
-              const core = ctx.coreApi ? (await client.expectOk({ method: 'GET', path: '/api', headers, signal, read: 'count' })).bytes : 0;
-              const groups = await client.expectOk({ method: 'GET', path: '/apis', headers, signal, read: 'count' });
-              return core + groups.bytes;
-            }),
-        };
-      }
-      return {
-        key: 'discovery.legacy-fanout',
-        iteration: (_i, signal) =>
-          attempt(async () => {
-            // What a cold-cache kubectl does without aggregated discovery: /api, /apis, then every group-version.
-            let bytes = ctx.coreApi ? await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: '/api', headers: jsonHeaders, signal, read: 'count' })).bytes) : 0;
-            let apis!: Awaited<ReturnType<typeof client.expectOk>>;
-            bytes += await timed(ctx, 'discovery.legacy.request', async () => {
-              apis = await client.expectOk({ method: 'GET', path: '/apis', headers: jsonHeaders, signal });
-              return apis.bytes;
-            });
-            const list = JSON.parse(apis.body.toString('utf8')) as { groups: { versions: { groupVersion: string }[] }[] };
-            const paths = [...(ctx.coreApi ? ['/api/v1'] : []), ...list.groups.flatMap((g) => g.versions.map((v) => `/apis/${v.groupVersion}`))];
-            let next = 0;
-            // The fan-out is parallel, as kubectl's discovery client is.
-            const worker = async () => {
-              while (next < paths.length) {
-                const p = paths[next++]!;
-                const received = await timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path: p, headers: jsonHeaders, signal, read: 'count' })).bytes);
-                bytes += received;
-              }
-            };
-            await Promise.all(Array.from({ length: Math.min(10, paths.length) }, worker));
-            ctx.recorder.count('discovery.legacy.group-versions', paths.length);
-            return bytes;
-          }),
-      };
-    }
-    case 'openapi': {
-      const headers = client.headers({ accept: 'application/json' });
-      if (doc.version === 'v2') {
-        return {
-          key: 'openapi.v2',
-          iteration: (_i, signal) => attempt(async () => (await client.expectOk({ method: 'GET', path: '/openapi/v2', headers, signal, read: 'count' })).bytes),
-        };
-      }
-      return {
-        key: `openapi.${doc.version}`,
-        iteration: (_i, signal) =>
-          attempt(async () => {
-            const index = await client.expectOk({ method: 'GET', path: '/openapi/v3', headers, signal, read: doc.version === 'v3' ? 'count' : 'body' });
-            if (doc.version === 'v3') return index.bytes;
-            const paths = JSON.parse(index.body.toString('utf8')) as { paths: Record<string, { serverRelativeURL: string }> };
-            let bytes = index.bytes;
-            for (const entry of Object.values(paths.paths)) {
-              bytes += await timed(ctx, 'openapi.v3.group-version', async () => (await client.expectOk({ method: 'GET', path: entry.serverRelativeURL, headers, signal, read: 'count' })).bytes);
-            }
-            return bytes;
-          }),
-      };
-    }
+      return listObjects(ctx, doc);
+    case 'discovery':
+      return doc.mode === 'aggregated' ? aggregatedDiscovery(ctx) : legacyDiscovery(ctx);
+    case 'openapi':
+      return openapi(ctx, doc);
     case 'watch':
       return watchOperation(ctx, phase, hostSignal);
     case 'mix':
       return mixOperation(ctx, phase, step);
   }
+}
+
+function patchObjects(ctx: OpContext): Operation {
+  const { client } = ctx;
+  const headers = client.headers({ accept: 'application/json', 'content-type': 'application/merge-patch+json' });
+  return {
+    key: 'patch.objects',
+    iteration: (i, signal) =>
+      attemptWith(ctx, async () => {
+        const ref = baseObjectAt(ctx, i)!;
+        const body = JSON.stringify({ metadata: { annotations: { [ANNOTATION_SENT_AT]: String(epochMicros()) } }, spec: { replicas: i % 1000 } });
+        const res = await client.expectOk({ method: 'PATCH', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, body, signal, read: 'count' });
+        return res.bytes;
+      }),
+  };
+}
+
+function getObjects(ctx: OpContext, doc: DocOf<'get'>): Operation {
+  const { client } = ctx;
+  const headers = client.headers(JSON_HEADERS);
+  const query = doc.consistency === 'cache' ? { resourceVersion: '0' } : {};
+  return {
+    key: `get.${doc.consistency}`,
+    iteration: (i, signal) =>
+      attemptWith(ctx, async () => {
+        const ref = baseObjectAt(ctx, i)!;
+        const res = await client.expectOk({ method: 'GET', path: withQuery(objectPath(gv(ref.crd), ref.namespace, ref.name), query), headers, signal, read: 'count' });
+        return res.bytes;
+      }),
+  };
+}
+
+function listObjects(ctx: OpContext, doc: DocOf<'list'>): Operation {
+  const { client } = ctx;
+  const headers = client.headers(JSON_HEADERS);
+  const namespaces = ctx.objects ? objectNamespaces(ctx.objects) : [];
+  const labelValues = ctx.objects?.objects.labelValues ?? 1;
+  return {
+    key: `list.${doc.consistency}`,
+    iteration: (i, signal) =>
+      attemptWith(ctx, async () => {
+        const crd = liveCrdAt(ctx, i);
+        const namespace = doc.scope === 'namespace' ? namespaces[i % Math.max(1, namespaces.length)] : undefined;
+        const base = collectionPath(gv(crd), namespace);
+        const selector = doc.labelSelector ? `${LABEL_RUN}=${ctx.runId},${LABEL_SHARD}=s${i % labelValues}` : undefined;
+        let bytes = 0;
+        let continueToken: string | undefined;
+        let pages = 0;
+        do {
+          // resourceVersion=0 serves from the watch cache; unset is a quorum read from etcd.
+          // With a continue token the server ignores resourceVersion, so it is sent only on the first page.
+          const path = withQuery(base, {
+            limit: doc.pageSize,
+            continue: continueToken,
+            resourceVersion: doc.consistency === 'cache' && continueToken === undefined ? '0' : undefined,
+            labelSelector: selector,
+          });
+          // Counted, not held: only the head (metadata.continue) is kept.
+          const res = await client.expectOk({ method: 'GET', path, headers, signal, read: 'count' });
+          bytes += res.bytes;
+          pages++;
+          continueToken = doc.pageSize ? readContinue(res.body) : undefined;
+        } while (continueToken);
+        if (doc.pageSize) ctx.recorder.count('list.pages', pages);
+        return bytes;
+      }),
+  };
+}
+
+function aggregatedDiscovery(ctx: OpContext): Operation {
+  const { client } = ctx;
+  const headers = client.headers({ accept: AGGREGATED_DISCOVERY_ACCEPT });
+  return {
+    key: 'discovery.aggregated',
+    iteration: (_i, signal) =>
+      attemptWith(ctx, async () => {
+        // Aggregated discovery: two documents hold every group, version and resource
+        // (one without a core API: RunInfo.skipped says so).
+        const core = ctx.coreApi ? (await client.expectOk({ method: 'GET', path: '/api', headers, signal, read: 'count' })).bytes : 0;
+        const groups = await client.expectOk({ method: 'GET', path: '/apis', headers, signal, read: 'count' });
+        return core + groups.bytes;
+      }),
+  };
+}
+
+function legacyDiscovery(ctx: OpContext): Operation {
+  const { client } = ctx;
+  const headers = client.headers(JSON_HEADERS);
+  const request = (path: string, signal: AbortSignal) => timed(ctx, 'discovery.legacy.request', async () => (await client.expectOk({ method: 'GET', path, headers, signal, read: 'count' })).bytes);
+  return {
+    key: 'discovery.legacy-fanout',
+    iteration: (_i, signal) =>
+      attemptWith(ctx, async () => {
+        // What a cold-cache kubectl does without aggregated discovery: /api, /apis, then every group-version.
+        let bytes = ctx.coreApi ? await request('/api', signal) : 0;
+        let apis!: Awaited<ReturnType<typeof client.expectOk>>;
+        bytes += await timed(ctx, 'discovery.legacy.request', async () => {
+          apis = await client.expectOk({ method: 'GET', path: '/apis', headers, signal });
+          return apis.bytes;
+        });
+        const list = JSON.parse(apis.body.toString('utf8')) as { groups: { versions: { groupVersion: string }[] }[] };
+        const paths = [...(ctx.coreApi ? ['/api/v1'] : []), ...list.groups.flatMap((g) => g.versions.map((v) => `/apis/${v.groupVersion}`))];
+        let next = 0;
+        // The fan-out is parallel, as kubectl's discovery client is.
+        const worker = async () => {
+          while (next < paths.length) {
+            // Not `bytes += await ...`: that reads `bytes` before the await and loses the other workers' bytes.
+            const received = await request(paths[next++]!, signal);
+            bytes += received;
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(10, paths.length) }, worker));
+        ctx.recorder.count('discovery.legacy.group-versions', paths.length);
+        return bytes;
+      }),
+  };
+}
+
+function openapi(ctx: OpContext, doc: DocOf<'openapi'>): Operation {
+  const { client } = ctx;
+  const headers = client.headers({ accept: 'application/json' });
+  if (doc.version === 'v2') {
+    return {
+      key: 'openapi.v2',
+      iteration: (_i, signal) => attemptWith(ctx, async () => (await client.expectOk({ method: 'GET', path: '/openapi/v2', headers, signal, read: 'count' })).bytes),
+    };
+  }
+  return {
+    key: `openapi.${doc.version}`,
+    iteration: (_i, signal) =>
+      attemptWith(ctx, async () => {
+        const index = await client.expectOk({ method: 'GET', path: '/openapi/v3', headers, signal, read: doc.version === 'v3' ? 'count' : 'body' });
+        if (doc.version === 'v3') return index.bytes;
+        const paths = JSON.parse(index.body.toString('utf8')) as { paths: Record<string, { serverRelativeURL: string }> };
+        let bytes = index.bytes;
+        for (const entry of Object.values(paths.paths)) {
+          bytes += await timed(ctx, 'openapi.v3.group-version', async () => (await client.expectOk({ method: 'GET', path: entry.serverRelativeURL, headers, signal, read: 'count' })).bytes);
+        }
+        return bytes;
+      }),
+  };
 }
 
 /**
