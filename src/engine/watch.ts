@@ -13,6 +13,7 @@ import { classifyError } from '../kube/errors.js';
 import type { PlannedPhase } from '../scenarios/plan.js';
 import { liveCrdAt, liveCrdCount, type OpContext } from './context.js';
 
+import type { IterationOutcome } from './load-models.js';
 import type { Operation } from './operation.js';
 import { ANNOTATION_SENT_AT } from '../generators/labels.js';
 import { epochMicros } from './clock.js';
@@ -108,55 +109,168 @@ export const WATCH_KEYS = {
   session: 'watch.session',
 } as const;
 
+type WatchDoc = Extract<PlannedPhase['doc'], { op: 'watch' }>;
+
+/** One watcher's state across its reconnects and relists. */
+interface Watcher {
+  resourceVersion: string | undefined;
+  /** The server said 410 Gone in the stream: relist. */
+  gone: boolean;
+  /** Consecutive failed attempts (the backoff grows with them). */
+  failures: number;
+  /** Counted towards `ready` (once, at its first established stream). */
+  counted: boolean;
+  bytes: number;
+}
+
 export function watchOperation(ctx: OpContext, phase: PlannedPhase, hostSignal: AbortSignal | undefined): Operation {
-  const doc = phase.doc as Extract<PlannedPhase['doc'], { op: 'watch' }>;
-  // Watches hold their stream for their whole life: a pool of their own with no body timeout.
-  // HTTP/2 (default): streams multiplexed over ceil(watchers / 100) connections, as client-go's
-  // informers share one; HTTP/1.1: one TLS connection per watch (~150 KB of harness memory each).
-  // --shard: a shard's share of the watchers may be 0 (then one idle connection slot, and ready at once).
-  const http2 = doc.transport === 'http2';
-  const connections = Math.max(1, http2 ? Math.ceil(doc.watchers / STREAMS_PER_CONNECTION) : doc.watchers);
-  const client = new KubeClient(ctx.client.connection, { connections, http2, maxStreams: STREAMS_PER_CONNECTION, timeoutMs: 0 });
-  const headers = client.headers(JSON_HEADERS);
-  let established = 0;
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  if (doc.watchers === 0) markReady(); // --shard: no watchers in this shard, nothing to wait for
-  // When the host phase ends, its last writes' events are still in flight: all watchers keep
-  // reading until no watcher has received anything for DRAIN_QUIET_MS (at most DRAIN_MAX_MS).
-  // One drain for the phase, not a timer per watcher.
-  const drained = new AbortController();
-  let lastEventAt = performance.now();
-  let phaseSignal: AbortSignal | undefined;
-  let stop: AbortSignal | undefined;
-  hostSignal?.addEventListener(
-    'abort',
-    () => {
-      const started = performance.now();
-      const check = () => {
-        const now = performance.now();
-        if (now - lastEventAt >= DRAIN_QUIET_MS || now - started >= DRAIN_MAX_MS || phaseSignal?.aborted) drained.abort('drained');
-        else setTimeout(check, 50);
-      };
-      check();
+  const doc = phase.doc as WatchDoc;
+  const watches = new PhaseWatches(ctx, doc, hostSignal);
+  return {
+    key: WATCH_KEYS.session,
+    primary: WATCH_KEYS.eventLatency,
+    total: doc.watchers,
+    ready: watches.ready,
+    iteration: (i, signal) => watches.watch(i, signal),
+    after: () => {
+      void watches.client.close();
     },
-    { once: true },
-  );
-  const stopSignal = (signal: AbortSignal): AbortSignal => {
-    // Every iteration of a phase gets the same phase signal: combine it with the drain once.
-    if (signal !== phaseSignal) {
-      phaseSignal = signal;
-      stop = AbortSignal.any([signal, drained.signal]);
-    }
-    return stop!;
   };
+}
+
+/** The watchers of one phase: their own connection pool, the gate they open through, `ready` once all are established, one drain after the host ends. */
+class PhaseWatches {
+  readonly client: KubeClient;
+  readonly ready: Promise<void>;
+  private readonly headers: Record<string, string>;
+  private established = 0;
+  private markReady: () => void = () => {};
+  private readonly drained = new AbortController();
+  private lastEventAt = performance.now();
+  private phaseSignal: AbortSignal | undefined;
+  private stop: AbortSignal | undefined;
   // Watches open at most OPENING_AT_ONCE at a time (initial list + watch request until its
   // headers arrive), as informers start one by one: 10,000 requests in flight at once only
   // meet APF's 429s and hold 10,000 pending requests' memory in the harness.
-  const opening = new Gate(OPENING_AT_ONCE);
-  const onEvent = (line: Buffer, watcher: { resourceVersion: string | undefined; gone: boolean }): boolean => {
+  private readonly opening = new Gate(OPENING_AT_ONCE);
+
+  constructor(
+    private readonly ctx: OpContext,
+    private readonly doc: WatchDoc,
+    hostSignal: AbortSignal | undefined,
+  ) {
+    // Watches hold their stream for their whole life: a pool of their own with no body timeout.
+    // HTTP/2 (default): streams multiplexed over ceil(watchers / 100) connections, as client-go's
+    // informers share one; HTTP/1.1: one TLS connection per watch (~150 KB of harness memory each).
+    // --shard: a shard's share of the watchers may be 0 (then one idle connection slot, and ready at once).
+    const http2 = doc.transport === 'http2';
+    const connections = Math.max(1, http2 ? Math.ceil(doc.watchers / STREAMS_PER_CONNECTION) : doc.watchers);
+    this.client = new KubeClient(ctx.client.connection, { connections, http2, maxStreams: STREAMS_PER_CONNECTION, timeoutMs: 0 });
+    this.headers = this.client.headers(JSON_HEADERS);
+    this.ready = new Promise<void>((resolve) => (this.markReady = resolve));
+    if (doc.watchers === 0) this.markReady(); // --shard: no watchers in this shard, nothing to wait for
+    hostSignal?.addEventListener('abort', () => this.drain(), { once: true });
+  }
+
+  /**
+   * When the host phase ends, its last writes' events are still in flight: all watchers keep
+   * reading until no watcher has received anything for DRAIN_QUIET_MS (at most DRAIN_MAX_MS).
+   * One drain for the phase, not a timer per watcher.
+   */
+  private drain(): void {
+    const started = performance.now();
+    const check = () => {
+      const now = performance.now();
+      if (now - this.lastEventAt >= DRAIN_QUIET_MS || now - started >= DRAIN_MAX_MS || this.phaseSignal?.aborted) this.drained.abort('drained');
+      else setTimeout(check, 50);
+    };
+    check();
+  }
+
+  private stopSignal(signal: AbortSignal): AbortSignal {
+    // Every iteration of a phase gets the same phase signal: combine it with the drain once.
+    if (signal !== this.phaseSignal) {
+      this.phaseSignal = signal;
+      this.stop = AbortSignal.any([signal, this.drained.signal]);
+    }
+    return this.stop!;
+  }
+
+  private countEstablished(): void {
+    if (++this.established === this.doc.watchers) this.markReady();
+  }
+
+  /** One iteration: watcher `i` watches until the phase ends, reconnecting and relisting as it must. */
+  async watch(i: number, signal: AbortSignal): Promise<IterationOutcome> {
+    if (liveCrdCount(this.ctx) === 0) {
+      this.countEstablished();
+      return { error: 'protocol', message: 'no CRDs installed to watch' };
+    }
+    const crd = liveCrdAt(this.ctx, i);
+    const base = collectionPath({ group: crd.group, version: crd.versions[0]!, plural: crd.plural, namespaced: crd.namespaced }, undefined);
+    const stop = this.stopSignal(signal);
+    const watcher: Watcher = { resourceVersion: undefined, gone: false, failures: 0, counted: false, bytes: 0 };
+    while (!stop.aborted) {
+      const ticket = await this.opening.enter(stop);
+      try {
+        await this.stream(base, watcher, stop, ticket);
+      } catch (err) {
+        ticket.leave();
+        if (stop.aborted) break;
+        // A line that is not JSON is the server's (or a proxy's) protocol error, not a transport one.
+        const errorClass = err instanceof RequestError ? err.errorClass : err instanceof SyntaxError ? 'protocol' : classifyError(err);
+        this.ctx.recorder.count(WATCH_KEYS.reconnect, 1, errorClass);
+        // 10,000 watchers retrying at a fixed pace would keep a throttled server throttled:
+        // wait what a 429/503 asks (Retry-After), else back off exponentially with jitter.
+        await abortableSleep(reconnectDelayMs(err, watcher.failures++), stop);
+      }
+    }
+    return { bytes: watcher.bytes };
+  }
+
+  /** One watch stream (after a list when the watcher has no resourceVersion), until the server ends it or the phase does. */
+  private async stream(base: string, watcher: Watcher, stop: AbortSignal, ticket: { leave: () => void }): Promise<void> {
+    const { client, headers, ctx } = this;
+    if (watcher.resourceVersion === undefined) {
+      // Start from "now" so existing objects do not arrive as synthetic ADDED events.
+      const list = await client.expectOk({ method: 'GET', path: withQuery(base, { limit: 1 }), headers, signal: stop });
+      watcher.resourceVersion = (JSON.parse(list.body.toString('utf8')) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    }
+    const requested = performance.now();
+    watcher.gone = false;
+    const res = await client.streamLines(
+      { method: 'GET', path: withQuery(base, { watch: 1, allowWatchBookmarks: true, resourceVersion: watcher.resourceVersion }), headers, signal: stop },
+      {
+        onStart: (status) => {
+          ticket.leave(); // headers are in: the next watcher may open
+          if (status !== 200) return;
+          watcher.failures = 0;
+          ctx.recorder.record(WATCH_KEYS.established, (performance.now() - requested) * 1000);
+          if (!watcher.counted) this.countEstablished();
+          watcher.counted = true;
+        },
+        onLine: (line) => this.onEvent(line, watcher),
+      },
+    );
+    watcher.bytes += res.bytes;
+    if (res.status === 410 || watcher.gone) {
+      ctx.recorder.count(WATCH_KEYS.relist);
+      watcher.resourceVersion = undefined;
+      return;
+    }
+    if (res.status !== 200) {
+      const retryAfter = Number(res.headers['retry-after']);
+      throw new RequestError(`watch: HTTP ${res.status}`, `http-${res.status}`, res.status, res.body.toString('utf8'), Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : undefined);
+    }
+    // The server ended the stream (timeout, GOAWAY, restart): resume from the last resourceVersion.
+    if (!stop.aborted) ctx.recorder.count(WATCH_KEYS.reconnect);
+    ticket.leave();
+  }
+
+  /** One line of a watch stream; false ends the stream (410 Gone: relist). */
+  private onEvent(line: Buffer, watcher: Watcher): boolean {
     const received = epochMicros();
-    lastEventAt = performance.now();
+    this.lastEventAt = performance.now();
     const event = decodeWatchLine(line);
     if (event.type === 'ERROR') {
       if (event.code === 410) {
@@ -167,85 +281,14 @@ export function watchOperation(ctx: OpContext, phase: PlannedPhase, hostSignal: 
     }
     watcher.resourceVersion = event.resourceVersion ?? watcher.resourceVersion;
     if (event.type === 'BOOKMARK') {
-      ctx.recorder.count(WATCH_KEYS.bookmark);
+      this.ctx.recorder.count(WATCH_KEYS.bookmark);
       return true;
     }
     const sentAt = event.sentAtUs;
-    ctx.recorder.record(WATCH_KEYS.eventLatency, sentAt !== undefined && Number.isFinite(sentAt) && sentAt > 0 ? Math.max(1, received - sentAt) : 1);
-    ctx.recorder.count(EVENT_KEYS[event.type] ?? `watch.events.${event.type.toLowerCase()}`);
+    this.ctx.recorder.record(WATCH_KEYS.eventLatency, sentAt !== undefined && Number.isFinite(sentAt) && sentAt > 0 ? Math.max(1, received - sentAt) : 1);
+    this.ctx.recorder.count(EVENT_KEYS[event.type] ?? `watch.events.${event.type.toLowerCase()}`);
     return true;
-  };
-  return {
-    key: WATCH_KEYS.session,
-    primary: WATCH_KEYS.eventLatency,
-    total: doc.watchers,
-    ready,
-    iteration: async (i, signal) => {
-      if (liveCrdCount(ctx) === 0) {
-        if (++established === doc.watchers) markReady();
-        return { error: 'protocol', message: 'no CRDs installed to watch' };
-      }
-      const crd = liveCrdAt(ctx, i);
-      const base = collectionPath({ group: crd.group, version: crd.versions[0]!, plural: crd.plural, namespaced: crd.namespaced }, undefined);
-      const stop = stopSignal(signal);
-      let bytes = 0;
-      let failures = 0;
-      let counted = false;
-      const watcher = { resourceVersion: undefined as string | undefined, gone: false };
-      while (!stop.aborted) {
-        const ticket = await opening.enter(stop);
-        try {
-          if (watcher.resourceVersion === undefined) {
-            // Start from "now" so existing objects do not arrive as synthetic ADDED events.
-            const list = await client.expectOk({ method: 'GET', path: withQuery(base, { limit: 1 }), headers, signal: stop });
-            watcher.resourceVersion = (JSON.parse(list.body.toString('utf8')) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
-          }
-          const requested = performance.now();
-          watcher.gone = false;
-          const res = await client.streamLines(
-            { method: 'GET', path: withQuery(base, { watch: 1, allowWatchBookmarks: true, resourceVersion: watcher.resourceVersion }), headers, signal: stop },
-            {
-              onStart: (status) => {
-                ticket.leave(); // headers are in: the next watcher may open
-                if (status !== 200) return;
-                failures = 0;
-                ctx.recorder.record(WATCH_KEYS.established, (performance.now() - requested) * 1000);
-                if (!counted && ++established === doc.watchers) markReady();
-                counted = true;
-              },
-              onLine: (line) => onEvent(line, watcher),
-            },
-          );
-          bytes += res.bytes;
-          if (res.status === 410 || watcher.gone) {
-            ctx.recorder.count(WATCH_KEYS.relist);
-            watcher.resourceVersion = undefined;
-            continue;
-          }
-          if (res.status !== 200) {
-            const retryAfter = Number(res.headers['retry-after']);
-            throw new RequestError(`watch: HTTP ${res.status}`, `http-${res.status}`, res.status, res.body.toString('utf8'), Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : undefined);
-          }
-          // The server ended the stream (timeout, GOAWAY, restart): resume from the last resourceVersion.
-          if (!stop.aborted) ctx.recorder.count(WATCH_KEYS.reconnect);
-          ticket.leave();
-        } catch (err) {
-          ticket.leave();
-          if (stop.aborted) break;
-          // A line that is not JSON is the server's (or a proxy's) protocol error, not a transport one.
-          const errorClass = err instanceof RequestError ? err.errorClass : err instanceof SyntaxError ? 'protocol' : classifyError(err);
-          ctx.recorder.count(WATCH_KEYS.reconnect, 1, errorClass);
-          // 10,000 watchers retrying at a fixed pace would keep a throttled server throttled:
-          // wait what a 429/503 asks (Retry-After), else back off exponentially with jitter.
-          await abortableSleep(reconnectDelayMs(err, failures++), stop);
-        }
-      }
-      return { bytes };
-    },
-    after: () => {
-      void client.close();
-    },
-  };
+  }
 }
 
 /** How long to wait before the next attempt after `failures` consecutive failed ones. */
