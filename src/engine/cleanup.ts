@@ -37,6 +37,17 @@ export interface CleanupResult {
   leftover: number;
 }
 
+/** Several parts' cleanups (threads, tenants) added up; a leftover count unknown (-1) in one is unknown in the sum. */
+export function addCleanups(cleanups: readonly (CleanupResult & { skipped?: boolean })[]): (CleanupResult & { skipped?: boolean }) | undefined {
+  if (cleanups.length === 0) return undefined;
+  return {
+    crds: cleanups.reduce((a, c) => a + c.crds, 0),
+    namespaces: cleanups.reduce((a, c) => a + c.namespaces, 0),
+    leftover: cleanups.some((c) => c.leftover < 0) ? -1 : cleanups.reduce((a, c) => a + c.leftover, 0),
+    ...(cleanups.some((c) => c.skipped) ? { skipped: true } : {}),
+  };
+}
+
 interface Named {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
 }

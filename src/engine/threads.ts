@@ -42,8 +42,8 @@ import { compilePlan, type Plan } from '../scenarios/plan.js';
 import type { ScenarioDoc } from '../scenarios/schema.js';
 import { shareOf, sliceScenario } from '../shard/slice.js';
 import { AsaError, ExitCode } from '../types/errors.js';
-import type { RunStatus } from '../types/results.js';
-import { cleanup } from './cleanup.js';
+import { worstStatus, type RunStatus } from '../types/results.js';
+import { addCleanups, cleanup } from './cleanup.js';
 import type { ExecuteResult } from './run.js';
 import { ServerSampler } from './server-sampler.js';
 import { ThreadMerge, type PhaseGroup, type ThreadsEvent } from './thread-merge.js';
@@ -106,8 +106,6 @@ export function threadSlices(scenario: ScenarioDoc, count: number): ScenarioDoc[
   if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`threads ${count}: expected a whole number ≥ 1`);
   return Array.from({ length: count }, (_, k) => sliceScenario(scenario, k + 1, count));
 }
-
-const SEVERITY: Record<RunStatus, number> = { complete: 0, partial: 1, failed: 2 };
 
 interface Arrival {
   seq: number;
@@ -350,7 +348,7 @@ class ThreadedRun {
       return { index: t.index, runId: t.runId, status: r.status, ...(reason !== undefined ? { reason } : {}), ...(r.cleanup ? { cleanup: r.cleanup } : {}) };
     });
     const { status, reason } = overallStatus(runs, this.count);
-    const cleanup = mergeCleanups(runs);
+    const cleanup = addCleanups(runs.map((r) => r.cleanup).filter((c) => c !== undefined));
     // Every thread probes the same server: its skipped work is the same sentence list.
     const skipped = [...new Set(this.threads.flatMap((t) => t.result?.skipped ?? []))];
     return { phases: this.merge.phases, serverSeries: this.server.series, status, ...(reason !== undefined ? { reason } : {}), ...(cleanup ? { cleanup } : {}), ...(skipped.length > 0 ? { skipped } : {}), threads: runs };
@@ -359,21 +357,9 @@ class ThreadedRun {
 
 /** The worst thread's status; the reason the threads share, or each one's that did not complete. */
 function overallStatus(runs: readonly ThreadRun[], count: number): { status: RunStatus; reason?: string } {
-  const status = runs.map((r) => r.status).reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), 'complete' as RunStatus);
+  const status = worstStatus(runs.map((r) => r.status));
   const notComplete = runs.filter((r) => r.status !== 'complete');
   const reasons = [...new Set(notComplete.map((r) => r.reason ?? r.status))];
   const reason = notComplete.length === 0 ? undefined : reasons.length === 1 && notComplete.length === count ? reasons[0] : notComplete.map((r) => `thread ${r.index}/${count}: ${r.reason ?? r.status}`).join('; ');
   return { status, ...(reason !== undefined ? { reason } : {}) };
-}
-
-/** The threads' cleanups added up (a leftover count unknown in one is unknown in the sum). */
-function mergeCleanups(runs: readonly ThreadRun[]): ExecuteResult['cleanup'] {
-  const cleanups = runs.map((r) => r.cleanup).filter((c) => c !== undefined);
-  if (cleanups.length === 0) return undefined;
-  return {
-    crds: cleanups.reduce((a, c) => a + c.crds, 0),
-    namespaces: cleanups.reduce((a, c) => a + c.namespaces, 0),
-    leftover: cleanups.some((c) => c.leftover < 0) ? -1 : cleanups.reduce((a, c) => a + c.leftover, 0),
-    ...(cleanups.some((c) => c.skipped) ? { skipped: true } : {}),
-  };
 }

@@ -22,7 +22,7 @@
  */
 import { decodeHistogram, encodeHistogram, latencySummaryMs, newHistogram } from '../metrics/histogram.js';
 import { UsageError } from '../types/errors.js';
-import { RESULT_FORMAT_VERSION, type HarnessStats, type OpSummary, type PhaseResult, type PlanFacts, type RunInfo, type RunStatus, type RunSummary, type ScheduleStats, type ServerPhaseStats, type ServerSample } from '../types/results.js';
+import { RESULT_FORMAT_VERSION, worstStatus, type HarnessStats, type OpSummary, type PhaseResult, type PlanFacts, type RunInfo, type RunSummary, type ScheduleStats, type ServerPhaseStats, type ServerSample } from '../types/results.js';
 
 export interface ShardRun {
   dir: string;
@@ -78,8 +78,6 @@ export function shardProblems(runs: readonly ShardRun[]): ShardProblem[] {
   return problems;
 }
 
-const SEVERITY: Record<RunStatus, number> = { complete: 0, partial: 1, failed: 2 };
-
 /** Merges shard runs; throws NotShardsError when they are not shards of one scenario (unless `force`) or there are none. */
 export function mergeShards(input: readonly ShardRun[], options: MergeOptions = {}): { run: RunInfo; summary: RunSummary } {
   const problems = shardProblems(input);
@@ -91,7 +89,7 @@ export function mergeShards(input: readonly ShardRun[], options: MergeOptions = 
 
 export function mergeRunInfo(runs: readonly ShardRun[]): RunInfo {
   const first = runs[0]!.run;
-  const status = runs.map((r) => r.run.status).reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), 'complete' as RunStatus);
+  const status = worstStatus(runs.map((r) => r.run.status));
   const reasons = runs.filter((r) => r.run.status !== 'complete' && r.run.reason).map((r) => `${shardLabel(r.run)}: ${r.run.reason}`);
   const startedAt = runs.map((r) => r.run.startedAt).reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a));
   const ends = runs.map((r) => r.run.endedAt).filter((e): e is string => e !== undefined);

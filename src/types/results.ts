@@ -134,6 +134,13 @@ export interface PhaseResult {
 
 export type RunStatus = 'complete' | 'partial' | 'failed';
 
+const STATUS_SEVERITY: Record<RunStatus, number> = { complete: 0, partial: 1, failed: 2 };
+
+/** The worst of several parts' statuses (failed over partial over complete): the status of their merged run. */
+export function worstStatus(statuses: readonly RunStatus[]): RunStatus {
+  return statuses.reduce((a, b) => (STATUS_SEVERITY[b] > STATUS_SEVERITY[a] ? b : a), 'complete' as RunStatus);
+}
+
 export interface TargetInfo {
   server: string;
   /** `local` for the embedded control plane, else the kubeconfig context. */
