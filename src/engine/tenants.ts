@@ -22,7 +22,8 @@ import { CRD_PATH } from '../kube/paths.js';
 import { withQuery } from '../kube/query.js';
 import type { Plan, PlannedStep } from '../scenarios/plan.js';
 import { mergePhases } from '../shard/merge.js';
-import type { PhaseResult, RunStatus, TenantResult } from '../types/results.js';
+import { worstStatus, type PhaseResult, type TenantResult } from '../types/results.js';
+import { addCleanups } from './cleanup.js';
 import { executePlan, type ExecuteOptions, type ExecuteResult, type RunEvent } from './run.js';
 
 export interface TenantTarget {
@@ -44,8 +45,6 @@ export interface TenantsOptions extends Omit<ExecuteOptions, 'client' | 'runId' 
 export interface TenantsResult extends ExecuteResult {
   tenants: TenantResult[];
 }
-
-const SEVERITY: Record<RunStatus, number> = { complete: 0, partial: 1, failed: 2 };
 
 /** Resolves each arrival when every tenant still running has arrived at the same point. */
 class Barrier {
@@ -83,67 +82,25 @@ async function currentRevision(client: KubeClient): Promise<number | undefined> 
 }
 
 export async function runTenants(plan: Plan, options: TenantsOptions): Promise<TenantsResult> {
-  const { tenants, onEvent } = options;
+  const { tenants } = options;
   const barrier = new Barrier(tenants.length);
   const startRevisions = await Promise.all(tenants.map((t) => currentRevision(t.client)));
-  const parts = new Map<string, { results: PhaseResult[]; from: Set<number> }>();
-  const merged: PhaseResult[] = [];
-  /** Tenants whose run ended: they report no further phases. */
-  const gone = new Set<number>();
-  const groupKey = (step: number, phase: string) => `${step}\u0000${phase}`;
-  /** A phase is merged once every tenant has reported it or ended without it. */
-  const complete = (key: string) => tenants.every((t) => parts.get(key)?.from.has(t.index) || gone.has(t.index));
-  const collect = (tenant: number, result: PhaseResult) => {
-    const key = groupKey(result.step, result.phase);
-    const part = parts.get(key) ?? { results: [], from: new Set<number>() };
-    part.results.push(result);
-    part.from.add(tenant);
-    parts.set(key, part);
-    if (complete(key)) flush(key);
-  };
-  const flush = (key: string) => {
-    const list = parts.get(key)?.results;
-    if (!list || list.length === 0) return;
-    parts.delete(key);
-    const first = list[0]!;
-    // Levels and CRD counts are per tenant (each ran the whole scenario); the load adds up.
-    const phase: PhaseResult = { ...mergePhases(list), level: first.level, crds: first.crds };
-    merged.push(phase);
-    onEvent({ type: 'phase-end', result: phase });
-  };
-  const tenantEvent = (t: TenantTarget) => (event: RunEvent) => {
-    switch (event.type) {
-      case 'phase-end':
-        collect(t.index, event.result);
-        break;
-      case 'interval':
-        onEvent({ ...event, thread: t.index });
-        break;
-      case 'message':
-        onEvent({ type: 'message', message: `tenant ${t.index}: ${event.message}` });
-        break;
-      default:
-        // Progress of the first tenant stands for all: they run the same plan in step.
-        if (t.index === tenants[0]!.index) onEvent(event);
-    }
-  };
-
+  const merge = new TenantMerge(tenants, options.onEvent);
   const runs = await Promise.all(
     tenants.map(async (t): Promise<ExecuteResult> => {
       let left = false;
       const leave = () => {
         if (left) return;
         left = true;
-        gone.add(t.index);
+        merge.gone(t.index);
         barrier.leave();
-        for (const key of [...parts.keys()]) if (complete(key)) flush(key);
       };
       try {
         return await executePlan(plan, {
           ...options,
           client: t.client,
           runId: t.runId,
-          onEvent: tenantEvent(t),
+          onEvent: (event) => merge.onEvent(t, event),
           beforePhase: (_step: PlannedStep, _phase: string) => barrier.arrive(),
           afterPhases: async () => leave(),
         });
@@ -152,46 +109,104 @@ export async function runTenants(plan: Plan, options: TenantsOptions): Promise<T
       }
     }),
   );
-  for (const key of [...parts.keys()]) flush(key);
+  merge.flushAll();
   const endRevisions = await Promise.all(tenants.map((t) => currentRevision(t.client)));
-
-  const results: TenantResult[] = tenants.map((t, k) => {
-    const r = runs[k]!;
-    const start = startRevisions[k];
-    const end = endRevisions[k];
-    return {
-      index: t.index,
-      prefix: t.prefix,
-      runId: t.runId,
-      status: r.status,
-      ...(r.reason !== undefined ? { reason: r.reason } : {}),
-      phases: r.phases,
-      serverSeries: r.serverSeries,
-      ...(start !== undefined && end !== undefined ? { revisions: { start, end } } : {}),
-      ...(r.cleanup ? { cleanup: { deleted: r.cleanup.crds + r.cleanup.namespaces, leftover: r.cleanup.leftover, ...(r.cleanup.skipped ? { skipped: true } : {}) } } : {}),
-    };
-  });
-  const status = runs.map((r) => r.status).reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), 'complete' as RunStatus);
   const reasons = runs.map((r, k) => (r.status === 'complete' ? undefined : `tenant ${tenants[k]!.index}: ${r.reason ?? r.status}`)).filter((r) => r !== undefined);
-  const cleanups = runs.map((r) => r.cleanup).filter((c) => c !== undefined);
+  const cleanup = addCleanups(runs.map((r) => r.cleanup).filter((c) => c !== undefined));
   const skipped = [...new Set(runs.flatMap((r) => r.skipped ?? []))];
   return {
-    phases: merged,
+    phases: merge.merged,
     // The first tenant's API server stands for the series (each tenant's own is in `tenants`).
     serverSeries: runs[0]?.serverSeries ?? [],
-    status,
+    status: worstStatus(runs.map((r) => r.status)),
     ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
-    ...(cleanups.length > 0
-      ? {
-          cleanup: {
-            crds: cleanups.reduce((a, c) => a + c.crds, 0),
-            namespaces: cleanups.reduce((a, c) => a + c.namespaces, 0),
-            leftover: cleanups.some((c) => c.leftover < 0) ? -1 : cleanups.reduce((a, c) => a + c.leftover, 0),
-            ...(cleanups.some((c) => c.skipped) ? { skipped: true } : {}),
-          },
-        }
-      : {}),
+    ...(cleanup ? { cleanup } : {}),
     ...(skipped.length > 0 ? { skipped } : {}),
-    tenants: results,
+    tenants: tenants.map((t, k) => tenantResult(t, runs[k]!, startRevisions[k], endRevisions[k])),
+  };
+}
+
+/**
+ * The tenants' events as one run's: each step ▸ phase merged once every tenant
+ * has reported it or ended without it; interval rows per tenant; the first
+ * tenant's progress for all (they run the same plan in step).
+ */
+class TenantMerge {
+  readonly merged: PhaseResult[] = [];
+  private readonly parts = new Map<string, { results: PhaseResult[]; from: Set<number> }>();
+  /** Tenants whose run ended: they report no further phases. */
+  private readonly ended = new Set<number>();
+
+  constructor(
+    private readonly tenants: readonly TenantTarget[],
+    private readonly emit: (event: TenantsEvent) => void,
+  ) {}
+
+  onEvent(t: TenantTarget, event: RunEvent): void {
+    switch (event.type) {
+      case 'phase-end':
+        this.collect(t.index, event.result);
+        break;
+      case 'interval':
+        this.emit({ ...event, thread: t.index });
+        break;
+      case 'message':
+        this.emit({ type: 'message', message: `tenant ${t.index}: ${event.message}` });
+        break;
+      default:
+        // Progress of the first tenant stands for all: they run the same plan in step.
+        if (t.index === this.tenants[0]!.index) this.emit(event);
+    }
+  }
+
+  /** Tenant `index` ended: what waited only for it is merged now. */
+  gone(index: number): void {
+    this.ended.add(index);
+    for (const key of [...this.parts.keys()]) if (this.complete(key)) this.flush(key);
+  }
+
+  /** The end of the run: whatever is left, merged as it is. */
+  flushAll(): void {
+    for (const key of [...this.parts.keys()]) this.flush(key);
+  }
+
+  /** A phase is merged once every tenant has reported it or ended without it. */
+  private complete(key: string): boolean {
+    return this.tenants.every((t) => this.parts.get(key)?.from.has(t.index) || this.ended.has(t.index));
+  }
+
+  private collect(tenant: number, result: PhaseResult): void {
+    const key = `${result.step}\u0000${result.phase}`;
+    const part = this.parts.get(key) ?? { results: [], from: new Set<number>() };
+    part.results.push(result);
+    part.from.add(tenant);
+    this.parts.set(key, part);
+    if (this.complete(key)) this.flush(key);
+  }
+
+  private flush(key: string): void {
+    const list = this.parts.get(key)?.results;
+    if (!list || list.length === 0) return;
+    this.parts.delete(key);
+    const first = list[0]!;
+    // Levels and CRD counts are per tenant (each ran the whole scenario); the load adds up.
+    const phase: PhaseResult = { ...mergePhases(list), level: first.level, crds: first.crds };
+    this.merged.push(phase);
+    this.emit({ type: 'phase-end', result: phase });
+  }
+}
+
+/** One tenant's own part of the result, with the storage revisions it saw move. */
+function tenantResult(t: TenantTarget, r: ExecuteResult, start: number | undefined, end: number | undefined): TenantResult {
+  return {
+    index: t.index,
+    prefix: t.prefix,
+    runId: t.runId,
+    status: r.status,
+    ...(r.reason !== undefined ? { reason: r.reason } : {}),
+    phases: r.phases,
+    serverSeries: r.serverSeries,
+    ...(start !== undefined && end !== undefined ? { revisions: { start, end } } : {}),
+    ...(r.cleanup ? { cleanup: { deleted: r.cleanup.crds + r.cleanup.namespaces, leftover: r.cleanup.leftover, ...(r.cleanup.skipped ? { skipped: true } : {}) } } : {}),
   };
 }
