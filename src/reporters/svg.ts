@@ -174,31 +174,85 @@ function textWidth(text: string): number {
   return text.length * 6.8;
 }
 
+/** The plot area in pixels and the two axes' projections onto it. */
+interface Frame {
+  x0: number;
+  x1: number;
+  top: number;
+  plotBottom: number;
+  px: (v: number) => number;
+  py: (v: number) => number;
+}
+
+type DrawnSeries = ChartSeries & { color: string; dash: string };
+
 /** Renders a line chart as an `<svg>` element. */
 export function lineChart(opts: LineChartOptions): string {
   const width = opts.width ?? 720;
-  const plotHeight = opts.plotHeight ?? 280;
-  const autoRatio = opts.autoLogRatio ?? 30;
   const xFormat = opts.xFormat ?? formatTick;
   const yFormat = opts.yFormat ?? formatTick;
-  const markers = opts.markers ?? true;
+  const { xAxis, yAxis } = chartAxes(opts);
+  const drawn = drawnSeries(opts.series, xAxis, yAxis);
+  const yTickLabels = yAxis.ticks.map(yFormat);
+  const left = Math.max(48, 22 + Math.max(...yTickLabels.map(textWidth)) + 8);
+  const top = 40;
+  const plotBottom = top + (opts.plotHeight ?? 280);
+  const x0 = left;
+  const x1 = width - 20;
+  const frame: Frame = { x0, x1, top, plotBottom, px: (v) => project(xAxis, v, x0, x1), py: (v) => project(yAxis, v, plotBottom, top) };
+  // Legend: items laid out in rows under the x-axis label.
+  const legend = legendLayout(drawn, x0, x1, plotBottom + 58);
+  const height = (drawn.length > 0 ? legend.bottom + 14 : plotBottom + 50) + 6;
+  const idAttr = opts.id ? ` id="${escapeXml(opts.id)}"` : '';
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg"${idAttr} class="chart" width="${width}" height="${n(height)}" viewBox="0 0 ${width} ${n(height)}" role="img" aria-label="${escapeXml(opts.title)}" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, 'Liberation Sans', Arial, sans-serif" font-size="12">`,
+    `<title>${escapeXml(opts.title)}</title>`,
+    `<rect x="0" y="0" width="${width}" height="${n(height)}" fill="#ffffff"/>`,
+    `<text x="${x0}" y="22" font-size="15" font-weight="600" fill="#222">${escapeXml(opts.title)}</text>`,
+    ...gridAndAxes(frame, xAxis, yAxis, yTickLabels, xFormat, opts.xLabel, opts.yLabel),
+  ];
+  if (drawn.length === 0) {
+    out.push(`<text x="${n((x0 + x1) / 2)}" y="${n((top + plotBottom) / 2)}" text-anchor="middle" fill="#888">no data</text>`);
+  }
+  for (const s of drawn) out.push(...seriesGroup(frame, s, opts.markers ?? true, xFormat, yFormat));
+  out.push('<g class="legend">');
+  for (const { x, y, s } of legend.items) {
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+    out.push(
+      `<line x1="${n(x)}" x2="${n(x + 24)}" y1="${n(y - 4)}" y2="${n(y - 4)}" stroke="${escapeXml(s.color)}" stroke-width="2.5"${dash}/>`,
+      `<text x="${n(x + 30)}" y="${n(y)}" fill="#222">${escapeXml(s.name)}</text>`,
+    );
+  }
+  out.push('</g>');
+  out.push('</svg>');
+  return out.join('\n');
+}
 
-  const valid = (axisType: ScaleType, v: number) => Number.isFinite(v) && (axisType === 'linear' || v > 0);
+/** Both axes over every point: x linear from its data by default, y from zero. */
+function chartAxes(opts: LineChartOptions): { xAxis: Axis; yAxis: Axis } {
+  const autoRatio = opts.autoLogRatio ?? 30;
   const allPoints = opts.series.flatMap((s) => s.points);
-  const xAxis = chooseAxis(
-    allPoints.map((p) => p.x),
-    opts.xScale ?? 'linear',
-    opts.xFromZero ?? false,
-    autoRatio,
-  );
-  const yAxis = chooseAxis(
-    allPoints.map((p) => p.y),
-    opts.yScale ?? 'linear',
-    opts.yFromZero ?? true,
-    autoRatio,
-    opts.yInteger ?? false,
-  );
-  const drawn = opts.series
+  return {
+    xAxis: chooseAxis(
+      allPoints.map((p) => p.x),
+      opts.xScale ?? 'linear',
+      opts.xFromZero ?? false,
+      autoRatio,
+    ),
+    yAxis: chooseAxis(
+      allPoints.map((p) => p.y),
+      opts.yScale ?? 'linear',
+      opts.yFromZero ?? true,
+      autoRatio,
+      opts.yInteger ?? false,
+    ),
+  };
+}
+
+/** The series with their colour and dash, keeping the points the axes can show (a log axis shows no zero); empty series go. */
+function drawnSeries(series: readonly ChartSeries[], xAxis: Axis, yAxis: Axis): DrawnSeries[] {
+  const valid = (axisType: ScaleType, v: number) => Number.isFinite(v) && (axisType === 'linear' || v > 0);
+  return series
     .map((s, i) => ({
       ...s,
       color: s.color ?? PALETTE[i % PALETTE.length]!,
@@ -206,43 +260,29 @@ export function lineChart(opts: LineChartOptions): string {
       points: s.points.filter((p) => valid(xAxis.type, p.x) && valid(yAxis.type, p.y)),
     }))
     .filter((s) => s.points.length > 0);
+}
 
-  const yTickLabels = yAxis.ticks.map(yFormat);
-  const left = Math.max(48, 22 + Math.max(...yTickLabels.map(textWidth)) + 8);
-  const right = 20;
-  const top = 40;
-  const plotBottom = top + plotHeight;
-  const x0 = left;
-  const x1 = width - right;
-
-  // Legend: items laid out in rows under the x-axis label.
-  const legendTop = plotBottom + 58;
-  const legendItems: { x: number; y: number; s: (typeof drawn)[number] }[] = [];
+/** Legend items in rows from `top`, wrapping at the plot's right edge; `bottom` is the last row's baseline. */
+function legendLayout(drawn: readonly DrawnSeries[], x0: number, x1: number, top: number): { items: { x: number; y: number; s: DrawnSeries }[]; bottom: number } {
+  const items: { x: number; y: number; s: DrawnSeries }[] = [];
   let lx = x0;
-  let ly = legendTop;
+  let ly = top;
   for (const s of drawn) {
     const w = 30 + textWidth(s.name) + 18;
     if (lx + w > x1 && lx > x0) {
       lx = x0;
       ly += 20;
     }
-    legendItems.push({ x: lx, y: ly, s });
+    items.push({ x: lx, y: ly, s });
     lx += w;
   }
-  const height = (drawn.length > 0 ? ly + 14 : plotBottom + 50) + 6;
+  return { items, bottom: ly };
+}
 
-  const px = (v: number) => project(xAxis, v, x0, x1);
-  const py = (v: number) => project(yAxis, v, plotBottom, top);
+/** Grid lines, axes with their ticks and tick labels, and the two axis labels (noting a log scale). */
+function gridAndAxes(f: Frame, xAxis: Axis, yAxis: Axis, yTickLabels: readonly string[], xFormat: (v: number) => string, xLabel: string, yLabel: string): string[] {
+  const { x0, x1, top, plotBottom, px, py } = f;
   const out: string[] = [];
-  const idAttr = opts.id ? ` id="${escapeXml(opts.id)}"` : '';
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg"${idAttr} class="chart" width="${width}" height="${n(height)}" viewBox="0 0 ${width} ${n(height)}" role="img" aria-label="${escapeXml(opts.title)}" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, 'Liberation Sans', Arial, sans-serif" font-size="12">`,
-    `<title>${escapeXml(opts.title)}</title>`,
-    `<rect x="0" y="0" width="${width}" height="${n(height)}" fill="#ffffff"/>`,
-    `<text x="${x0}" y="22" font-size="15" font-weight="600" fill="#222">${escapeXml(opts.title)}</text>`,
-  );
-
-  // Grid and ticks.
   out.push('<g class="grid" stroke="#e3e3e3" stroke-width="1">');
   for (const t of yAxis.ticks) out.push(`<line x1="${n(x0)}" x2="${n(x1)}" y1="${n(py(t))}" y2="${n(py(t))}"/>`);
   for (const t of xAxis.ticks) out.push(`<line x1="${n(px(t))}" x2="${n(px(t))}" y1="${top}" y2="${plotBottom}"/>`);
@@ -254,51 +294,30 @@ export function lineChart(opts: LineChartOptions): string {
   for (const t of xAxis.ticks) out.push(`<line x1="${n(px(t))}" x2="${n(px(t))}" y1="${plotBottom}" y2="${plotBottom + 5}"/>`);
   out.push('</g>');
   out.push('<g class="tick-labels" fill="#444">');
-  yAxis.ticks.forEach((t, i) =>
-    out.push(`<text x="${n(x0 - 8)}" y="${n(py(t) + 4)}" text-anchor="end">${escapeXml(yTickLabels[i]!)}</text>`),
-  );
+  yAxis.ticks.forEach((t, i) => out.push(`<text x="${n(x0 - 8)}" y="${n(py(t) + 4)}" text-anchor="end">${escapeXml(yTickLabels[i]!)}</text>`));
   for (const t of xAxis.ticks) out.push(`<text x="${n(px(t))}" y="${plotBottom + 19}" text-anchor="middle">${escapeXml(xFormat(t))}</text>`);
   out.push('</g>');
   const scaleNote = (a: Axis) => (a.type === 'log' ? ' (log scale)' : '');
   out.push(
-    `<text class="x-label" x="${n((x0 + x1) / 2)}" y="${plotBottom + 40}" text-anchor="middle" fill="#222">${escapeXml(opts.xLabel + scaleNote(xAxis))}</text>`,
-    `<text class="y-label" transform="translate(14 ${n((top + plotBottom) / 2)}) rotate(-90)" text-anchor="middle" fill="#222">${escapeXml(opts.yLabel + scaleNote(yAxis))}</text>`,
+    `<text class="x-label" x="${n((x0 + x1) / 2)}" y="${plotBottom + 40}" text-anchor="middle" fill="#222">${escapeXml(xLabel + scaleNote(xAxis))}</text>`,
+    `<text class="y-label" transform="translate(14 ${n((top + plotBottom) / 2)}) rotate(-90)" text-anchor="middle" fill="#222">${escapeXml(yLabel + scaleNote(yAxis))}</text>`,
   );
+  return out;
+}
 
-  if (drawn.length === 0) {
-    out.push(
-      `<text x="${n((x0 + x1) / 2)}" y="${n((top + plotBottom) / 2)}" text-anchor="middle" fill="#888">no data</text>`,
-    );
-  }
-
-  // Series.
-  for (const s of drawn) {
-    const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${n(px(p.x))} ${n(py(p.y))}`).join(' ');
-    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
-    out.push(`<g class="series-group">`);
-    out.push(
-      `<path class="series" data-series="${escapeXml(s.name)}" data-points="${s.points.length}" d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
-    );
-    if (markers) {
-      for (const p of s.points) {
-        out.push(
-          `<circle cx="${n(px(p.x))}" cy="${n(py(p.y))}" r="3.5" fill="${escapeXml(s.color)}"><title>${escapeXml(`${s.name}: ${xFormat(p.x)} → ${yFormat(p.y)}`)}</title></circle>`,
-        );
-      }
+/** One series: its path and, with markers, a circle per point whose tooltip gives the values. */
+function seriesGroup(f: Frame, s: DrawnSeries, markers: boolean, xFormat: (v: number) => string, yFormat: (v: number) => string): string[] {
+  const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${n(f.px(p.x))} ${n(f.py(p.y))}`).join(' ');
+  const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+  const out = [
+    `<g class="series-group">`,
+    `<path class="series" data-series="${escapeXml(s.name)}" data-points="${s.points.length}" d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
+  ];
+  if (markers) {
+    for (const p of s.points) {
+      out.push(`<circle cx="${n(f.px(p.x))}" cy="${n(f.py(p.y))}" r="3.5" fill="${escapeXml(s.color)}"><title>${escapeXml(`${s.name}: ${xFormat(p.x)} → ${yFormat(p.y)}`)}</title></circle>`);
     }
-    out.push('</g>');
-  }
-
-  // Legend.
-  out.push('<g class="legend">');
-  for (const { x, y, s } of legendItems) {
-    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
-    out.push(
-      `<line x1="${n(x)}" x2="${n(x + 24)}" y1="${n(y - 4)}" y2="${n(y - 4)}" stroke="${escapeXml(s.color)}" stroke-width="2.5"${dash}/>`,
-      `<text x="${n(x + 30)}" y="${n(y)}" fill="#222">${escapeXml(s.name)}</text>`,
-    );
   }
   out.push('</g>');
-  out.push('</svg>');
-  return out.join('\n');
+  return out;
 }
