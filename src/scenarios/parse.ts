@@ -89,56 +89,72 @@ interface RuleProblem {
 
 /** Rules that span fields, checked before anything touches a server. */
 function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[] {
-  const problems: RuleProblem[] = [];
   const names = new Map<string, number>();
-  s.phases.forEach((phase, i) => {
-    const path = ['phases', i];
+  const problems = s.phases.flatMap((phase, i) => {
     const seen = names.get(phase.name);
-    if (seen !== undefined) problems.push({ path: [...path, 'name'], message: `expected a unique phase name, got "${phase.name}" again (first at phases[${seen}])` });
-    else names.set(phase.name, i);
-
-    if ('rate' in phase && phase.rate !== undefined && phase.concurrency !== undefined) {
-      problems.push({ path: [...path, 'rate'], message: 'expected either rate (open model, with maxInFlight) or concurrency (closed model), got both' });
-    }
-    if ('maxInFlight' in phase && phase.maxInFlight !== undefined && phase.rate === undefined) {
-      problems.push({ path: [...path, 'maxInFlight'], message: 'expected maxInFlight only with rate (open model)' });
-    }
-    if ('repeat' in phase && phase.repeat !== undefined && phase.duration !== undefined) {
-      problems.push({ path: [...path, 'repeat'], message: 'expected either repeat or duration, got both' });
-    }
-    if (phase.op === 'create' && phase.waitFor !== undefined && phase.of !== 'crds') {
-      problems.push({ path: [...path, 'waitFor'], message: 'expected waitFor only when creating crds' });
-    }
-    if (!s.generate.crds) {
-      problems.push({ path: [...path, 'op'], message: 'expected generate.crds: every phase works on generated CRDs or their objects' });
-    }
-    if ('of' in phase && phase.of === 'objects' && !s.generate.objects && phase.op === 'create') {
-      problems.push({ path: [...path, 'of'], message: 'expected generate.objects to describe the objects to create' });
-    }
-    if (phase.op === 'watch' && phase.during === undefined && phase.duration === undefined) {
-      problems.push({ path: [...path, 'watchers'], message: 'expected `during: <phase>` or `duration` so the watches know when to end' });
-    }
-    // Installing CRDs at a rate needs no limit: the step's level says how many.
-    const installsCrds = phase.op === 'create' && phase.of === 'crds';
-    if ('rate' in phase && phase.rate !== undefined && !installsCrds && phase.repeat === undefined && phase.duration === undefined && phase.during === undefined) {
-      problems.push({ path: [...path, 'rate'], message: 'expected repeat or duration with an open-model rate' });
-    }
-    if ('rate' in phase && typeof phase.rate === 'object' && phase.duration === undefined) {
-      problems.push({ path: [...path, 'rate'], message: 'expected duration with a ramping rate (the ramp spans the duration)' });
-    }
-    const needsObjects =
-      phase.op === 'get' || phase.op === 'patch' || (phase.op === 'delete' && phase.of === 'objects') || (phase.op === 'mix' && phase.mix.some((e) => e.op === 'get' || e.op === 'patch'));
-    const createsObjectsBefore = s.phases.slice(0, i).some((p) => p.op === 'create' && p.of === 'objects');
-    if (needsObjects && !createsObjectsBefore) {
-      problems.push({ path: [...path, 'op'], message: `expected a \`create of: objects\` phase before this ${phase.op} phase: it works on existing objects` });
-    }
-    if (phase.op === 'mix' && !s.generate.objects) {
-      phase.mix.forEach((entry, j) => {
-        if (entry.op === 'create') problems.push({ path: [...path, 'mix', j, 'of'], message: 'expected generate.objects to describe the objects to create' });
-      });
-    }
+    if (seen === undefined) names.set(phase.name, i);
+    return phaseProblems(s, phase, i, seen);
   });
+  problems.push(...duringProblems(s, names), ...stepProblems(s), ...stopWhenProblems(s, names));
+  if (s.generate.crds && s.generate.crds.groups > s.generate.crds.count) {
+    problems.push({ path: ['generate', 'crds', 'groups'], message: `expected at most count (${s.generate.crds.count}) groups, got ${s.generate.crds.groups}` });
+  }
+  if (!options.allowHuge) problems.push(...softLimitProblems(s));
+  return problems;
+}
 
+/** One phase's own rules; `seen`: the index of an earlier phase of the same name. */
+function phaseProblems(s: ScenarioDoc, phase: ScenarioDoc['phases'][number], i: number, seen: number | undefined): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  const path = ['phases', i];
+  if (seen !== undefined) problems.push({ path: [...path, 'name'], message: `expected a unique phase name, got "${phase.name}" again (first at phases[${seen}])` });
+
+  if ('rate' in phase && phase.rate !== undefined && phase.concurrency !== undefined) {
+    problems.push({ path: [...path, 'rate'], message: 'expected either rate (open model, with maxInFlight) or concurrency (closed model), got both' });
+  }
+  if ('maxInFlight' in phase && phase.maxInFlight !== undefined && phase.rate === undefined) {
+    problems.push({ path: [...path, 'maxInFlight'], message: 'expected maxInFlight only with rate (open model)' });
+  }
+  if ('repeat' in phase && phase.repeat !== undefined && phase.duration !== undefined) {
+    problems.push({ path: [...path, 'repeat'], message: 'expected either repeat or duration, got both' });
+  }
+  if (phase.op === 'create' && phase.waitFor !== undefined && phase.of !== 'crds') {
+    problems.push({ path: [...path, 'waitFor'], message: 'expected waitFor only when creating crds' });
+  }
+  if (!s.generate.crds) {
+    problems.push({ path: [...path, 'op'], message: 'expected generate.crds: every phase works on generated CRDs or their objects' });
+  }
+  if ('of' in phase && phase.of === 'objects' && !s.generate.objects && phase.op === 'create') {
+    problems.push({ path: [...path, 'of'], message: 'expected generate.objects to describe the objects to create' });
+  }
+  if (phase.op === 'watch' && phase.during === undefined && phase.duration === undefined) {
+    problems.push({ path: [...path, 'watchers'], message: 'expected `during: <phase>` or `duration` so the watches know when to end' });
+  }
+  // Installing CRDs at a rate needs no limit: the step's level says how many.
+  const installsCrds = phase.op === 'create' && phase.of === 'crds';
+  if ('rate' in phase && phase.rate !== undefined && !installsCrds && phase.repeat === undefined && phase.duration === undefined && phase.during === undefined) {
+    problems.push({ path: [...path, 'rate'], message: 'expected repeat or duration with an open-model rate' });
+  }
+  if ('rate' in phase && typeof phase.rate === 'object' && phase.duration === undefined) {
+    problems.push({ path: [...path, 'rate'], message: 'expected duration with a ramping rate (the ramp spans the duration)' });
+  }
+  const needsObjects =
+    phase.op === 'get' || phase.op === 'patch' || (phase.op === 'delete' && phase.of === 'objects') || (phase.op === 'mix' && phase.mix.some((e) => e.op === 'get' || e.op === 'patch'));
+  const createsObjectsBefore = s.phases.slice(0, i).some((p) => p.op === 'create' && p.of === 'objects');
+  if (needsObjects && !createsObjectsBefore) {
+    problems.push({ path: [...path, 'op'], message: `expected a \`create of: objects\` phase before this ${phase.op} phase: it works on existing objects` });
+  }
+  if (phase.op === 'mix' && !s.generate.objects) {
+    phase.mix.forEach((entry, j) => {
+      if (entry.op === 'create') problems.push({ path: [...path, 'mix', j, 'of'], message: 'expected generate.objects to describe the objects to create' });
+    });
+  }
+  return problems;
+}
+
+/** `during:` names another phase that runs on its own. */
+function duringProblems(s: ScenarioDoc, names: ReadonlyMap<string, number>): RuleProblem[] {
+  const problems: RuleProblem[] = [];
   s.phases.forEach((phase, i) => {
     if (phase.during === undefined) return;
     const target = names.get(phase.during);
@@ -151,7 +167,12 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
       problems.push({ path: ['phases', i, 'during'], message: `expected a phase that runs on its own, got "${phase.during}", which itself runs during another` });
     }
   });
+  return problems;
+}
 
+/** The sweep: ascending levels within the generated CRDs, and phases to install CRDs or take each step's load. */
+function stepProblems(s: ScenarioDoc): RuleProblem[] {
+  const problems: RuleProblem[] = [];
   const crdCount = s.generate.crds?.count ?? 0;
   if (s.steps) {
     const by = s.steps.by;
@@ -178,6 +199,12 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
       }
     }
   }
+  return problems;
+}
+
+/** stopWhen: each condition parses, and a latency one names a phase. */
+function stopWhenProblems(s: ScenarioDoc, names: ReadonlyMap<string, number>): RuleProblem[] {
+  const problems: RuleProblem[] = [];
   for (const [key, value] of Object.entries(s.stopWhen ?? {})) {
     try {
       const c = parseStopCondition(key, value);
@@ -188,26 +215,27 @@ function crossFieldProblems(s: ScenarioDoc, options: LoadOptions): RuleProblem[]
       problems.push({ path: ['stopWhen', key], message: (err as Error).message });
     }
   }
-  if (s.generate.crds && s.generate.crds.groups > s.generate.crds.count) {
-    problems.push({ path: ['generate', 'crds', 'groups'], message: `expected at most count (${s.generate.crds.count}) groups, got ${s.generate.crds.groups}` });
-  }
+  return problems;
+}
 
-  if (!options.allowHuge) {
-    const over = (path: (string | number)[], value: number, limit: number, what: string) => {
-      if (value > limit) problems.push({ path, message: `expected at most ${limit} ${what}, got ${value} (pass --allow-huge if you mean it)` });
-    };
-    over(['generate', 'crds', 'count'], crdCount, SOFT_LIMITS.crds, 'CRDs');
-    over(['generate', 'objects', 'perCRD'], s.generate.objects?.perCRD ?? 0, SOFT_LIMITS.objectsPerCrd, 'objects per CRD');
-    s.steps?.at.forEach((level, i) => {
-      if (s.steps?.by === 'rate') over(['steps', 'at', i], level, SOFT_LIMITS.ratePerSecond, 'requests per second');
-      if (s.steps?.by === 'concurrency') over(['steps', 'at', i], level, SOFT_LIMITS.concurrency, 'concurrent workers');
-    });
-    s.phases.forEach((phase, i) => {
-      if ('concurrency' in phase && phase.concurrency !== undefined) over(['phases', i, 'concurrency'], phase.concurrency, SOFT_LIMITS.concurrency, 'concurrent workers');
-      if ('rate' in phase && phase.rate !== undefined) over(['phases', i, 'rate'], Math.ceil(peakRatePerSecond(phase.rate)), SOFT_LIMITS.ratePerSecond, 'requests per second');
-      if (phase.op === 'watch') over(['phases', i, 'watchers'], phase.watchers, SOFT_LIMITS.watchers, 'watchers');
-    });
-  }
+/** The safety ceilings on counts and rates (lifted by allowHuge). */
+function softLimitProblems(s: ScenarioDoc): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  const crdCount = s.generate.crds?.count ?? 0;
+  const over = (path: (string | number)[], value: number, limit: number, what: string) => {
+    if (value > limit) problems.push({ path, message: `expected at most ${limit} ${what}, got ${value} (pass --allow-huge if you mean it)` });
+  };
+  over(['generate', 'crds', 'count'], crdCount, SOFT_LIMITS.crds, 'CRDs');
+  over(['generate', 'objects', 'perCRD'], s.generate.objects?.perCRD ?? 0, SOFT_LIMITS.objectsPerCrd, 'objects per CRD');
+  s.steps?.at.forEach((level, i) => {
+    if (s.steps?.by === 'rate') over(['steps', 'at', i], level, SOFT_LIMITS.ratePerSecond, 'requests per second');
+    if (s.steps?.by === 'concurrency') over(['steps', 'at', i], level, SOFT_LIMITS.concurrency, 'concurrent workers');
+  });
+  s.phases.forEach((phase, i) => {
+    if ('concurrency' in phase && phase.concurrency !== undefined) over(['phases', i, 'concurrency'], phase.concurrency, SOFT_LIMITS.concurrency, 'concurrent workers');
+    if ('rate' in phase && phase.rate !== undefined) over(['phases', i, 'rate'], Math.ceil(peakRatePerSecond(phase.rate)), SOFT_LIMITS.ratePerSecond, 'requests per second');
+    if (phase.op === 'watch') over(['phases', i, 'watchers'], phase.watchers, SOFT_LIMITS.watchers, 'watchers');
+  });
   return problems;
 }
 
