@@ -128,6 +128,39 @@ function setLabel(labels: Record<string, string>, name: string, value: string): 
   else labels[name] = value;
 }
 
+/**
+ * The slow path of a label value: from `valueStart`, with the first backslash
+ * at `i`. Unescapes \\, \" and \n up to the closing quote; `end` is just past
+ * it. Undefined for another escape or no closing quote.
+ */
+function readEscapedValue(line: string, valueStart: number, i: number): { value: string; end: number } | undefined {
+  const n = line.length;
+  let out = line.slice(valueStart, i);
+  while (i < n) {
+    const c = line.charCodeAt(i);
+    if (c === QUOTE) return { value: out, end: i + 1 };
+    if (c === BACKSLASH) {
+      const e = line.charCodeAt(i + 1);
+      if (e === BACKSLASH) out += '\\';
+      else if (e === QUOTE) out += '"';
+      else if (e === LOWER_N) out += '\n';
+      else return undefined;
+      i += 2;
+    } else {
+      // Copy the run up to the next special character in one slice.
+      let j = i + 1;
+      while (j < n) {
+        const d = line.charCodeAt(j);
+        if (d === QUOTE || d === BACKSLASH) break;
+        j++;
+      }
+      out += line.slice(i, j);
+      i = j;
+    }
+  }
+  return undefined;
+}
+
 /** Parses one sample line; undefined when malformed. */
 function parseSample(line: string): Sample | undefined {
   const n = line.length;
@@ -174,36 +207,10 @@ function parseSample(line: string): Sample | undefined {
         value = line.slice(valueStart, i);
         i++;
       } else {
-        let out = line.slice(valueStart, i);
-        let closed = false;
-        while (i < n) {
-          const c = line.charCodeAt(i);
-          if (c === QUOTE) {
-            closed = true;
-            i++;
-            break;
-          }
-          if (c === BACKSLASH) {
-            const e = line.charCodeAt(i + 1);
-            if (e === BACKSLASH) out += '\\';
-            else if (e === QUOTE) out += '"';
-            else if (e === LOWER_N) out += '\n';
-            else return undefined;
-            i += 2;
-          } else {
-            // Copy the run up to the next special character in one slice.
-            let j = i + 1;
-            while (j < n) {
-              const d = line.charCodeAt(j);
-              if (d === QUOTE || d === BACKSLASH) break;
-              j++;
-            }
-            out += line.slice(i, j);
-            i = j;
-          }
-        }
-        if (!closed) return undefined;
-        value = out;
+        const read = readEscapedValue(line, valueStart, i);
+        if (!read) return undefined;
+        value = read.value;
+        i = read.end;
       }
       setLabel(labels, labelName, value);
       i = skipBlanks(line, i);
