@@ -49,15 +49,41 @@ export interface Analysis {
   knee?: Knee;
 }
 
-const LABEL: Record<Bottleneck, string> = {
-  harness: 'the harness itself',
-  'flow-control': 'flow control (429s and queueing: API Priority and Fairness or max-in-flight)',
-  'apiserver-cpu': 'kube-apiserver CPU',
-  'apiserver-memory': 'kube-apiserver memory',
-  storage: 'storage (etcd)',
-  errors: 'server errors',
-  none: 'nothing',
-};
+/**
+ * What the report calls the server's parts. The CRD-only server is not kube-apiserver and kine
+ * is not etcd; with tenants=N the sampled series is the first tenant's API server (each
+ * tenant's own figures are in the Tenants section).
+ */
+export interface PartNames {
+  apiserver: string;
+  storage: string;
+}
+
+export function partNames(run: RunInfo | undefined): PartNames {
+  const s = run?.server;
+  const tenants = s?.tenants ?? 1;
+  const apiserver = s?.flavour === 'crd-only' ? 'CRD-only API server' : tenants > 1 ? `kube-apiserver (tenant 1 of ${tenants})` : 'kube-apiserver';
+  return { apiserver, storage: s?.storage === 'kine' ? 'kine' : 'etcd' };
+}
+
+function label(kind: Bottleneck, names: PartNames): string {
+  switch (kind) {
+    case 'harness':
+      return 'the harness itself';
+    case 'flow-control':
+      return 'flow control (429s and queueing: API Priority and Fairness or max-in-flight)';
+    case 'apiserver-cpu':
+      return `${names.apiserver} CPU`;
+    case 'apiserver-memory':
+      return `${names.apiserver} memory`;
+    case 'storage':
+      return `storage (${names.storage})`;
+    case 'errors':
+      return 'server errors';
+    case 'none':
+      return 'nothing';
+  }
+}
 
 function errorCounts(phase: PhaseResult): { throttled: number; failed: number; attempts: number } {
   let throttled = 0;
@@ -92,7 +118,7 @@ export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFA
     return {
       ...base,
       bottleneck: 'harness',
-      because: `${harnessFigures(h)}${behind.bottleneck !== 'none' ? `; the server-side evidence also points at ${LABEL[behind.bottleneck]}` : ''}`,
+      because: `${harnessFigures(h)}${behind.bottleneck !== 'none' ? `; the server-side evidence also points at ${label(behind.bottleneck, partNames(run))}` : ''}`,
       ...(behind.bottleneck !== 'none' ? { behindHarness: behind.bottleneck, behindHarnessBecause: behind.because } : {}),
     };
   }
@@ -109,15 +135,15 @@ export function phaseBottleneck(phase: PhaseResult, run: RunInfo, options = DEFA
     return { ...base, bottleneck: 'errors', because: `${failed} of ${attempts} requests failed` };
   }
   if (s && run.target.local && s.cpuCores >= 0.8 * run.machine.cores) {
-    return { ...base, bottleneck: 'apiserver-cpu', because: `kube-apiserver used ${s.cpuCores.toFixed(2)} of ${run.machine.cores} cores` };
+    return { ...base, bottleneck: 'apiserver-cpu', because: `${partNames(run).apiserver} used ${s.cpuCores.toFixed(2)} of ${run.machine.cores} cores` };
   }
   if (s && run.target.local && s.rssBytes >= 0.8 * run.machine.memoryBytes) {
-    return { ...base, bottleneck: 'apiserver-memory', because: `kube-apiserver resident memory ${(s.rssBytes / 2 ** 30).toFixed(1)} GiB` };
+    return { ...base, bottleneck: 'apiserver-memory', because: `${partNames(run).apiserver} resident memory ${(s.rssBytes / 2 ** 30).toFixed(1)} GiB` };
   }
   const primary = phase.ops.find((o) => o.op === phase.primary);
   // A few ms of etcd time in a fast read is the normal path, not saturation: require a slow etcd too.
   if (s && primary && s.etcdP99Ms >= 50 && s.etcdP99Ms >= 0.5 * primary.latencyMs.p99) {
-    return { ...base, bottleneck: 'storage', because: `etcd request p99 ${s.etcdP99Ms.toFixed(1)} ms is at least half of the client p99 ${primary.latencyMs.p99} ms` };
+    return { ...base, bottleneck: 'storage', because: `${partNames(run).storage} request p99 ${s.etcdP99Ms.toFixed(1)} ms is at least half of the client p99 ${primary.latencyMs.p99} ms` };
   }
   return { ...base, bottleneck: 'none', because: 'no limit reached' };
 }
@@ -184,11 +210,12 @@ export function analyze(run: RunInfo, summary: RunSummary, options = DEFAULT_ANA
   const phases = summary.phases;
   const verdicts = phases.map((p) => phaseBottleneck(p, run, options));
   const findings: string[] = [];
+  const names = partNames(run);
   for (const kind of ['flow-control', 'errors', 'apiserver-cpu', 'apiserver-memory', 'storage'] as const) {
     const hits = verdicts.filter((v) => v.bottleneck === kind);
-    if (hits.length > 0) findings.push(`${LABEL[kind]} limited ${hits.map((v) => `${v.phase}@step ${v.step} (${v.because})`).join('; ')}.`);
+    if (hits.length > 0) findings.push(`${label(kind, names)} limited ${hits.map((v) => `${v.phase}@step ${v.step} (${v.because})`).join('; ')}.`);
   }
-  findings.push(...normalizedFigures(phases));
+  findings.push(...normalizedFigures(phases, names));
   const knee = findKnee(phases, options);
   findings.push(...profileFindings(summary, knee?.step));
   // The server's findings first; the harness caveat after them (issue #18: the user came for the server).
@@ -214,6 +241,7 @@ function headlineFacts(run: RunInfo, phases: readonly PhaseResult[], verdicts: r
     .filter((v) => serverLimit(v) !== 'none' && v !== kneeVerdict)
     .sort((a, b) => a.step - b.step)[0];
   const growth = memoryGrowth(phases);
+  const names = partNames(run);
   return {
     ...(run.stoppedAt ? { stop: stopSentence(run.stoppedAt, level(run.stoppedAt.level)) } : {}),
     swept: levels.length > 1,
@@ -224,16 +252,16 @@ function headlineFacts(run: RunInfo, phases: readonly PhaseResult[], verdicts: r
           knee: {
             where: `${level(knee.level)} (step ${knee.step}, phase ${knee.phase})`,
             reason: knee.reason,
-            ...(kneeCause !== 'none' ? { cause: LABEL[kneeCause] } : {}),
+            ...(kneeCause !== 'none' ? { cause: label(kneeCause, names) } : {}),
             harnessToo: kneeVerdict?.bottleneck === 'harness',
           },
         }
       : {}),
     ...(first
-      ? { firstLimit: { what: LABEL[serverLimit(first)], phase: first.phase, step: first.step, because: first.behindHarnessBecause ?? first.because, harnessToo: first.bottleneck === 'harness' } }
+      ? { firstLimit: { what: label(serverLimit(first), names), phase: first.phase, step: first.step, because: first.behindHarnessBecause ?? first.because, harnessToo: first.bottleneck === 'harness' } }
       : {}),
     ...(growth && growth.first !== growth.last && growth.dCrds > 0
-      ? { memory: { perCrdBytes: growth.dMem / growth.dCrds, grewBytes: growth.dMem, fromCrds: growth.first.crds, toCrds: growth.last.crds } }
+      ? { memory: { apiserver: names.apiserver, perCrdBytes: growth.dMem / growth.dCrds, grewBytes: growth.dMem, fromCrds: growth.first.crds, toCrds: growth.last.crds } }
       : {}),
     harness: verdicts.filter((v) => v.bottleneck === 'harness').map((v) => ({ phase: v.phase, step: v.step })),
   };
@@ -300,17 +328,17 @@ export function memoryGrowth(phases: readonly PhaseResult[]): MemoryGrowth | und
  * (slope between the first and last step) and per stored object, and the
  * discovery / OpenAPI documents' size and latency per CRD installed.
  */
-export function normalizedFigures(phases: readonly PhaseResult[]): string[] {
+export function normalizedFigures(phases: readonly PhaseResult[], names: PartNames = partNames(undefined)): string[] {
   const out: string[] = [];
   const growth = memoryGrowth(phases);
   if (growth && growth.first !== growth.last) {
     const { first, last, dCrds, dMem } = growth;
-    if (dCrds > 0) out.push(`kube-apiserver memory grew ${(dMem / 2 ** 20).toFixed(0)} MiB from ${first.crds} to ${last.crds} CRDs: ${(dMem / dCrds / 2 ** 10).toFixed(0)} KiB per CRD.`);
+    if (dCrds > 0) out.push(`${names.apiserver} memory grew ${(dMem / 2 ** 20).toFixed(0)} MiB from ${first.crds} to ${last.crds} CRDs: ${(dMem / dCrds / 2 ** 10).toFixed(0)} KiB per CRD.`);
     const dObjects = last.server.objects - first.server.objects;
-    if (dObjects > 0 && dCrds === 0) out.push(`kube-apiserver memory per stored object: ${(dMem / dObjects / 2 ** 10).toFixed(1)} KiB.`);
+    if (dObjects > 0 && dCrds === 0) out.push(`${names.apiserver} memory per stored object: ${(dMem / dObjects / 2 ** 10).toFixed(1)} KiB.`);
   } else if (growth && growth.first.crds > 0) {
     const only = growth.first;
-    out.push(`kube-apiserver resident memory ${(only.server.rssBytes / 2 ** 20).toFixed(0)} MiB with ${only.crds} CRDs and ${only.server.objects} stored objects.`);
+    out.push(`${names.apiserver} resident memory ${(only.server.rssBytes / 2 ** 20).toFixed(0)} MiB with ${only.crds} CRDs and ${only.server.objects} stored objects.`);
   }
   const docs = phases.filter((p) => p.kind === 'discovery' || p.kind === 'openapi');
   const byOp = new Map<string, PhaseResult[]>();

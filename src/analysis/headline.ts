@@ -27,7 +27,7 @@ export interface HeadlineFacts {
   /** The earliest server limit reached that is not already the knee's cause. */
   firstLimit?: { what: string; phase: string; step: number; because: string; harnessToo: boolean };
   /** API server memory growth across the sweep, when the CRD count grew. */
-  memory?: { perCrdBytes: number; grewBytes: number; fromCrds: number; toCrds: number };
+  memory?: { apiserver: string; perCrdBytes: number; grewBytes: number; fromCrds: number; toCrds: number };
   /** The phases in which the load generator saturated, in run order. */
   harness: { phase: string; step: number }[];
 }
@@ -80,7 +80,7 @@ function firstLimitSentence(f: HeadlineFacts): string {
 function memorySentence(f: HeadlineFacts): string {
   const m = f.memory;
   if (!m) return '';
-  return `kube-apiserver memory: ${size(m.perCrdBytes)} per CRD (${m.grewBytes >= 0 ? '+' : ''}${size(m.grewBytes)} from ${m.fromCrds} to ${m.toCrds} CRDs).`;
+  return `${m.apiserver} memory: ${size(m.perCrdBytes)} per CRD (${m.grewBytes >= 0 ? '+' : ''}${size(m.grewBytes)} from ${m.fromCrds} to ${m.toCrds} CRDs).`;
 }
 
 /** The caveat, always after the server's sentences. */

@@ -10,7 +10,7 @@ import { reportInput } from '../../src/results/writer.js';
 import { renderHtml } from '../../src/reporters/html.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
 import { readRunDir } from '../../src/results/store.js';
-import type { RunSummary } from '../../src/types/results.js';
+import type { RunSummary, ServerRecord } from '../../src/types/results.js';
 import { makeReport } from '../reporters/fixtures.js';
 
 const MiB = 2 ** 20;
@@ -23,6 +23,20 @@ function sweepWithServer(): { run: ReturnType<typeof makeReport>['run']; summary
   }
   return { run, summary };
 }
+
+describe('the parts named after what ran', () => {
+  const serverOf = (extra: Partial<ServerRecord>): ServerRecord => ({ given: 'v1.37.2', spec: 'v1.37.2', label: 'v1.37.2', kind: 'version', version: 'v1.37.2', kubeApiserver: { path: 'x', sha256: 'y' }, controllers: 'none', args: [], buildKey: 'k', ...extra });
+
+  it('the CRD-only server is not called kube-apiserver, kine not etcd, and a tenants=3 series is the first tenant', () => {
+    const { run, summary } = sweepWithServer();
+    expect(analyze({ ...run, server: serverOf({ flavour: 'crd-only' }) }, summary).headline).toMatch(/ CRD-only API server memory: 1\.0 MiB per CRD /);
+    expect(analyze({ ...run, server: serverOf({ tenants: 3 }) }, summary).findings).toContain('kube-apiserver (tenant 1 of 3) memory grew 990 MiB from 10 to 1000 CRDs: 1024 KiB per CRD.');
+    for (const p of summary.phases) p.server = { ...p.server!, etcdP99Ms: 500 };
+    const kine = analyze({ ...run, server: serverOf({ storage: 'kine' }) }, summary);
+    expect(kine.findings.some((f) => /^storage \(kine\) limited .*kine request p99 500\.0 ms/.test(f))).toBe(true);
+    expect(analyze(run, summary).findings.some((f) => /^storage \(etcd\) limited .*etcd request p99 500\.0 ms/.test(f))).toBe(true);
+  });
+});
 
 describe('the headline', () => {
   it('leads with the knee, the first limit and memory per CRD; the harness caveat comes last', () => {
