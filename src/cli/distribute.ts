@@ -303,6 +303,7 @@ class ProgressOnlyOutput extends Output {
  * failed run keeps its exit code (its result is printed all the same).
  */
 export async function runWorker(args: WorkerArgs, out: Output): Promise<number> {
+  if (!Number.isInteger(args.count) || args.count < 1) throw new UsageError(`--count ${args.count}: expected a whole number of at least 1`);
   const shard = shardOfCompletionIndex(args.count, args.index);
   const progress = new ProgressOnlyOutput(out);
   const dir = args.out ?? (await mkdtemp(path.join(os.tmpdir(), 'asa-bench-shard-')));

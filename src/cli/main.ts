@@ -8,6 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import { AsaError, ExitCode } from '../types/errors.js';
 import { DEFAULT_SERVER_VERSION } from '../controlplane/paths.js';
 import { loadCommands } from './commands.js';
+import { describeError } from './errors.js';
 import { TOOL_VERSION } from './version.js';
 import { Output } from './output.js';
 
@@ -72,8 +73,9 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
 
 function handleError(err: unknown, out: Output): number {
   if (err instanceof AsaError) {
-    out.error(`asa-bench: ${err.message}`);
-    if (err.hint) out.error(`hint: ${err.hint}`);
+    const { message, hint } = describeError(err);
+    out.error(`asa-bench: ${message}`);
+    if (hint) out.error(`hint: ${hint}`);
     return err.exitCode;
   }
   out.error(`asa-bench: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -9,7 +9,7 @@ import { acquireLocalTarget, type LocalTarget } from '../controlplane/local-targ
 import { KubeClient, RequestError } from '../kube/client.js';
 import { connectionForLocalControlPlane, connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
 import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.js';
-import { specFromFlags, type ServerSpec } from '../controlplane/spec.js';
+import { parseServerSpec, specFromShorthands, type ServerSpec } from '../controlplane/spec.js';
 import { TargetError, UsageError } from '../types/errors.js';
 import type { ServerRecord, TargetInfo } from '../types/results.js';
 import type { Output } from './output.js';
@@ -42,6 +42,20 @@ export const TARGET_OPTIONS = {
   http2: { type: 'boolean', default: false, describe: 'use HTTP/2 (multiplexed streams, as client-go does) instead of HTTP/1.1' },
   'apiserver-arg': { type: 'string', array: true, describe: 'extra kube-apiserver flag for the local control plane (repeatable; same as arg= in --server)' },
 } as const;
+
+/**
+ * The spec of a command: `--server` if given, else the shorthand
+ * `--server-version` (default v1.37.2); `--apiserver-arg` flags are appended
+ * to the spec's args either way. `--server` and `--server-version` together
+ * are a conflict.
+ */
+export function specFromFlags(flags: { server?: string; serverVersion?: string; apiserverArgs?: readonly string[] }, flag = '--server'): ServerSpec {
+  if (flags.server !== undefined && flags.serverVersion !== undefined) {
+    throw new UsageError(`${flag} and --server-version both name the server; give one`, `e.g. ${flag} ${flags.serverVersion},…`);
+  }
+  if (flags.server === undefined) return parseServerSpec(specFromShorthands(flags.serverVersion, flags.apiserverArgs), flags.serverVersion !== undefined ? '--server-version' : flag);
+  return parseServerSpec([flags.server, ...(flags.apiserverArgs ?? []).map((a) => `arg=${a}`)].join(','), flag);
+}
 
 /** The spec the flags name: `--server`, or the shorthands `--server-version` and `--apiserver-arg`. */
 export function serverSpecFromArgs(args: Pick<TargetArgs, 'server' | 'server-version' | 'apiserver-arg'>): ServerSpec {

@@ -4,6 +4,7 @@ import { loadScenarioFile } from '../scenarios/parse.js';
 import { compilePlan, estimatePlan, type Plan, type PlanEstimate, type PhaseEstimate } from '../scenarios/plan.js';
 import { AsaError, ExitCode, InputError } from '../types/errors.js';
 import type { Output } from './output.js';
+import { describeError } from './errors.js';
 import os from 'node:os';
 import path from 'node:path';
 import { asaHome } from '../controlplane/paths.js';
@@ -28,8 +29,9 @@ export function validateCommand(out: Output, setExit: (code: number) => void): C
         } catch (err) {
           if (!(err instanceof AsaError)) throw err;
           failed = true;
-          out.error(err.message);
-          if (!(err instanceof InputError) && err.hint) out.error(`hint: ${err.hint}`);
+          const { message, hint } = describeError(err);
+          out.error(message);
+          if (!(err instanceof InputError) && hint) out.error(`hint: ${hint}`);
         }
       }
       setExit(failed ? ExitCode.usage : ExitCode.ok);

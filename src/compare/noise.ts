@@ -57,9 +57,19 @@ export interface NoiseMeta {
   createdAt: string;
 }
 
+/** What calibration or a comparison lacks: more runs of one build, or a noise file as calibration writes it (the CLI says how). */
+export class NoiseInputError extends UsageError {
+  constructor(
+    message: string,
+    readonly lacks: 'runs' | 'noise-file',
+  ) {
+    super(message);
+  }
+}
+
 /** The spread of every row over `runs` of one build. Needs two runs or more. */
 export function buildNoise(runs: readonly RunSummary[], meta: NoiseMeta): NoiseFile {
-  if (runs.length < 2) throw new UsageError(`calibration needs at least 2 runs of the same build, got ${runs.length}`, 'use --repeat 5 or more');
+  if (runs.length < 2) throw new NoiseInputError(`calibration needs at least 2 runs of the same build, got ${runs.length}`, 'runs');
   const rows: NoiseRow[] = [];
   for (const row of collectRows(runs).values()) {
     const usable = unsaturated(row.reps);
@@ -94,12 +104,12 @@ export function parseNoise(text: string, file: string): NoiseFile {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${file}: not JSON (${(err as Error).message})`, 'pass the noise.json written by `asa-bench calibrate`');
+    throw new NoiseInputError(`${file}: not JSON (${(err as Error).message})`, 'noise-file');
   }
   const parsed = noiseFileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new UsageError(`${file}: not a noise file: ${issue.path.join('.') || '(top)'}: ${issue.message}`, 'pass the noise.json written by `asa-bench calibrate`');
+    throw new NoiseInputError(`${file}: not a noise file: ${issue.path.join('.') || '(top)'}: ${issue.message}`, 'noise-file');
   }
   return parsed.data;
 }

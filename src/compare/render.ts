@@ -75,7 +75,7 @@ function headline(c: Comparison, labels: CompareLabels): string {
         : `No regression: ${labels.candidate} vs ${labels.baseline}${reps} (${c.judged} rows judged, ${c.improvements} better).`;
   const caution =
     c.tests === 0 && c.judged > 0
-      ? ' Caution: fewer than 3 repetitions per side and no noise file, so no significance test; on a busy machine single runs differ by tens of percent (use `ab --repeat 3`, folders of runs, or `--noise`).'
+      ? ' Caution: fewer than 3 repetitions per side and no noise file, so no significance test; on a busy machine single runs differ by tens of percent (use 3 repetitions or more per side, folders of runs, or a noise file).'
       : '';
   return verdict + unjudged + caution;
 }

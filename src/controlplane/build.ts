@@ -27,7 +27,7 @@ export type { Progress } from './go.js';
 const VERSION = /^v1\.(\d+)\.(\d+)$/;
 
 export function parseServerVersion(version: string): { minor: number; patch: number } {
-  if (!VERSION.test(version)) throw new UsageError(`--server-version ${version}: expected a Kubernetes release such as v1.37.2`);
+  if (!VERSION.test(version)) throw new UsageError(`server version ${version}: expected a Kubernetes release such as v1.37.2`);
   return parseRelease(version);
 }
 

@@ -11,6 +11,20 @@ import path from 'node:path';
 import { ControlPlaneError } from '../types/errors.js';
 import { HEARTBEAT_MS } from './go.js';
 
+/**
+ * A binary of the control plane is missing or cannot be started: it must be
+ * built first (the CLI says how). `specPart`: the part of the server spec that
+ * asks for it (`storage=kine`), when it is not one every build makes.
+ */
+export class NotBuiltError extends ControlPlaneError {
+  constructor(
+    message: string,
+    readonly specPart?: string,
+  ) {
+    super(message);
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -59,7 +73,7 @@ export async function launch(binary: string, args: string[], logFile: string, de
   // Listen before any await: 'spawn' fires on the next tick.
   const started = new Promise<void>((resolve, reject) => {
     child.once('spawn', () => resolve());
-    child.once('error', (err) => reject(new ControlPlaneError(`cannot start ${binary}: ${err.message}`, 'run `asa-bench server build` first')));
+    child.once('error', (err) => reject(new NotBuiltError(`cannot start ${binary}: ${err.message}`)));
   });
   await log.close();
   await started;

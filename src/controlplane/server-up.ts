@@ -27,10 +27,13 @@ export async function runningServer(): Promise<ControlPlaneState | undefined> {
   return undefined;
 }
 
+/** `serverUp` while a long-lived control plane is running: it must be stopped first (the CLI says how). */
+export class AlreadyUpError extends ControlPlaneError {}
+
 export async function serverUp(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}): Promise<ControlPlaneState> {
   const existing = await runningServer();
   if (existing) {
-    throw new ControlPlaneError(`a local control plane (${existing.spec?.label ?? existing.version}) is already running at ${existing.server}`, 'run `asa-bench server down` first');
+    throw new AlreadyUpError(`a local control plane (${existing.spec?.label ?? existing.version}) is already running at ${existing.server}`);
   }
   const { bins, record } = await buildFor(resolved, progress);
   const running = await startControlPlane(bins, progress, { ...options, ...substitutionsOf(resolved), apiserverArgs: resolved.spec.args, detached: true });

@@ -194,8 +194,8 @@ function splitItems(text: string): string[] {
   return items;
 }
 
-/** `--server SPEC`: parses and checks a spec; throws one UsageError naming every problem. */
-export function parseServerSpec(text: string, flag = '--server'): ServerSpec {
+/** Parses and checks a spec; throws one UsageError naming every problem, after `label` (the CLI passes the flag that gave it). */
+export function parseServerSpec(text: string, label = 'server spec'): ServerSpec {
   const given = text.trim();
   const draft: Draft = { given, kind: 'version', controllers: 'kcm', args: [], storage: 'etcd', flavour: 'full', tenants: 1 };
   const problems: string[] = [];
@@ -228,7 +228,7 @@ export function parseServerSpec(text: string, flag = '--server'): ServerSpec {
   if (draft.kind === 'version' && draft.version === undefined) draft.version = DEFAULT_SERVER_VERSION;
   problems.push(...crdOnlyProblems(draft, seen));
   if (problems.length > 0) {
-    throw new UsageError(`${flag} ${given}: ${problems.join('; ')}`, 'a spec is e.g. v1.37.2,controllers=none or source=DIR,arg=--watch-cache=false (see README "The server under test")');
+    throw new UsageError(`${label} ${given}: ${problems.join('; ')}`, 'a spec is e.g. v1.37.2,controllers=none or source=DIR,arg=--watch-cache=false (see README "The server under test")');
   }
   return freeze(draft);
 }
@@ -253,23 +253,9 @@ function freeze(draft: Draft): ServerSpec {
   return Object.freeze(spec);
 }
 
-/** The shorthands: `--server-version V` and `--apiserver-arg F` spelled as a spec. */
+/** The shorthands (a version and extra API server flags) spelled as a spec. */
 export function specFromShorthands(version: string | undefined, apiserverArgs: readonly string[] = []): string {
   return [version ?? DEFAULT_SERVER_VERSION, ...apiserverArgs.map((a) => `arg=${a}`)].join(',');
-}
-
-/**
- * The spec of a command: `--server` if given, else the shorthand
- * `--server-version` (default v1.37.2); `--apiserver-arg` flags are appended
- * to the spec's args either way. `--server` and `--server-version` together
- * are a conflict.
- */
-export function specFromFlags(flags: { server?: string; serverVersion?: string; apiserverArgs?: readonly string[] }, flag = '--server'): ServerSpec {
-  if (flags.server !== undefined && flags.serverVersion !== undefined) {
-    throw new UsageError(`${flag} and --server-version both name the server; give one`, `e.g. ${flag} ${flags.serverVersion},…`);
-  }
-  if (flags.server === undefined) return parseServerSpec(specFromShorthands(flags.serverVersion, flags.apiserverArgs), flags.serverVersion !== undefined ? '--server-version' : flag);
-  return parseServerSpec([flags.server, ...(flags.apiserverArgs ?? []).map((a) => `arg=${a}`)].join(','), flag);
 }
 
 /** The spec written back as text, in canonical order (for records and labels). */

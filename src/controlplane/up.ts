@@ -16,7 +16,7 @@ import { startCrdOnlyServer, startKubeApiserver, type ApiserverLaunch, type Star
 import type { BuiltControlPlane, Progress } from './build.js';
 import { startControllerManager } from './controller-manager.js';
 import type { Flavour } from './crd-only.js';
-import { launch, stopProcess } from './process.js';
+import { launch, NotBuiltError, stopProcess } from './process.js';
 import { MAX_TENANTS } from './spec.js';
 import { startStorage, type StorageKind } from './storage.js';
 
@@ -101,13 +101,13 @@ export async function startControlPlane(bins: BuiltControlPlane, progress: Progr
 
 function storageBinary(bins: BuiltControlPlane, kind: StorageKind): string {
   if (kind === 'etcd') return bins.etcd;
-  if (!bins.kine) throw new ControlPlaneError('storage=kine: kine is not built', 'build it first: asa-bench server build --server VERSION,storage=kine');
+  if (!bins.kine) throw new NotBuiltError('storage=kine: kine is not built', 'storage=kine');
   return bins.kine;
 }
 
 function apiserverBinary(bins: BuiltControlPlane, flavour: Flavour): string {
   if (flavour === 'full') return bins.kubeApiserver;
-  if (!bins.crdOnly) throw new ControlPlaneError('flavour=crd-only: the CRD-only server is not built', 'build it first: asa-bench server build --server VERSION,flavour=crd-only');
+  if (!bins.crdOnly) throw new NotBuiltError('flavour=crd-only: the CRD-only server is not built', 'flavour=crd-only');
   return bins.crdOnly;
 }
 

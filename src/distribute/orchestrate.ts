@@ -102,10 +102,23 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** A worker pod cannot start; `image`: because its image cannot be pulled (the CLI says which flag names it). */
+export class PodCannotStartError extends RunFailedError {
+  constructor(
+    message: string,
+    readonly image: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** The Job did not finish in time (the CLI says how to give it more, or keep the pods to look at). */
+export class JobTimeoutError extends RunFailedError {}
+
 /**
  * Polls the Job and its pods until the Job is Complete or Failed, printing
- * progress when it changes. Throws RunFailedError on timeout, when a pod
- * cannot start (image pull, configuration) or the Job disappears, and
+ * progress when it changes. Throws RunFailedError on timeout (JobTimeoutError),
+ * when a pod cannot start (PodCannotStartError: image pull, configuration) or the Job disappears, and
  * InterruptedError when the signal fires.
  */
 export async function waitForJob(api: ClusterApi, created: CreatedResources, options: WaitOptions): Promise<{ state: 'complete' } | { state: 'failed'; reason: string }> {
@@ -131,13 +144,10 @@ export async function waitForJob(api: ClusterApi, created: CreatedResources, opt
     if (outcome.state !== 'running') return outcome;
     const stuck = stuckPod(pods);
     if (stuck) {
-      throw new RunFailedError(
-        `pod ${stuck.pod} cannot start: ${stuck.reason}${stuck.message ? `: ${stuck.message}` : ''}`,
-        stuck.reason.includes('Image') ? 'build the image from the Dockerfile, push it where the cluster can pull it, and pass it as --image' : undefined,
-      );
+      throw new PodCannotStartError(`pod ${stuck.pod} cannot start: ${stuck.reason}${stuck.message ? `: ${stuck.message}` : ''}`, stuck.reason.includes('Image'));
     }
     if (performance.now() >= deadline) {
-      throw new RunFailedError(`timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${describeRef(jobRef)}: ${line}`, 'raise --timeout, or look at the pods while they run (--keep keeps them afterwards)');
+      throw new JobTimeoutError(`timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${describeRef(jobRef)}: ${line}`);
     }
     await sleep(Math.min(pollMs, Math.max(0, deadline - performance.now())), options.signal);
   }

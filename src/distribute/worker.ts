@@ -14,16 +14,22 @@ import { RESULT_FILES, RESULT_FORMAT, type ShardResult } from './encode.js';
 /** Where the kubelet mounts a pod's service account token, CA and namespace. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
+/** No completion index: not in a pod of an Indexed Job, and none given (the CLI says how to give one). */
+export class NoCompletionIndexError extends UsageError {}
+
+/** No in-cluster service account: not in a pod, and no other kubeconfig given (the CLI says how to give one). */
+export class NotInPodError extends TargetError {}
+
 /**
- * The 1-based shard `i/N` for a 0-based completion index: `--index` if given,
+ * The 1-based shard `i/N` for a 0-based completion index: `index` if given,
  * else JOB_COMPLETION_INDEX (set by the Job controller in every pod of an
  * Indexed Job). Throws UsageError when neither is a valid index.
  */
 export function shardOfCompletionIndex(count: number, index: number | undefined, env: NodeJS.ProcessEnv = process.env): { index: number; count: number } {
-  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count ${count}: expected a whole number of at least 1`);
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`shard count ${count}: expected a whole number of at least 1`);
   const raw = index !== undefined ? String(index) : env.JOB_COMPLETION_INDEX;
   if (raw === undefined || raw === '') {
-    throw new UsageError('no shard index: JOB_COMPLETION_INDEX is not set', 'distribute-worker runs in the pods of an Indexed Job; elsewhere pass --index K (0-based)');
+    throw new NoCompletionIndexError('no shard index: JOB_COMPLETION_INDEX is not set');
   }
   const k = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
   if (!Number.isSafeInteger(k) || k >= count) throw new UsageError(`completion index "${raw}": expected 0 ≤ index < ${count}`);
@@ -47,10 +53,7 @@ export interface InClusterOptions {
 export async function writeInClusterKubeconfig(dir: string, options: InClusterOptions = {}): Promise<string> {
   const root = options.root ?? '';
   if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT || !existsSync(`${root}${SERVICE_ACCOUNT_DIR}/token`)) {
-    throw new TargetError(
-      `not running in a Kubernetes pod: KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT or ${root}${SERVICE_ACCOUNT_DIR}/token is missing`,
-      "distribute-worker uses the pod's service account; elsewhere pass --kubeconfig",
-    );
+    throw new NotInPodError(`not running in a Kubernetes pod: KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT or ${root}${SERVICE_ACCOUNT_DIR}/token is missing`);
   }
   const kc = new KubeConfig();
   kc.loadFromCluster(root);

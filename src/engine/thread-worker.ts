@@ -13,7 +13,7 @@ import { executePlan, type ExecuteResult } from './run.js';
 import { connectionFromData, type MainMessage, type WorkerInit, type WorkerMessage } from './thread-protocol.js';
 
 const port = parentPort;
-if (!port) throw new Error('thread-worker.js runs only as a worker thread of `asa-bench run --threads N`');
+if (!port) throw new Error('thread-worker.js runs only as a worker thread of a threaded run (threads.ts)');
 const init = workerData as WorkerInit;
 const post = (message: WorkerMessage) => port.postMessage(message);
 

@@ -28,7 +28,7 @@ let cached: string | undefined;
 function bundledCode(): string {
   if (cached !== undefined) return cached;
   if (!existsSync(ENTRY)) {
-    throw new AsaError(`the k6 script sources are missing (${ENTRY})`, ExitCode.internal, 'export k6 needs the src/ folder of asa-bench beside dist/');
+    throw new AsaError(`the k6 script sources are missing (${ENTRY})`, ExitCode.internal, 'the k6 export needs the src/ folder of asa-bench beside dist/');
   }
   const result = buildSync({
     entryPoints: [ENTRY],

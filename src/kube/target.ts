@@ -59,13 +59,23 @@ function firstLine(message: string): string {
   return message.split('\n').find((l) => l.trim() !== '')?.trim() ?? message;
 }
 
+/** The target is not chosen: no kubeconfig file at the paths given, or no current context in it. `lacks` is what to choose (the CLI says how). */
+export class UnchosenTargetError extends TargetError {
+  constructor(
+    message: string,
+    readonly lacks: 'kubeconfig' | 'context',
+  ) {
+    super(message);
+  }
+}
+
 export async function connectionFromKubeconfig(options: KubeconfigTargetOptions): Promise<Connection> {
   const { context } = options;
   const files = typeof options.kubeconfig === 'string' ? [options.kubeconfig] : options.kubeconfig;
   const kubeconfig = files.join(path.delimiter);
   const existing = files.filter((f) => existsSync(f));
   if (existing.length === 0) {
-    throw new TargetError(`kubeconfig ${kubeconfig} does not exist`, 'pass --kubeconfig PATH, set KUBECONFIG, or omit both to use the embedded local control plane');
+    throw new UnchosenTargetError(`kubeconfig ${kubeconfig} does not exist`, 'kubeconfig');
   }
   // Loaded on first use: the library brings its generated API models along (~90 MB of RSS),
   // which a run on the embedded control plane does not need (connectionForLocalControlPlane).
@@ -89,7 +99,7 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
-    throw new TargetError(`kubeconfig ${kubeconfig} has no current cluster`, 'pass --context NAME or set current-context in the kubeconfig');
+    throw new UnchosenTargetError(`kubeconfig ${kubeconfig} has no current cluster`, 'context');
   }
   let server: URL;
   try {

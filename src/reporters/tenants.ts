@@ -68,6 +68,6 @@ export function tenantFindings(summary: RunSummary, run: RunInfo): string[] {
   }
   const etcdP99 = tenants.map((t) => Math.max(0, ...t.phases.map((p) => p.server?.etcdP99Ms ?? 0)));
   if (etcdP99.some((v) => v > 0)) out.push(`Storage latency seen by each API server (worst phase's etcd request p99): ${etcdP99.map((v) => `${formatLatencyMs(v)} ms`).join(', ')}.`);
-  out.push('For the cost of sharing, compare with a single tenant: asa-bench ab --baseline VERSION --candidate VERSION,tenants=N.');
+  out.push('For the cost of sharing, compare with a single tenant: an A/B of the same server with tenants=1 as the baseline and tenants=N as the candidate.');
   return out;
 }

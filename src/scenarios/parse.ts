@@ -76,7 +76,7 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
     throw new InputError(dedupe(problems));
   }
 
-  const ruleProblems = crossFieldProblems(parsed.data, options).map((p) => ({ file, ...locate(p.path), path: dotted(p.path), message: p.message }));
+  const ruleProblems = crossFieldProblems(parsed.data, options).map((p) => ({ file, ...locate(p.path), path: dotted(p.path), message: p.message, ...(p.ceiling ? { ceiling: p.ceiling } : {}) }));
   if (ruleProblems.length > 0) throw new InputError(ruleProblems);
 
   return deepFreeze(parsed.data);
@@ -85,6 +85,7 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
 interface RuleProblem {
   path: (string | number)[];
   message: string;
+  ceiling?: true;
 }
 
 /** Rules that span fields, checked before anything touches a server. */
@@ -223,7 +224,7 @@ function softLimitProblems(s: ScenarioDoc): RuleProblem[] {
   const problems: RuleProblem[] = [];
   const crdCount = s.generate.crds?.count ?? 0;
   const over = (path: (string | number)[], value: number, limit: number, what: string) => {
-    if (value > limit) problems.push({ path, message: `expected at most ${limit} ${what}, got ${value} (pass --allow-huge if you mean it)` });
+    if (value > limit) problems.push({ path, message: `expected at most ${limit} ${what}, got ${value}`, ceiling: true });
   };
   over(['generate', 'crds', 'count'], crdCount, SOFT_LIMITS.crds, 'CRDs');
   over(['generate', 'objects', 'perCRD'], s.generate.objects?.perCRD ?? 0, SOFT_LIMITS.objectsPerCrd, 'objects per CRD');

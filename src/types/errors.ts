@@ -45,6 +45,8 @@ export interface InputProblem {
   /** Dotted path inside the document, e.g. `phases[2].concurrency`. */
   path: string;
   message: string;
+  /** A safety ceiling on counts and rates that the caller can lift (scenarios' `allowHuge`); the CLI says how. */
+  ceiling?: true;
 }
 
 export function formatProblem(p: InputProblem): string {

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatServerSpec, parseServerSpec, SPEC_KEYS, specFromFlags } from '../../src/controlplane/spec.js';
+import { formatServerSpec, parseServerSpec, SPEC_KEYS } from '../../src/controlplane/spec.js';
+import { specFromFlags } from '../../src/cli/target.js';
 import { DEFAULT_SERVER_VERSION } from '../../src/controlplane/paths.js';
 import { ExitCode, UsageError } from '../../src/types/errors.js';
 

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeError } from '../../src/cli/errors.js';
 import { RESULT_FILES } from '../../src/distribute/encode.js';
 import { readShardResult, SERVICE_ACCOUNT_DIR, shardOfCompletionIndex, writeInClusterKubeconfig, writeShardResult } from '../../src/distribute/worker.js';
 import { connectionFromKubeconfig } from '../../src/kube/target.js';
@@ -29,7 +30,7 @@ describe('shardOfCompletionIndex', () => {
     expect(() => shardOfCompletionIndex(3, undefined, { JOB_COMPLETION_INDEX: '3' })).toThrow(/0 ≤ index < 3/);
     expect(() => shardOfCompletionIndex(3, undefined, { JOB_COMPLETION_INDEX: '-1' })).toThrow(UsageError);
     expect(() => shardOfCompletionIndex(3, undefined, { JOB_COMPLETION_INDEX: 'one' })).toThrow(UsageError);
-    expect(() => shardOfCompletionIndex(0, 0, {})).toThrow(/--count 0/);
+    expect(() => shardOfCompletionIndex(0, 0, {})).toThrow(/shard count 0: expected a whole number/);
   });
 });
 
@@ -76,7 +77,7 @@ describe('in-cluster kubeconfig', () => {
     delete process.env.KUBERNETES_SERVICE_PORT;
     const err = await writeInClusterKubeconfig(path.join(tmp, 'kc3'), { root }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TargetError);
-    expect((err as TargetError).hint).toMatch(/--kubeconfig/);
+    expect(describeError(err as TargetError).hint).toMatch(/--kubeconfig/);
     process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
     process.env.KUBERNETES_SERVICE_PORT = '443';
     await expect(writeInClusterKubeconfig(path.join(tmp, 'kc4'), { root: path.join(tmp, 'no-such-root') })).rejects.toThrow(/token is missing/);

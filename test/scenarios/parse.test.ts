@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { describeError } from '../../src/cli/errors.js';
 import { loadScenarioFile, parseScenario } from '../../src/scenarios/parse.js';
 import { InputError, UsageError } from '../../src/types/errors.js';
 
@@ -104,7 +105,8 @@ describe('invalid scenarios are rejected with positioned problems', () => {
   it.each(files)('%s', async (file) => {
     const expected = readFileSync(file.replace(/\.yaml$/, '.expected'), 'utf8').trimEnd();
     const err = await loadError(file);
-    expect(err.message).toBe(expected);
+    // As the CLI prints it (a safety ceiling says how to lift it: describeError).
+    expect(describeError(err).message).toBe(expected);
     expect(err.exitCode).toBe(2);
     expect(err.problems).toHaveLength(expected.split('\n').length);
     for (const p of err.problems) {
@@ -141,6 +143,23 @@ describe('invalid scenarios are rejected with positioned problems', () => {
     const text = readFileSync(`${INVALID}/absurd-values.yaml`, 'utf8');
     const doc = parseScenario(text, 'absurd-values.yaml', { allowHuge: true });
     expect(doc.generate.crds?.count).toBe(10_000_000);
+  });
+
+  it('marks a soft limit as a ceiling, in words that name no flag (the CLI adds how to lift it)', () => {
+    const text = readFileSync(`${INVALID}/absurd-values.yaml`, 'utf8');
+    const err = (() => {
+      try {
+        parseScenario(text, 'absurd-values.yaml');
+      } catch (e) {
+        return e as InputError;
+      }
+      throw new Error('expected an InputError');
+    })();
+    expect(err.problems.map((p) => [p.message, p.ceiling])).toEqual([
+      ['expected at most 20000 CRDs, got 10000000', true],
+      ['expected at most 5000 concurrent workers, got 100000', true],
+    ]);
+    expect(describeError(err).message.split('\n')[0]).toBe('absurd-values.yaml:4:18 generate.crds.count: expected at most 20000 CRDs, got 10000000 (pass --allow-huge if you mean it)');
   });
 
   it('reports an unreadable file as a usage error', async () => {
