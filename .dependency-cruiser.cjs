@@ -1,9 +1,10 @@
 /**
  * The house's floors, made executable. `npm run lint:imports` (part of
  * `npm test`) fails when an import breaks one of these rules, naming the rule
- * and why it exists. PARTS, FLOORS and NEVER are the picture of the
- * architecture (README "How it fits together"): change them together with the
- * code and the README, and say why in the commit.
+ * and why it exists. PARTS, FLOORS and NEVER are the executable rules of the
+ * architecture whose picture is docs/architecture.json (README "How it fits
+ * together"): change them together with the code, that picture and the README,
+ * and say why in the commit (test/ci/architecture.test.ts holds the two together).
  */
 
 /** The parts of src/: each is one folder. */
