@@ -57,20 +57,47 @@ describe('HarnessMonitor on this thread', () => {
     expect(stats.processCpuCores).toBeGreaterThan(0);
   });
 
-  it('does not flag many short callbacks, and reports delay beyond the 10 ms sampling period', async () => {
+  /** A monitor over `ms` of this loop, with `work` every 10 ms (none: idle), and the raw delay histogram over the same time. */
+  async function watch(ms: number, work?: () => void) {
     const monitor = new HarnessMonitor();
     // The raw histogram over the same loop and time: its gaps include the 10 ms period.
     const raw = monitorEventLoopDelay({ resolution: 10 });
     raw.enable();
-    const work = setInterval(() => busyFor(2), 10);
-    await new Promise((r) => setTimeout(r, 1200));
-    clearInterval(work);
+    const timer = work ? setInterval(work, 10) : undefined;
+    await new Promise((r) => setTimeout(r, ms));
+    clearInterval(timer);
     raw.disable();
-    const stats = monitor.stop();
-    expect(stats.saturated, JSON.stringify(stats)).toBe(false);
-    expect(stats.saturatedBy).toBeUndefined();
-    expect(stats.eventLoopWaitMs).toBeLessThan(5);
-    expect(Math.abs(stats.eventLoopDelayP99Ms - (raw.percentile(99) / 1e6 - 10))).toBeLessThan(5);
+    return { stats: monitor.stop(), rawP99Ms: raw.percentile(99) / 1e6 };
+  }
+
+  /**
+   * What 2 ms callbacks every 10 ms add to the wait (about 0.2 ms: 2² / 2·10),
+   * against what this machine's own load makes the idle loop wait, measured
+   * just before: on a shared machine other processes' turns on the CPU stall
+   * the loop too (an absolute limit of 5 ms failed at 5.6 ms under a load of
+   * 8-10). 40 ms stalls every 50 ms add about 16 ms (the test above).
+   */
+  const OWN_WAIT_MS = 2.5;
+
+  it('does not flag many short callbacks, and reports delay beyond the 10 ms sampling period', async () => {
+    const tries = [];
+    for (let i = 0; i < 3; i++) {
+      const idle = await watch(1000);
+      const busy = await watch(1200, () => busyFor(2));
+      tries.push({ idle, busy });
+      if (busy.stats.eventLoopWaitMs < idle.stats.eventLoopWaitMs + OWN_WAIT_MS) break;
+    }
+    const { idle, busy } = tries.at(-1)!;
+    const shown = JSON.stringify(tries.map((t) => ({ idleWaitMs: t.idle.stats.eventLoopWaitMs, busyWaitMs: t.busy.stats.eventLoopWaitMs })));
+    if (tries.length > 1) console.warn(`LOUD: the machine's load blurred the loop's wait; judged on try ${tries.length}: ${shown}`);
+    expect(busy.stats.eventLoopWaitMs, shown).toBeLessThan(idle.stats.eventLoopWaitMs + OWN_WAIT_MS);
+    if (idle.stats.eventLoopWaitMs + OWN_WAIT_MS < 10) {
+      expect(busy.stats.saturated, JSON.stringify(busy.stats)).toBe(false);
+      expect(busy.stats.saturatedBy).toBeUndefined();
+    } else {
+      console.warn(`LOUD: the idle loop itself waited ${idle.stats.eventLoopWaitMs} ms (machine load): not judging whether short callbacks saturate it`);
+    }
+    expect(Math.abs(busy.stats.eventLoopDelayP99Ms - (busy.rawP99Ms - 10))).toBeLessThan(5);
   });
 
   it('records the GC pauses of the phase', async () => {
