@@ -70,9 +70,36 @@ export class UnchosenTargetError extends TargetError {
 }
 
 export async function connectionFromKubeconfig(options: KubeconfigTargetOptions): Promise<Connection> {
-  const { context } = options;
   const files = typeof options.kubeconfig === 'string' ? [options.kubeconfig] : options.kubeconfig;
   const kubeconfig = files.join(path.delimiter);
+  const kc = await loadKubeconfig(files, kubeconfig);
+  const { cluster, server } = currentCluster(kc, options.context, kubeconfig);
+  const origin = new URL(server.origin + server.pathname.replace(/\/$/, ''));
+  const contextName = kc.getCurrentContext();
+  // The kubeconfig `asa-bench server up` writes names its cluster LOCAL_CLUSTER_NAME;
+  // on loopback that is our own embedded control plane.
+  const local = options.local ?? (cluster.name === LOCAL_CLUSTER_NAME && isLoopback(server));
+  options.beforeCredentials?.({ server: origin, context: contextName, local });
+  const { opts, headers, refreshHeaders } = await credentials(kc, contextName);
+  return Object.freeze({
+    ...(refreshHeaders ? { refreshHeaders } : {}),
+    server: origin,
+    context: contextName,
+    local,
+    tls: {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      // TLS verification stays on unless the kubeconfig itself says otherwise.
+      rejectUnauthorized: cluster.skipTLSVerify !== true,
+      servername: cluster.tlsServerName,
+    },
+    headers: Object.freeze(headers),
+  });
+}
+
+/** The kubeconfig files that exist, each loaded, merged as kubectl does; `kubeconfig` names them all in messages. */
+async function loadKubeconfig(files: readonly string[], kubeconfig: string): Promise<KubeConfigType> {
   const existing = files.filter((f) => existsSync(f));
   if (existing.length === 0) {
     throw new UnchosenTargetError(`kubeconfig ${kubeconfig} does not exist`, 'kubeconfig');
@@ -89,7 +116,11 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
     }
     return one;
   });
-  const kc = loaded.length === 1 ? loaded[0]! : mergeKubeconfigs(new KubeConfig(), loaded);
+  return loaded.length === 1 ? loaded[0]! : mergeKubeconfigs(new KubeConfig(), loaded);
+}
+
+/** Switches to `context` when given; the current context's cluster and its server URL. */
+function currentCluster(kc: KubeConfigType, context: string | undefined, kubeconfig: string): { cluster: NonNullable<ReturnType<KubeConfigType['getCurrentCluster']>>; server: URL } {
   if (context !== undefined) {
     if (!kc.getContextObject(context)) {
       const known = kc.getContexts().map((c) => c.name);
@@ -101,19 +132,25 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
   if (!cluster) {
     throw new UnchosenTargetError(`kubeconfig ${kubeconfig} has no current cluster`, 'context');
   }
-  let server: URL;
   try {
-    server = new URL(cluster.server);
+    return { cluster, server: new URL(cluster.server) };
   } catch {
     throw new TargetError(`cluster "${cluster.name}" has an invalid server URL: ${cluster.server}`, 'check the server URL in the kubeconfig');
   }
-  const origin = new URL(server.origin + server.pathname.replace(/\/$/, ''));
-  const contextName = kc.getCurrentContext();
-  // The kubeconfig `asa-bench server up` writes names its cluster LOCAL_CLUSTER_NAME;
-  // on loopback that is our own embedded control plane.
-  const local = options.local ?? (cluster.name === LOCAL_CLUSTER_NAME && isLoopback(server));
-  options.beforeCredentials?.({ server: origin, context: contextName, local });
-  const opts: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean; headers?: Record<string, string>; servername?: string } = {};
+}
+
+interface HttpsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  headers?: Record<string, string>;
+  servername?: string;
+}
+
+/** The current user's TLS material and headers (lower-cased), and how to refresh headers that change (exec plugins, auth providers). */
+async function credentials(kc: KubeConfigType, contextName: string): Promise<{ opts: HttpsOptions; headers: Record<string, string>; refreshHeaders?: () => Promise<Record<string, string>> }> {
+  const opts: HttpsOptions = {};
   try {
     await kc.applyToHTTPSOptions(opts as never);
   } catch (err) {
@@ -124,31 +161,15 @@ export async function connectionFromKubeconfig(options: KubeconfigTargetOptions)
     for (const [k, v] of Object.entries(raw ?? {})) out[k.toLowerCase()] = String(v);
     return out;
   };
-  const headers = lowercase(opts.headers);
   const user = kc.getCurrentUser();
   const changing = user !== null && (user.exec !== undefined || user.authProvider !== undefined);
-  const refreshHeaders = changing
-    ? async () => {
-        const fresh: { headers?: Record<string, unknown> } = {};
-        await kc.applyToHTTPSOptions(fresh as never);
-        return lowercase(fresh.headers);
-      }
-    : undefined;
-  return Object.freeze({
-    ...(refreshHeaders ? { refreshHeaders } : {}),
-    server: origin,
-    context: contextName,
-    local,
-    tls: {
-      ca: opts.ca,
-      cert: opts.cert,
-      key: opts.key,
-      // TLS verification stays on unless the kubeconfig itself says otherwise.
-      rejectUnauthorized: cluster.skipTLSVerify !== true,
-      servername: cluster.tlsServerName,
-    },
-    headers: Object.freeze(headers),
-  });
+  if (!changing) return { opts, headers: lowercase(opts.headers) };
+  const refreshHeaders = async () => {
+    const fresh: { headers?: Record<string, unknown> } = {};
+    await kc.applyToHTTPSOptions(fresh as never);
+    return lowercase(fresh.headers);
+  };
+  return { opts, headers: lowercase(opts.headers), refreshHeaders };
 }
 
 type KubeConfigType = import('@kubernetes/client-node').KubeConfig;
