@@ -111,6 +111,8 @@ function apiserverBinary(bins: BuiltControlPlane, flavour: Flavour): string {
   return bins.crdOnly;
 }
 
+type Started = StartedApiserver & { prefix?: string; launch: ApiserverLaunch; controllerManagerPid?: number };
+
 async function startOnce(bins: BuiltControlPlane, progress: Progress, options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const storageKind = options.storage ?? 'etcd';
   const flavour = options.flavour ?? 'full';
@@ -118,56 +120,13 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
   if (!Number.isSafeInteger(tenants) || tenants < 1 || tenants > MAX_TENANTS) throw new ControlPlaneError(`tenants=${tenants}: expected a whole number from 1 to ${MAX_TENANTS}`);
   const detached = options.detached ?? false;
   const dir = await mkdtemp(path.join(os.tmpdir(), `asa-bench-${bins.version}-`));
-  const children: ChildProcess[] = [];
-  // Every exit path stops what this process started, a process.exit() included (a third
-  // Ctrl-C left etcd running and its 411 MB data folder behind): 'exit' handlers run
-  // synchronously, so the last resort is SIGKILL and a synchronous rm.
-  const onExit = () => {
-    for (const child of children) {
-      try {
-        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  if (!options.detached) process.once('exit', onExit);
-  const stopAll = async () => {
-    // API servers first: they shut down cleanly only while the storage still answers.
-    for (const child of [...children].reverse()) await stopProcess(child.pid);
-    await rm(dir, { recursive: true, force: true });
-    process.off('exit', onExit);
-  };
+  const { children, stopAll } = ownChildren(dir, detached);
   try {
     const storage = await startStorage(storageKind, storageBinary(bins, storageKind), dir, progress, detached);
     children.push(storage.child);
-    const start = flavour === 'crd-only' ? startCrdOnlyServer : startKubeApiserver;
-    const started: (StartedApiserver & { prefix?: string; launch: ApiserverLaunch; controllerManagerPid?: number })[] = [];
+    const started: Started[] = [];
     // One after another: on 2 cores, parallel starts only slow each other down.
-    for (let i = 1; i <= tenants; i++) {
-      const name = tenants > 1 ? `tenant-${i}` : flavour === 'crd-only' ? 'apiextensions-apiserver' : 'kube-apiserver';
-      const launchOptions: ApiserverLaunch = {
-        binary: apiserverBinary(bins, flavour),
-        label: tenants > 1 ? `tenant ${i}/${tenants}: ${flavour === 'crd-only' ? 'CRD-only server' : 'kube-apiserver'}` : flavour === 'crd-only' ? 'the CRD-only API server' : 'kube-apiserver',
-        dir: tenants > 1 ? path.join(dir, name) : dir,
-        logFile: path.join(dir, `${name}.log`),
-        storageUrl: storage.url,
-        ...(tenants > 1 ? { prefix: `/tenant-${i}` } : {}),
-        args: options.apiserverArgs ?? [],
-        detached,
-        readyTimeoutMs: options.readyTimeoutMs,
-        version: bins.version,
-      };
-      const s = await start(launchOptions, progress, (child) => children.push(child));
-      let controllerManagerPid: number | undefined;
-      if (bins.kubeControllerManager && s.adminToken) {
-        const logFile = path.join(dir, tenants > 1 ? `${name}-kube-controller-manager.log` : 'kube-controller-manager.log');
-        const kcm = await startControllerManager(bins.kubeControllerManager, { dir: launchOptions.dir, server: s.server, ca: Buffer.from(s.ca), adminToken: s.adminToken, detached, logFile }, progress, (child) => children.push(child));
-        controllerManagerPid = kcm.pid!;
-      }
-      started.push({ ...s, launch: launchOptions, ...(launchOptions.prefix ? { prefix: launchOptions.prefix } : {}), ...(controllerManagerPid !== undefined ? { controllerManagerPid } : {}) });
-    }
+    for (let i = 1; i <= tenants; i++) started.push(await startTenant(bins, { i, tenants, flavour, dir, storageUrl: storage.url, detached, options }, progress, children));
     const first = started[0]!;
     const parts = [bins.version, ...(storageKind !== 'etcd' ? [storageKind] : []), ...(flavour !== 'full' ? [flavour] : []), ...(tenants > 1 ? [`${tenants} tenants`] : []), bins.kubeControllerManager && flavour === 'full' ? 'with kube-controller-manager' : 'no controllers'];
     progress(`control plane ready (${parts.join(', ')}); kubeconfig ${first.kubeconfig}`);
@@ -185,22 +144,92 @@ async function startOnce(bins: BuiltControlPlane, progress: Progress, options: C
       ...(first.controllerManagerPid !== undefined ? { controllerManagerPid: first.controllerManagerPid } : {}),
       apiservers: started.map((s) => ({ pid: s.child.pid!, server: s.server, kubeconfig: s.kubeconfig, ...(s.prefix ? { prefix: s.prefix } : {}), ...(s.controllerManagerPid !== undefined ? { controllerManagerPid: s.controllerManagerPid } : {}) })),
     };
-    const crashApiserver = async (downMs: number) => {
-      const index = children.indexOf(first.child);
-      const current = children[index]!;
-      process.kill(current.pid!, 'SIGKILL');
-      await new Promise((r) => current.once('exit', r));
-      await new Promise((r) => setTimeout(r, downMs));
-      const restarted = await launch(first.launch.binary, first.args, first.launch.logFile, detached);
-      children[index] = restarted;
-      first.child = restarted;
-      await first.waitReady(restarted);
-    };
-    return { ...state, stop: stopAll, crashApiserver };
+    return { ...state, stop: stopAll, crashApiserver: crasher(children, first, detached) };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The processes a control plane started (storage first), and how to stop them
+ * all and remove `dir`. Every exit path stops them, a process.exit() included
+ * (a third Ctrl-C left etcd running and its 411 MB data folder behind): 'exit'
+ * handlers run synchronously, so the last resort is SIGKILL and a synchronous rm.
+ */
+function ownChildren(dir: string, detached: boolean): { children: ChildProcess[]; stopAll: () => Promise<void> } {
+  const children: ChildProcess[] = [];
+  const onExit = () => {
+    for (const child of children) {
+      try {
+        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (!detached) process.once('exit', onExit);
+  const stopAll = async () => {
+    // API servers first: they shut down cleanly only while the storage still answers.
+    for (const child of [...children].reverse()) await stopProcess(child.pid);
+    await rm(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
+  };
+  return { children, stopAll };
+}
+
+interface TenantPlace {
+  /** 1-based. */
+  i: number;
+  tenants: number;
+  flavour: Flavour;
+  dir: string;
+  storageUrl: string;
+  detached: boolean;
+  options: ControlPlaneOptions;
+}
+
+/** API server `i` of `tenants` (under its own prefix when there are several), and its kube-controller-manager when built. */
+async function startTenant(bins: BuiltControlPlane, t: TenantPlace, progress: Progress, children: ChildProcess[]): Promise<Started> {
+  const { i, tenants, flavour, dir, detached } = t;
+  const name = tenants > 1 ? `tenant-${i}` : flavour === 'crd-only' ? 'apiextensions-apiserver' : 'kube-apiserver';
+  const launchOptions: ApiserverLaunch = {
+    binary: apiserverBinary(bins, flavour),
+    label: tenants > 1 ? `tenant ${i}/${tenants}: ${flavour === 'crd-only' ? 'CRD-only server' : 'kube-apiserver'}` : flavour === 'crd-only' ? 'the CRD-only API server' : 'kube-apiserver',
+    dir: tenants > 1 ? path.join(dir, name) : dir,
+    logFile: path.join(dir, `${name}.log`),
+    storageUrl: t.storageUrl,
+    ...(tenants > 1 ? { prefix: `/tenant-${i}` } : {}),
+    args: t.options.apiserverArgs ?? [],
+    detached,
+    readyTimeoutMs: t.options.readyTimeoutMs,
+    version: bins.version,
+  };
+  const start = flavour === 'crd-only' ? startCrdOnlyServer : startKubeApiserver;
+  const s = await start(launchOptions, progress, (child) => children.push(child));
+  let controllerManagerPid: number | undefined;
+  if (bins.kubeControllerManager && s.adminToken) {
+    const logFile = path.join(dir, tenants > 1 ? `${name}-kube-controller-manager.log` : 'kube-controller-manager.log');
+    const kcm = await startControllerManager(bins.kubeControllerManager, { dir: launchOptions.dir, server: s.server, ca: Buffer.from(s.ca), adminToken: s.adminToken, detached, logFile }, progress, (child) => children.push(child));
+    controllerManagerPid = kcm.pid!;
+  }
+  return { ...s, launch: launchOptions, ...(launchOptions.prefix ? { prefix: launchOptions.prefix } : {}), ...(controllerManagerPid !== undefined ? { controllerManagerPid } : {}) };
+}
+
+/** Kills the first API server, waits `downMs`, starts it again on the same storage and waits until it is ready. */
+function crasher(children: ChildProcess[], first: Started, detached: boolean): (downMs: number) => Promise<void> {
+  return async (downMs: number) => {
+    const index = children.indexOf(first.child);
+    const current = children[index]!;
+    process.kill(current.pid!, 'SIGKILL');
+    await new Promise((r) => current.once('exit', r));
+    await new Promise((r) => setTimeout(r, downMs));
+    const restarted = await launch(first.launch.binary, first.args, first.launch.logFile, detached);
+    children[index] = restarted;
+    first.child = restarted;
+    await first.waitReady(restarted);
+  };
 }
 
 /** Stops a control plane recorded in a state file (another process started it). */
