@@ -203,11 +203,17 @@ export function buildManifests(spec: DistributeSpec): DistributeManifests {
   }
   const configMap: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(names.configMap, true), data: { [SCENARIO_KEY]: spec.scenarioText } };
 
-  const podLabels = { ...labels };
-  const job: KubeObject = {
+  const job = workerJob(spec, names, meta(names.job, true), { ...labels });
+  const all = [...(namespace ? [namespace] : []), serviceAccount, clusterRole, clusterRoleBinding, configMap, job];
+  return { names, selector: `${DISTRIBUTE_LABEL}=${spec.id}`, namespace, serviceAccount, clusterRole, clusterRoleBinding, configMap, job, all, warnings };
+}
+
+/** The Indexed Job whose pods each run one shard (`distribute-worker`, reading JOB_COMPLETION_INDEX). */
+function workerJob(spec: DistributeSpec, names: DistributeNames, metadata: KubeObject['metadata'], podLabels: Record<string, string>): KubeObject {
+  return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: meta(names.job, true),
+    metadata,
     spec: {
       completionMode: 'Indexed',
       completions: spec.workers,
@@ -253,8 +259,6 @@ export function buildManifests(spec: DistributeSpec): DistributeManifests {
       },
     },
   };
-  const all = [...(namespace ? [namespace] : []), serviceAccount, clusterRole, clusterRoleBinding, configMap, job];
-  return { names, selector: `${DISTRIBUTE_LABEL}=${spec.id}`, namespace, serviceAccount, clusterRole, clusterRoleBinding, configMap, job, all, warnings };
 }
 
 /**
