@@ -164,87 +164,113 @@ export function snapshotFromMetrics(text: string, at: Date = new Date()): Server
 }
 
 export function snapshotFromParsed({ families, malformed }: ParsedMetrics, at: Date): ServerSnapshot {
-  const missing: string[] = [];
+  const f = new Picker(families);
+  // In this order: `missing` lists what each section looked for and did not find, as it looked.
+  return {
+    timestamp: at.toISOString(),
+    process: processFigures(f),
+    requests: requestCounts(f),
+    requestDuration: requestDurations(f),
+    apf: apfFigures(f),
+    objects: objectCounts(f),
+    etcdDuration: etcdDurations(f),
+    watchEventsTotal: f.sum('apiserver_watch_events_total'),
+    missing: f.missing,
+    malformedLines: malformed,
+  };
+}
+
+type Families = ParsedMetrics['families'];
+
+/** Picks families by name, recording the names it did not find. */
+class Picker {
+  readonly missing: string[] = [];
+  constructor(readonly families: Families) {}
+
   /** The first name with samples, else records the names as missing. */
-  const pick = (...names: string[]): string | undefined => {
-    const found = names.find((n) => hasSamples(families, n));
-    if (found === undefined) missing.push(names.join('|'));
+  pick(...names: string[]): string | undefined {
+    const found = names.find((n) => hasSamples(this.families, n));
+    if (found === undefined) this.missing.push(names.join('|'));
     return found;
-  };
-  const sum = (...names: string[]): number => {
-    const n = pick(...names);
-    return n === undefined ? 0 : sumSamples(families, n);
-  };
+  }
 
-  const heap = pick('go_memstats_heap_alloc_bytes', 'go_memstats_alloc_bytes');
-  const process = {
-    residentMemoryBytes: sum('process_resident_memory_bytes'),
-    cpuSecondsTotal: sum('process_cpu_seconds_total'),
-    heapAllocBytes: heap === undefined ? 0 : sumSamples(families, heap),
-    goroutines: sum('go_goroutines'),
-  };
+  sum(...names: string[]): number {
+    const n = this.pick(...names);
+    return n === undefined ? 0 : sumSamples(this.families, n);
+  }
+}
 
-  const reqName = pick('apiserver_request_total');
-  const requests = {
-    total: reqName ? sumSamples(families, reqName) : 0,
-    byCode: reqName ? sumSamplesBy(families, reqName, 'code') : {},
-    byVerb: reqName ? sumSamplesBy(families, reqName, 'verb') : {},
+function processFigures(f: Picker): ServerSnapshot['process'] {
+  const heap = f.pick('go_memstats_heap_alloc_bytes', 'go_memstats_alloc_bytes');
+  return {
+    residentMemoryBytes: f.sum('process_resident_memory_bytes'),
+    cpuSecondsTotal: f.sum('process_cpu_seconds_total'),
+    heapAllocBytes: heap === undefined ? 0 : sumSamples(f.families, heap),
+    goroutines: f.sum('go_goroutines'),
   };
+}
 
+function requestCounts(f: Picker): ServerSnapshot['requests'] {
+  const reqName = f.pick('apiserver_request_total');
+  return {
+    total: reqName ? sumSamples(f.families, reqName) : 0,
+    byCode: reqName ? sumSamplesBy(f.families, reqName, 'code') : {},
+    byVerb: reqName ? sumSamplesBy(f.families, reqName, 'verb') : {},
+  };
+}
+
+function requestDurations(f: Picker): Record<string, SnapshotHistogram> {
   const requestDuration: Record<string, SnapshotHistogram> = {};
-  if (pick(`${REQUEST_DURATION}_bucket`)) {
-    for (const g of histogramFromFamily(families, REQUEST_DURATION, undefined, ['verb', 'group', 'resource', 'subresource'])) {
+  if (f.pick(`${REQUEST_DURATION}_bucket`)) {
+    for (const g of histogramFromFamily(f.families, REQUEST_DURATION, undefined, ['verb', 'group', 'resource', 'subresource'])) {
       if (g.count <= 0) continue;
       const { verb = '', group = '', resource = '', subresource = '' } = g.labels;
       requestDuration[requestKey(verb, group, resource, subresource)] = toSnapshotHistogram(g);
     }
   }
+  return requestDuration;
+}
 
-  const rejected = pick('apiserver_flowcontrol_rejected_requests_total');
+function apfFigures(f: Picker): ServerSnapshot['apf'] {
+  const { families } = f;
+  const rejected = f.pick('apiserver_flowcontrol_rejected_requests_total');
   const executingSeats = hasSamples(families, 'apiserver_flowcontrol_current_executing_seats');
   const executingRequests = hasSamples(families, 'apiserver_flowcontrol_current_executing_requests');
-  if (!executingSeats && !executingRequests) missing.push('apiserver_flowcontrol_current_executing_seats|apiserver_flowcontrol_current_executing_requests');
-  const wait = pick(`${APF_WAIT}_bucket`)
+  if (!executingSeats && !executingRequests) f.missing.push('apiserver_flowcontrol_current_executing_seats|apiserver_flowcontrol_current_executing_requests');
+  const wait = f.pick(`${APF_WAIT}_bucket`)
     ? histogramFromFamily(families, APF_WAIT, { execute: (v) => v !== 'false' })[0]
     : undefined;
-  const apf = {
+  return {
     rejectedTotal: rejected ? sumSamples(families, rejected) : 0,
     rejectedByReason: rejected ? sumSamplesBy(families, rejected, 'reason') : {},
-    inQueue: sum('apiserver_flowcontrol_current_inqueue_requests'),
+    inQueue: f.sum('apiserver_flowcontrol_current_inqueue_requests'),
     executingSeats: sumSamples(families, 'apiserver_flowcontrol_current_executing_seats'),
     executingRequests: sumSamples(families, 'apiserver_flowcontrol_current_executing_requests'),
     waitDuration: wait ? toSnapshotHistogram(wait) : emptyHistogram(),
   };
+}
 
-  const objectsName = pick('apiserver_resource_objects', 'apiserver_storage_objects');
+function objectCounts(f: Picker): ServerSnapshot['objects'] {
+  const objectsName = f.pick('apiserver_resource_objects', 'apiserver_storage_objects');
   const objects = { total: 0, resources: 0, metric: objectsName ?? '' };
   if (objectsName) {
-    for (const s of families.get(objectsName)?.samples ?? []) {
+    for (const s of f.families.get(objectsName)?.samples ?? []) {
       if (s.name !== objectsName || !(s.value >= 0)) continue;
       objects.total += s.value;
       objects.resources++;
     }
   }
+  return objects;
+}
 
+function etcdDurations(f: Picker): Record<string, SnapshotHistogram> {
   const etcdDuration: Record<string, SnapshotHistogram> = {};
-  if (pick(`${ETCD_DURATION}_bucket`)) {
-    for (const g of histogramFromFamily(families, ETCD_DURATION, undefined, ['operation'])) {
+  if (f.pick(`${ETCD_DURATION}_bucket`)) {
+    for (const g of histogramFromFamily(f.families, ETCD_DURATION, undefined, ['operation'])) {
       if (g.count > 0) etcdDuration[g.labels.operation ?? ''] = toSnapshotHistogram(g);
     }
   }
-
-  return {
-    timestamp: at.toISOString(),
-    process,
-    requests,
-    requestDuration,
-    apf,
-    objects,
-    etcdDuration,
-    watchEventsTotal: sum('apiserver_watch_events_total'),
-    missing,
-    malformedLines: malformed,
-  };
+  return etcdDuration;
 }
 
 /** `VERB resource[.group][/subresource]`, or `VERB /path` for a non-resource request. */
