@@ -19,7 +19,7 @@ import type { CommandModule } from 'yargs';
 import { evaluateSlos } from '../compare/slo.js';
 import { ClusterApi } from '../distribute/cluster.js';
 import { encodeShardResult } from '../distribute/encode.js';
-import { buildManifests, defaultNamespace, manifestsYaml } from '../distribute/manifests.js';
+import { buildManifests, defaultNamespace, manifestsYaml, type DistributeManifests } from '../distribute/manifests.js';
 import { collectShardResults, createResources, CreatedResources, manualCleanupCommands, teardown, waitForJob, type CollectedShard } from '../distribute/orchestrate.js';
 import { readShardResult, shardOfCompletionIndex, writeInClusterKubeconfig, writeShardResult } from '../distribute/worker.js';
 import { newRunId } from '../generators/run-id.js';
@@ -98,27 +98,13 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
   const loaded = await loadScenarioFile(args.scenario, { allowHuge: args['allow-huge'] });
   const id = newRunId();
   const timeoutSeconds = Math.ceil(args.timeout / 1000);
-  const workerFlags = [
-    '--connections',
-    String(args.connections ?? TARGET_OPTIONS.connections.default),
-    '--request-timeout',
-    args['request-timeout'] !== undefined ? formatDurationMs(args['request-timeout']) : TARGET_OPTIONS['request-timeout'].default,
-    ...(args.http2 ? ['--http2'] : []),
-    ...(args['allow-huge'] ? ['--allow-huge'] : []),
-  ];
+  const workerFlags = workerFlagsOf(args);
   const spec = (createNamespace: boolean) =>
     sliceAs(`--workers ${args.workers}`, 'shards', () =>
       buildManifests({ id, scenarioText: loaded.text, doc: loaded.doc, workers: args.workers, image: args.image, namespace: args.namespace ?? defaultNamespace(id), createNamespace, timeoutSeconds, workerFlags }),
     );
 
-  if (args['dry-run']) {
-    // Building the manifests also slices the scenario for every shard: a bad split is a usage error here.
-    const manifests = spec(args.namespace === undefined);
-    out.data(manifestsYaml(manifests.all));
-    if (args.namespace !== undefined) out.error(`note: namespace ${args.namespace} is used as it is, and created (and deleted afterwards) only if it does not exist`);
-    for (const w of manifests.warnings) out.error(`warning: ${w}`);
-    return ExitCode.ok;
-  }
+  if (args['dry-run']) return printManifests(spec(args.namespace === undefined), args, out);
   spec(true); // the same check before anything touches the cluster
 
   const dir = path.resolve(args.out ?? defaultRunDir(path.resolve('results'), `${loaded.doc.name}-distributed`, new Date()));
@@ -148,40 +134,79 @@ export async function distribute(args: DistributeArgs, out: Output): Promise<num
     created = new CreatedResources(manifests);
     out.progress(`distribute ${id}: ${args.workers} workers of ${loaded.doc.name} as Job ${namespace}/${manifests.names.job} (image ${args.image})`);
 
-    let collected: CollectedShard[];
-    const progress = (m: string) => out.progress(m);
-    try {
-      await createResources(api, created, { progress, signal: interrupts.stop.signal });
-      let outcome: Awaited<ReturnType<typeof waitForJob>>;
-      try {
-        outcome = await waitForJob(api, created, { workers: args.workers, timeoutMs: timeoutSeconds * 1000, signal: interrupts.stop.signal, progress });
-      } catch (err) {
-        // Timed out or interrupted: the shards that did finish printed their results; read them
-        // before teardown deletes their pods (unless a second Ctrl-C asked to hurry).
-        if (!interrupts.skipCleanup.signal.aborted && !args.keep) {
-          const finished = await collectShardResults(api, created, args.workers, { progress, signal: AbortSignal.timeout(SALVAGE_TIMEOUT_MS) }).catch(() => []);
-          await keepFinishedShards(finished, dir, out);
-        }
-        throw err;
-      }
-      if (outcome.state === 'failed') out.progress(`the Job failed (${outcome.reason}); reading what the shards left in their logs`);
-      collected = await collectShardResults(api, created, args.workers, { progress, signal: interrupts.stop.signal });
-    } finally {
-      if (args.keep) {
-        out.progress(`--keep: kept ${created.objects.length} objects (labelled ${manifests.selector}); remove them with:`);
-        for (const c of manualCleanupCommands(created)) out.progress(`  ${c}`);
-      } else if (!interrupts.skipCleanup.signal.aborted && created.objects.length > 0) {
-        const removed = await teardown(api, created, { progress, signal: interrupts.skipCleanup.signal });
-        if (removed.leftover.length > 0) {
-          out.error(`cleanup left: ${removed.leftover.join(', ')}; remove them with:`);
-          for (const c of manualCleanupCommands(created)) out.error(`  ${c}`);
-        }
-      }
-    }
+    const collected = await runJob(api, created, { args, timeoutMs: timeoutSeconds * 1000, dir, selector: manifests.selector }, interrupts, out);
     return await finishDistributed(collected, dir, sloFacts(loaded.doc.slo ?? {}), out, args.json);
   } finally {
     await target.release();
     interrupts.dispose();
+  }
+}
+
+/** The flags every worker passes on to its `run --shard`. */
+function workerFlagsOf(args: DistributeArgs): string[] {
+  return [
+    '--connections',
+    String(args.connections ?? TARGET_OPTIONS.connections.default),
+    '--request-timeout',
+    args['request-timeout'] !== undefined ? formatDurationMs(args['request-timeout']) : TARGET_OPTIONS['request-timeout'].default,
+    ...(args.http2 ? ['--http2'] : []),
+    ...(args['allow-huge'] ? ['--allow-huge'] : []),
+  ];
+}
+
+/** `--dry-run`: the manifests on stdout (building them also slices the scenario for every shard: a bad split is a usage error here). */
+function printManifests(manifests: DistributeManifests, args: DistributeArgs, out: Output): number {
+  out.data(manifestsYaml(manifests.all));
+  if (args.namespace !== undefined) out.error(`note: namespace ${args.namespace} is used as it is, and created (and deleted afterwards) only if it does not exist`);
+  for (const w of manifests.warnings) out.error(`warning: ${w}`);
+  return ExitCode.ok;
+}
+
+interface JobRun {
+  args: DistributeArgs;
+  timeoutMs: number;
+  /** The run folder (shards that finished before a timeout or Ctrl-C are kept there). */
+  dir: string;
+  /** The label selector of what was created (for --keep). */
+  selector: string;
+}
+
+/** Creates the objects, waits for the Job and reads the shards' results; then removes what was created (with --keep, says how to). */
+async function runJob(api: ClusterApi, created: CreatedResources, job: JobRun, interrupts: Interrupts, out: Output): Promise<CollectedShard[]> {
+  const { args } = job;
+  const progress = (m: string) => out.progress(m);
+  try {
+    await createResources(api, created, { progress, signal: interrupts.stop.signal });
+    let outcome: Awaited<ReturnType<typeof waitForJob>>;
+    try {
+      outcome = await waitForJob(api, created, { workers: args.workers, timeoutMs: job.timeoutMs, signal: interrupts.stop.signal, progress });
+    } catch (err) {
+      // Timed out or interrupted: the shards that did finish printed their results; read them
+      // before teardown deletes their pods (unless a second Ctrl-C asked to hurry).
+      if (!interrupts.skipCleanup.signal.aborted && !args.keep) {
+        const finished = await collectShardResults(api, created, args.workers, { progress, signal: AbortSignal.timeout(SALVAGE_TIMEOUT_MS) }).catch(() => []);
+        await keepFinishedShards(finished, job.dir, out);
+      }
+      throw err;
+    }
+    if (outcome.state === 'failed') out.progress(`the Job failed (${outcome.reason}); reading what the shards left in their logs`);
+    return await collectShardResults(api, created, args.workers, { progress, signal: interrupts.stop.signal });
+  } finally {
+    await removeCreated(api, created, job, interrupts, out);
+  }
+}
+
+/** Deletes what distribute created, unless --keep (then: how to) or a second Ctrl-C (the interrupt handler says how). */
+async function removeCreated(api: ClusterApi, created: CreatedResources, job: JobRun, interrupts: Interrupts, out: Output): Promise<void> {
+  if (job.args.keep) {
+    out.progress(`--keep: kept ${created.objects.length} objects (labelled ${job.selector}); remove them with:`);
+    for (const c of manualCleanupCommands(created)) out.progress(`  ${c}`);
+  } else if (!interrupts.skipCleanup.signal.aborted && created.objects.length > 0) {
+    const removed = await teardown(api, created, { progress: (m: string) => out.progress(m), signal: interrupts.skipCleanup.signal });
+    if (removed.leftover.length > 0) {
+      out.error(`cleanup left: ${removed.leftover.join(', ')}; remove them with:`);
+      for (const c of manualCleanupCommands(created)) out.error(`  ${c}`);
+    }
   }
 }
 
