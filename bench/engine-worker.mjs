@@ -20,7 +20,8 @@
 import '../bin/check-node.js';
 import diagnostics from 'node:diagnostics_channel';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { runClosed, runOpen, arrivalTimeMs } from '../dist/engine/load-models.js';
+import { runClosed, runOpen } from '../dist/engine/load-models.js';
+import { startPacer } from '../dist/engine/pacer.js';
 import { KubeClient, JSON_HEADERS, RequestError } from '../dist/kube/client.js';
 import { newHistogram, latencySummaryMs } from '../dist/metrics/histogram.js';
 import { PhaseRecorder } from '../dist/metrics/recorder.js';
@@ -110,17 +111,11 @@ async function open() {
   if (spec.warmupMs > 0) await runClosed(spec.connections, { durationMs: spec.warmupMs, signal }, get, () => {});
   const model = { ratePerSecond: spec.rate, maxInFlight: spec.maxInFlight };
   const latency = newHistogram();
-  const lag = newHistogram();
   let errors = 0;
   let ok = 0;
-  let t0 = 0;
   let lastStart = 0;
-  // runOpen does not tell the iteration its scheduled time: recompute it from
-  // the same arrivalTimeMs and a t0 taken right before runOpen takes its own.
   const iteration = (index, sig) => {
-    const now = performance.now();
-    lastStart = now;
-    lag.recordValue(Math.max(1, Math.round((now - t0 - arrivalTimeMs(model, index)) * 1000)));
+    lastStart = performance.now();
     return get(index, sig);
   };
   const sink = (latencyUs, outcome) => {
@@ -131,11 +126,15 @@ async function open() {
       latency.recordValue(Math.max(1, Math.round(latencyUs)));
     }
   };
+  // The pacer (a worker thread) is started before the window, as a run's phase
+  // does; the lag is runOpen's own (intended start -> sent, every started arrival).
+  const pacer = await startPacer();
   const cpu0 = process.cpuUsage();
-  t0 = performance.now();
-  const stats = await runOpen(model, { durationMs: spec.durationMs, signal }, iteration, sink);
+  const t0 = performance.now();
+  const { lag, ...stats } = await runOpen(model, { durationMs: spec.durationMs, signal }, iteration, sink, { pacer });
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  await pacer.close();
   await client.close();
   return {
     ...stats,
