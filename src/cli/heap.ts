@@ -66,7 +66,9 @@ export function chooseHeap(plan: Plan): HeapChoice {
   // small for the allocation rate promotes short-lived objects into the old generation).
   // Small plans too: smoke (20 CRDs, ~500 requests) peaked at 273 MB RSS on Node's sizing
   // with a live heap of ~40 MB, 142 MB with these flags (measured, issue 14).
-  const semi = rate >= 2_000 || watchers >= 5_000 ? 4 : rate >= 1_000 || watchers >= 1_000 ? 2 : 1;
+  // Watchers never get 4: 10,000 watches under 20,000 events/s peaked at 318 MB RSS with 4,
+  // 296 MB with 2 and 300 MB with 1 (bench:engine:watch, measured, issue 14).
+  const semi = rate >= 2_000 ? 4 : rate >= 1_000 || watchers >= 1_000 ? 2 : 1;
   // After a major GC the old generation may grow to 1.5x its live size before the next one
   // (V8 picks 1.1-4x by its GC speed; a fast GC on a small heap gets the 4x).
   return { flags: [`--max-semi-space-size=${semi}`, '--heap-growing-percent=50'], why: facts };
