@@ -11,6 +11,9 @@
  *              over HTTP/1.1 or HTTP/2 (bench/reference.mjs, vs client-go)
  *   autocannon — autocannon (npm; the best-known Node HTTP load tool) against the
  *              null server, in-process, warm-up first, CPU over the measured run
+ *   pacer    — runOpen of no-op iterations at a rate, no server: the open-model
+ *              scheduler's own lag and CPU (its budgets), with the worker-thread
+ *              pacer and, for comparison, plain timers
  *   kube-open — runOpen of one GET (path + Accept) at a rate against a kubeconfig
  *              target, as the engine's get/list/discovery ops send it (read:
  *              'count', the phase's signal): latency from the intended start
@@ -21,7 +24,7 @@ import '../bin/check-node.js';
 import diagnostics from 'node:diagnostics_channel';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runClosed, runOpen } from '../dist/engine/load-models.js';
-import { startPacer } from '../dist/engine/pacer.js';
+import { startPacer, TimerPacer } from '../dist/engine/pacer.js';
 import { KubeClient, JSON_HEADERS, RequestError } from '../dist/kube/client.js';
 import { newHistogram, latencySummaryMs } from '../dist/metrics/histogram.js';
 import { PhaseRecorder } from '../dist/metrics/recorder.js';
@@ -442,7 +445,23 @@ async function autocannonRun() {
   };
 }
 
-const kinds = { closed, open, scenario, 'kube-op': kubeOp, 'kube-open': kubeOpen, autocannon: autocannonRun };
+/** The scheduler alone: no-op iterations, so the process CPU is the scheduler's (and its pacer thread's). */
+async function pacerRun() {
+  const signal = new AbortController().signal;
+  const pacer = spec.pacer === 'timers' ? new TimerPacer() : await startPacer();
+  const model = { ratePerSecond: spec.rate, maxInFlight: 10_000 };
+  // Warm-up (JIT, the pacer's wake-delay estimate), then the measured window.
+  await runOpen(model, { durationMs: 500, signal }, async () => ({}), () => {}, { pacer });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const { lag, ...stats } = await runOpen(model, { durationMs: spec.durationMs, signal }, async () => ({}), () => {}, { pacer });
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await pacer.close();
+  return { ...stats, wallMs, cores: (cpu.user + cpu.system) / 1000 / wallMs, lagMs: latencySummaryMs(lag) };
+}
+
+const kinds = { closed, open, pacer: pacerRun, scenario, 'kube-op': kubeOp, 'kube-open': kubeOpen, autocannon: autocannonRun };
 if (!kinds[kind]) {
   log(`unknown kind ${kind}; expected ${Object.keys(kinds).join(', ')}`);
   process.exit(2);
