@@ -8,6 +8,7 @@
  */
 import type { PhaseResult, RunInfo, RunSummary, StoppedAt } from '../types/results.js';
 import { sweptAxis } from '../types/sweep.js';
+import { partNames, type PartNames } from '../types/server-parts.js';
 import { headlineText, type HeadlineFacts } from './headline.js';
 import { profileFindings } from './profiles.js';
 
@@ -47,23 +48,6 @@ export interface Analysis {
   findings: string[];
   phases: PhaseVerdict[];
   knee?: Knee;
-}
-
-/**
- * What the report calls the server's parts. The CRD-only server is not kube-apiserver and kine
- * is not etcd; with tenants=N the sampled series is the first tenant's API server (each
- * tenant's own figures are in the Tenants section).
- */
-export interface PartNames {
-  apiserver: string;
-  storage: string;
-}
-
-export function partNames(run: RunInfo | undefined): PartNames {
-  const s = run?.server;
-  const tenants = s?.tenants ?? 1;
-  const apiserver = s?.flavour === 'crd-only' ? 'CRD-only API server' : tenants > 1 ? `kube-apiserver (tenant 1 of ${tenants})` : 'kube-apiserver';
-  return { apiserver, storage: s?.storage === 'kine' ? 'kine' : 'etcd' };
 }
 
 function label(kind: Bottleneck, names: PartNames): string {

@@ -6,7 +6,7 @@
  */
 import type { PhaseResult } from '../types/results.js';
 import { loadFollowers } from '../types/sweep.js';
-import { inferSweep, normalizedServerSeries, primarySeries, type ReportInput, type Sweep } from './view.js';
+import { apiserverSeries, inferSweep, normalizedServerSeries, primarySeries, type ReportInput, type Sweep } from './view.js';
 
 export type ChartId = 'chart-latency' | 'chart-throughput' | 'chart-memory' | 'chart-errors' | 'chart-server';
 
@@ -42,7 +42,8 @@ export function primaryErrors(p: PhaseResult): number {
 
 function serverSlots(input: ReportInput): ChartSlot[] {
   const samples = normalizedServerSeries(input);
-  const memory: ChartSlot = { id: 'chart-memory', title: 'kube-apiserver memory' };
+  const servers = apiserverSeries(input);
+  const memory: ChartSlot = { id: 'chart-memory', title: servers.length === 1 ? `${servers[0]!.name} memory` : 'API server memory' };
   const errors: ChartSlot = { id: 'chart-errors', title: '429s and errors over time' };
   if (samples.length === 0) return [{ id: 'chart-server', title: 'API server memory, 429s and errors', nothing: 'no server metrics in this run.' }];
   const server429 = Math.max(0, samples[samples.length - 1]!.requests429 - samples[0]!.requests429);

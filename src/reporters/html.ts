@@ -17,6 +17,7 @@ import {
   describeLevel,
   groupSteps,
   inferSweep,
+  apiserverSeries,
   normalizedServerSeries,
   OP_COLUMNS,
   primarySeries,
@@ -135,27 +136,27 @@ function mib(bytes: number): number {
   return bytes / 1024 ** 2;
 }
 
-/** (c) API server memory, from the server samples. */
+/** (c) API server memory, from the server samples (one line per tenant with tenants=N). */
 function memoryChart(report: ReportInput): string {
-  const samples = normalizedServerSeries(report);
+  const servers = apiserverSeries(report);
+  const samples = servers.flatMap((s) => s.samples);
+  const who = servers.length === 1 ? servers[0]!.name : 'API server';
   // Memory against CRDs when the CRD count moved; against time when it stayed put.
   const crdCounts = new Set(samples.map((s) => s.crds));
   const byCrds = crdCounts.size >= 3;
   const memory = lineChart({
     id: 'chart-memory',
-    title: byCrds ? 'kube-apiserver memory vs CRDs installed' : `kube-apiserver memory over time (${[...crdCounts].join(', ')} CRDs)`,
+    title: byCrds ? `${who} memory vs CRDs installed` : `${who} memory over time (${[...crdCounts].join(', ')} CRDs)`,
     xLabel: byCrds ? 'CRDs installed' : 'seconds since the run started',
     yLabel: 'resident memory (MiB)',
-    series: [
-      { name: 'kube-apiserver RSS', points: samples.map((s) => ({ x: byCrds ? s.crds : s.t, y: mib(s.rssBytes) })) },
-    ],
+    series: servers.map((s) => ({ name: `${s.name} RSS`, points: s.samples.map((p) => ({ x: byCrds ? p.crds : p.t, y: mib(p.rssBytes) })) })),
     xFromZero: true,
     yFromZero: true,
     markers: samples.length <= 60,
   });
   const memoryCaption = byCrds
-    ? 'Resident memory of kube-apiserver at each sample, in time order, against the CRDs installed then.'
-    : 'Resident memory of kube-apiserver at each sample; the CRD count hardly changed during the run, so it is drawn against time.';
+    ? `Resident memory of ${servers.length === 1 ? who : 'each API server'} at each sample, in time order, against the CRDs installed then.`
+    : `Resident memory of ${servers.length === 1 ? who : 'each API server'} at each sample; the CRD count hardly changed during the run, so it is drawn against time.`;
   return chartFigure(memory, memoryCaption);
 }
 

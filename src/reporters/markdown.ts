@@ -8,7 +8,7 @@ import {
   defaultHeadline,
   groupSteps,
   inferSweep,
-  normalizedServerSeries,
+  apiserverSeries,
   OP_COLUMNS,
   runFacts,
   stepNotes,
@@ -43,16 +43,18 @@ function codeBlock(text: string, lang: string): string {
   return `${fence}${lang}\n${text.replace(/\n$/, '')}\n${fence}`;
 }
 
-function serverFact(input: ReportInput): Fact | undefined {
-  const series = normalizedServerSeries(input);
-  if (series.length === 0) return undefined;
-  const peakRss = series.reduce((a, s) => (s.rssBytes > a.rssBytes ? s : a));
-  const peakCpu = Math.max(...series.map((s) => s.cpuCores));
-  const r429 = Math.max(0, series[series.length - 1]!.requests429 - series[0]!.requests429);
-  return {
-    label: 'API server',
-    value: `peak memory ${formatBytes(peakRss.rssBytes)} (at ${peakRss.crds} CRDs), peak CPU ${peakCpu.toFixed(2)} cores, ${r429} × 429 during the run (${series.length} samples)`,
-  };
+/** One fact per API server (each tenant's with tenants=N): peak memory and CPU, 429s. */
+function serverFacts(input: ReportInput): Fact[] {
+  const all = apiserverSeries(input);
+  return all.map(({ name, samples }) => {
+    const peakRss = samples.reduce((a, s) => (s.rssBytes > a.rssBytes ? s : a));
+    const peakCpu = Math.max(...samples.map((s) => s.cpuCores));
+    const r429 = Math.max(0, samples[samples.length - 1]!.requests429 - samples[0]!.requests429);
+    return {
+      label: all.length > 1 ? name : 'API server',
+      value: `peak memory ${formatBytes(peakRss.rssBytes)} (at ${peakRss.crds} CRDs), peak CPU ${peakCpu.toFixed(2)} cores, ${r429} × 429 during the run (${samples.length} samples)`,
+    };
+  });
 }
 
 export function renderMarkdown(report: ReportInput): string {
@@ -64,8 +66,7 @@ export function renderMarkdown(report: ReportInput): string {
   out.push(`> **${escapeMarkdown(report.analysis?.headline ?? defaultHeadline(report))}**`, '');
 
   const facts = runFacts(report);
-  const server = serverFact(report);
-  if (server) facts.push(server);
+  facts.push(...serverFacts(report));
   for (const f of facts) out.push(`- **${escapeMarkdown(f.label)}:** ${escapeMarkdown(f.value)}`);
   out.push('');
 

@@ -7,6 +7,7 @@
  */
 import type { OpSummary, PhaseResult, RunInfo, RunSummary, ServerSample, StorageStats } from '../types/results.js';
 import { sweptAxis, type SweepAxis } from '../types/sweep.js';
+import { apiserverName } from '../types/server-parts.js';
 import { describeLoad, formatBytes, formatErrors, scheduleLagCell } from './table.js';
 
 export type { ServerSample } from '../types/results.js';
@@ -425,8 +426,23 @@ export function automaticNotes(input: ReportInput): string[] {
 
 /** Server samples with `t` in seconds since the run started, in time order. */
 export function normalizedServerSeries(input: ReportInput): ServerSample[] {
-  const start = Date.parse(input.run.startedAt);
-  return (input.serverSeries ?? [])
+  return normalizeSeries(input.serverSeries ?? [], input.run.startedAt);
+}
+
+/**
+ * Each API server's samples with its name: with tenants=N, every tenant's own
+ * series (the run's series is tenant 1's alone); otherwise the run's series.
+ */
+export function apiserverSeries(input: ReportInput): { name: string; samples: ServerSample[] }[] {
+  const tenants = input.summary.tenants ?? [];
+  if (tenants.length > 1) return tenants.map((t) => ({ name: apiserverName(input.run, t.index), samples: normalizeSeries(t.serverSeries, input.run.startedAt) })).filter((s) => s.samples.length > 0);
+  const samples = normalizedServerSeries(input);
+  return samples.length > 0 ? [{ name: apiserverName(input.run), samples }] : [];
+}
+
+function normalizeSeries(series: readonly ServerSample[], startedAt: string): ServerSample[] {
+  const start = Date.parse(startedAt);
+  return series
     .map((s) => (s.t > 1e11 && Number.isFinite(start) ? { ...s, t: (s.t - start) / 1000 } : s))
     .filter((s) => Number.isFinite(s.t))
     .sort((a, b) => a.t - b.t);

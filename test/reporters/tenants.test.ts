@@ -112,3 +112,33 @@ describe('the HTML report', () => {
     expect(renderHtml(report)).not.toContain('<h2>Tenants</h2>');
   });
 });
+
+describe('each tenant\'s API server', () => {
+  const sample = (t: number, mib: number, cpu: number, r429: number) => ({ t, rssBytes: mib * 2 ** 20, cpuCores: cpu, crds: 20, requests429: r429 });
+  // Tenant 2 peaks highest: a header built from tenant 1's series alone would say 300 MiB.
+  const withSeries = TENANTS.map((t, i) => ({ ...t, serverSeries: [sample(0, 250, 0.5, 0), sample(5, [300, 700, 400][i]!, [1, 1.5, 0.75][i]!, i)] }));
+  const input = () => {
+    const report = makeReport();
+    return {
+      ...report,
+      run: { ...report.run, server: { given: 'v1.37.2,tenants=3', spec: 'v1.37.2,tenants=3', label: 'v1.37.2', kind: 'version' as const, version: 'v1.37.2', kubeApiserver: { path: 'x', sha256: 'y'.repeat(64) }, controllers: 'none' as const, args: [], buildKey: 'k', tenants: 3 } },
+      serverSeries: withSeries[0]!.serverSeries,
+      summary: { ...report.summary, tenants: withSeries },
+    };
+  };
+
+  it('gets its own line in the Markdown header, named by tenant', () => {
+    const md = renderMarkdown(input());
+    expect(md).toContain('- **kube-apiserver (tenant 1 of 3):** peak memory 300.0 MiB');
+    expect(md).toContain('- **kube-apiserver (tenant 2 of 3):** peak memory 700.0 MiB (at 20 CRDs), peak CPU 1.50 cores, 1 × 429 during the run (2 samples)');
+    expect(md).toContain('- **kube-apiserver (tenant 3 of 3):** peak memory 400.0 MiB');
+    expect(md).not.toContain('- **API server:**');
+  });
+
+  it('gets its own line in the HTML memory chart', async () => {
+    const { renderHtml } = await import('../../src/reporters/html.js');
+    const html = renderHtml(input());
+    for (const i of [1, 2, 3]) expect(html).toContain(`kube-apiserver (tenant ${i} of 3) RSS`);
+  });
+});
+
