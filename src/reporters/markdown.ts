@@ -59,17 +59,20 @@ function serverFacts(input: ReportInput): Fact[] {
 
 export function renderMarkdown(report: ReportInput): string {
   const { run, summary } = report;
-  const sweep = inferSweep(run, summary.phases);
   const out: string[] = [];
-
   out.push(`# asa-bench: ${escapeMarkdown(run.scenario.name)}`, '');
   out.push(`> **${escapeMarkdown(report.analysis?.headline ?? defaultHeadline(report))}**`, '');
-
-  const facts = runFacts(report);
-  facts.push(...serverFacts(report));
-  for (const f of facts) out.push(`- **${escapeMarkdown(f.label)}:** ${escapeMarkdown(f.value)}`);
+  for (const f of [...runFacts(report), ...serverFacts(report)]) out.push(`- **${escapeMarkdown(f.label)}:** ${escapeMarkdown(f.value)}`);
   out.push('');
+  out.push(...findingLines(report), ...chartLines(report));
+  if (summary.profiles) out.push(...profileMarkdown(summary.profiles));
+  out.push(...resultLines(report), ...tenantLines(report), ...scenarioLines(report));
+  return out.join('\n');
+}
 
+/** The analysis's findings, or notes from the data alone when there is no analysis. */
+function findingLines(report: ReportInput): string[] {
+  const out: string[] = [];
   if (report.analysis) {
     out.push('## Findings', '');
     if (report.analysis.findings.length === 0) out.push('_No findings._');
@@ -79,59 +82,62 @@ export function renderMarkdown(report: ReportInput): string {
     for (const n of automaticNotes(report)) out.push(`- ${escapeMarkdown(n)}`);
   }
   out.push('');
-  out.push(...chartLines(report));
+  return out;
+}
 
-  if (summary.profiles) out.push(...profileMarkdown(summary.profiles));
-
-  out.push('## Results', '');
-  const groups = groupSteps(summary.phases);
+/** One table per step (phase ▸ operation), with the step's warnings under it. */
+function resultLines(report: ReportInput): string[] {
+  const sweep = inferSweep(report.run, report.summary.phases);
+  const out = ['## Results', ''];
+  const groups = groupSteps(report.summary.phases);
   if (groups.length === 0) out.push('_No phases were recorded._', '');
   else out.push('Latencies in milliseconds, over successful attempts. **Bold**: the phase’s primary operation.', '');
   for (const g of groups) {
     out.push(`### ${escapeMarkdown(stepTitle(sweep, g))}`, '');
     const rows = stepRows(g);
-    if (rows.length > 0) {
-      out.push(`| ${OP_COLUMNS.map((c) => escapeMarkdown(c.header)).join(' | ')} |`);
-      out.push(`| ${OP_COLUMNS.map((c) => (c.align === 'right' ? '---:' : ':---')).join(' | ')} |`);
-      for (const r of rows) {
-        const cells = OP_COLUMNS.map((c) => {
-          const text = escapeMarkdown(c.value(r));
-          if (c.header === 'operation' && r.primary) return `**${text}**`;
-          if (c.alert?.(r)) return `⚠ ${text}`;
-          return text;
-        });
-        out.push(`| ${cells.join(' | ')} |`);
-      }
-      out.push('');
-    }
+    if (rows.length > 0) out.push(...opTable(rows), '');
     const notes = stepNotes(g);
     for (const n of notes) out.push(`- ⚠ ${escapeMarkdown(n)}`);
     if (notes.length > 0) out.push('');
   }
+  return out;
+}
 
-  const tenants = summary.tenants ?? [];
-  if (tenants.length > 0) {
-    out.push('## Tenants', '');
-    for (const f of tenantFindings(summary, run)) out.push(`- ${escapeMarkdown(f)}`);
-    out.push('', 'p99 of each phase\u2019s primary operation per tenant, ms.', '');
-    out.push(`| step | phase | operation | ${tenants.map((t) => `tenant ${t.index}`).join(' | ')} | spread |`);
-    out.push(`| ---: | :--- | :--- | ${tenants.map(() => '---:').join(' | ')} | ---: |`);
-    for (const r of tenantRows(tenants)) {
-      out.push(`| ${r.step} | ${escapeMarkdown(r.phase)} | ${escapeMarkdown(r.op)} | ${r.p99.map(formatTenantCell).join(' | ')} | ${r.spread !== undefined ? `×${r.spread.toFixed(2)}` : ''} |`);
-    }
-    out.push('');
+function opTable(rows: ReturnType<typeof stepRows>): string[] {
+  const out = [`| ${OP_COLUMNS.map((c) => escapeMarkdown(c.header)).join(' | ')} |`, `| ${OP_COLUMNS.map((c) => (c.align === 'right' ? '---:' : ':---')).join(' | ')} |`];
+  for (const r of rows) {
+    const cells = OP_COLUMNS.map((c) => {
+      const text = escapeMarkdown(c.value(r));
+      if (c.header === 'operation' && r.primary) return `**${text}**`;
+      if (c.alert?.(r)) return `⚠ ${text}`;
+      return text;
+    });
+    out.push(`| ${cells.join(' | ')} |`);
   }
+  return out;
+}
 
-  const lang = /\.json$/i.test(run.scenario.file) ? 'json' : 'yaml';
-  out.push(
-    '<details><summary>Scenario file</summary>',
-    '',
-    codeBlock(run.scenario.text, lang),
-    '',
-    '</details>',
-    '',
-  );
-  return out.join('\n');
+/** `tenants=N`: how the tenants interfered, and each tenant's p99 per phase. */
+function tenantLines(report: ReportInput): string[] {
+  const { run, summary } = report;
+  const tenants = summary.tenants ?? [];
+  if (tenants.length === 0) return [];
+  const out = ['## Tenants', ''];
+  for (const f of tenantFindings(summary, run)) out.push(`- ${escapeMarkdown(f)}`);
+  out.push('', 'p99 of each phase\u2019s primary operation per tenant, ms.', '');
+  out.push(`| step | phase | operation | ${tenants.map((t) => `tenant ${t.index}`).join(' | ')} | spread |`);
+  out.push(`| ---: | :--- | :--- | ${tenants.map(() => '---:').join(' | ')} | ---: |`);
+  for (const r of tenantRows(tenants)) {
+    out.push(`| ${r.step} | ${escapeMarkdown(r.phase)} | ${escapeMarkdown(r.op)} | ${r.p99.map(formatTenantCell).join(' | ')} | ${r.spread !== undefined ? `×${r.spread.toFixed(2)}` : ''} |`);
+  }
+  out.push('');
+  return out;
+}
+
+/** The scenario file as run, folded. */
+function scenarioLines(report: ReportInput): string[] {
+  const { file, text } = report.run.scenario;
+  return ['<details><summary>Scenario file</summary>', '', codeBlock(text, /\.json$/i.test(file) ? 'json' : 'yaml'), '', '</details>', ''];
 }
 
 /** The HTML report's charts: which it draws, and one line for each with nothing to show. */
