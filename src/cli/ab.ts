@@ -8,6 +8,7 @@ import { loadScenarioFile } from '../scenarios/parse.js';
 import { UsageError } from '../types/errors.js';
 import { COMPARE_OPTIONS, loadNoise, loadRuns, printComparison, type CompareArgs } from './compare.js';
 import type { Output } from './output.js';
+import { Interrupts } from './interrupts.js';
 import { repetitionDir, runRepetition } from './repetition.js';
 
 interface AbArgs extends CompareArgs {
@@ -63,9 +64,15 @@ export function abCommand(out: Output, setExit: (code: number) => void): Command
         { name: 'candidate', resolved: resolved[1]! },
       ];
       // Build both sides first: a candidate that does not build fails before the baseline runs.
-      for (const side of sides) {
-        out.progress(`${side.name}: ${side.resolved.label}`);
-        await buildFor(side.resolved, out.reporter);
+      // Ctrl-C stops a build under way (its go processes are killed, nothing is written).
+      const interrupts = new Interrupts(out, { stopping: 'stopping the build; nothing is written', skipping: () => ['still stopping the build'] }).install();
+      try {
+        for (const side of sides) {
+          out.progress(`${side.name}: ${side.resolved.label}`);
+          await buildFor(side.resolved, out.reporter, interrupts.stop.signal);
+        }
+      } finally {
+        interrupts.dispose();
       }
       for (let rep = 1; rep <= args.repeat; rep++) {
         // Alternate which build goes first so slow drift of the machine hits both sides alike.

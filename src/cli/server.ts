@@ -40,7 +40,9 @@ export function serverCommands(out: Output, _setExit: (code: number) => void): C
         }
         case 'up': {
           const resolved = await resolveServerSpec(serverSpecFromArgs(args));
-          const state = await serverUp(resolved, progress);
+          // Ctrl-C stops the build; once the servers start, `up` finishes (they are detached; `server down` stops them).
+          const interrupts = new Interrupts(out, { stopping: 'stopping the build; nothing is started', skipping: () => ['still stopping'] }).install();
+          const state = await serverUp(resolved, progress, {}, interrupts.stop.signal).finally(() => interrupts.dispose());
           out.data(
             `local control plane ${state.spec?.label ?? state.version} is up${state.controllerManagerPid ? ' (with kube-controller-manager)' : ''}\n  server:     ${state.server}\n  kubeconfig: ${state.kubeconfig}\n  data:       ${state.dir}\nexport KUBECONFIG=${state.kubeconfig}   # to use it with kubectl`,
           );

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { ControlPlaneError } from '../types/errors.js';
+import { ControlPlaneError, InterruptedError } from '../types/errors.js';
 import type { Progress } from './build.js';
 import { buildFor } from './build-server.js';
 import type { ResolvedServer } from './resolve.js';
@@ -30,12 +30,14 @@ export async function runningServer(): Promise<ControlPlaneState | undefined> {
 /** `serverUp` while a long-lived control plane is running: it must be stopped first (the CLI says how). */
 export class AlreadyUpError extends ControlPlaneError {}
 
-export async function serverUp(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}): Promise<ControlPlaneState> {
+/** `signal` (Ctrl-C) stops a build under way and starts nothing once it has fired. */
+export async function serverUp(resolved: ResolvedServer, progress: Progress, options: ControlPlaneOptions = {}, signal?: AbortSignal): Promise<ControlPlaneState> {
   const existing = await runningServer();
   if (existing) {
     throw new AlreadyUpError(`a local control plane (${existing.spec?.label ?? existing.version}) is already running at ${existing.server}`);
   }
-  const { bins, record } = await buildFor(resolved, progress);
+  const { bins, record } = await buildFor(resolved, progress, signal);
+  if (signal?.aborted) throw new InterruptedError('interrupted after the build; nothing was started');
   const running = await startControlPlane(bins, progress, { ...options, ...substitutionsOf(resolved), apiserverArgs: resolved.spec.args, detached: true });
   const { stop: _stop, crashApiserver: _crash, ...rest } = running;
   const state: ControlPlaneState = { ...rest, spec: record };

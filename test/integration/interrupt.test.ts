@@ -293,13 +293,19 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('Ctrl-C during the first build of the server', () => {
-  it("kills the go build's process group, writes nothing to the cache and exits 130", { timeout: 240_000 }, async () => {
+  // Every command that builds a server: `run`, `server up` and `ab` (both sides are built before any repetition).
+  const commands = [
+    { name: 'run', args: (home: string) => ['run', 'scenarios/smoke.yaml', '--out', path.join(home, 'out')], says: 'SIGINT: stopping before the run started: a server build under way is stopped, nothing is written' },
+    { name: 'server up', args: () => ['server', 'up'], says: 'SIGINT: stopping the build; nothing is started' },
+    { name: 'ab', args: (home: string) => ['ab', 'scenarios/smoke.yaml', '--baseline', 'v1.37.2', '--candidate', 'v1.37.2,arg=--watch-cache=false', '--out', path.join(home, 'out')], says: 'SIGINT: stopping the build; nothing is written' },
+  ];
+  it.each(commands)("$name: kills the go build's process group, writes nothing to the cache and exits 130", { timeout: 240_000 }, async ({ args, says }) => {
     // A fresh asa home: etcd is not built there. A fresh GOCACHE: the build compiles for minutes
     // (GOMAXPROCS=1: one compile at a time, to spare the shared machine). Modules come from the usual module cache.
     const home = await mkdtemp(path.join(os.tmpdir(), 'asa-build-home-'));
     const gocache = await mkdtemp(path.join(os.tmpdir(), 'asa-build-gocache-'));
     try {
-      const running = startCli(['run', 'scenarios/smoke.yaml', '--out', path.join(home, 'out')], { ASA_BENCH_HOME: home, GOCACHE: gocache, GOMAXPROCS: '1' });
+      const running = startCli(args(home), { ASA_BENCH_HOME: home, GOCACHE: gocache, GOMAXPROCS: '1' });
       children.push(running.child);
       // The build says it is still compiling (every 5 s); then Ctrl-C.
       await running.waitFor(/building etcd v3\.6\.16: 5 s so far \(go build\)/, 120_000);
@@ -310,17 +316,18 @@ describe('Ctrl-C during the first build of the server', () => {
       expect(signal, running.stderr()).toBeNull();
       expect(code, running.stderr()).toBe(130);
       const stderr = running.stderr();
-      expect(stderr).toContain('SIGINT: stopping before the run started: a server build under way is stopped, nothing is written');
+      expect(stderr).toContain(says);
       expect(stderr).toContain(`asa-bench: the build of etcd v3.6.16 was stopped; nothing was written to ${path.join(home, 'bin', 'etcd-v3.6.16')}\n`);
       expect(stderr).not.toContain('partial results');
       // The whole group is gone when the CLI has exited: go and every compile/link it started
       // (killing go alone leaves a running compile behind for seconds).
       expect(goProcesses(gocache, running.child.pid!)).toEqual([]);
-      // Nothing at the cache path (no binary, no temporary file, no lock), and no results folder.
+      // Nothing at the cache path (no binary, no temporary file, no lock), no results folder, no server state.
       expect(filesUnder(path.join(home, 'bin'))).toEqual([]);
       expect(existsSync(path.join(home, 'bin', 'etcd-v3.6.16', 'etcd'))).toBe(false);
       expect(existsSync(path.join(home, 'locks', 'etcd-v3.6.16.lock'))).toBe(false);
       expect(existsSync(path.join(home, 'out'))).toBe(false);
+      expect(filesUnder(home).filter((f) => !f.startsWith(path.join(home, 'locks')))).toEqual([]);
     } finally {
       await rm(home, { recursive: true, force: true });
       await rm(gocache, { recursive: true, force: true });
