@@ -17,7 +17,7 @@ import { loadRuns, type LoadedRuns } from './compare.js';
 import type { Output } from './output.js';
 import { repetitionDir, runRepetition } from './repetition.js';
 import { resolveServerSpec } from '../controlplane/resolve.js';
-import { serverSpecFromArgs } from './target.js';
+import { SERVER_OPTIONS, serverSpecFromArgs } from './target.js';
 
 interface CalibrateArgs {
   scenario?: string;
@@ -44,6 +44,7 @@ export function calibrateCommand(out: Output, setExit: (code: number) => void): 
         .positional('scenario', { type: 'string', describe: 'scenario file to run (omit with --from)' })
         .option('repeat', { type: 'number', default: 5, describe: 'runs of the same build (≥ 2; more runs, a better noise estimate)' })
         .option('from', { type: 'string', array: true, describe: 'make the noise file from runs already made (run folders, or folders of them) instead of running' })
+        .options(SERVER_OPTIONS)
         .option('apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for the local control plane (repeatable)' })
         .option('out', { type: 'string', describe: 'folder for the runs (default: results/<timestamp>-calibrate-<scenario>)' })
         .option('noise-file', { type: 'string', describe: 'where to write the noise file (default: noise.json in the runs folder)' })

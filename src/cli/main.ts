@@ -6,7 +6,6 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { AsaError, ExitCode } from '../types/errors.js';
-import { DEFAULT_SERVER_VERSION } from '../controlplane/paths.js';
 import { loadCommands } from './commands.js';
 import { describeError } from './errors.js';
 import { TOOL_VERSION } from './version.js';
@@ -37,16 +36,6 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
   const parser: Argv = yargs(argv)
     .scriptName('asa-bench')
     .usage('$0 <command> [options]\n\nCRD-scale load testing for the Kubernetes API server.')
-    .option('server', {
-      type: 'string',
-      describe: `the server under test on the local control plane, a spec: v1.37.2 | source=DIR | binary=PATH, then controllers=kcm|none, storage=etcd|kine, flavour=full|crd-only, tenants=N, arg=--flag=value, version=vX.Y.Z (default ${DEFAULT_SERVER_VERSION},controllers=kcm,storage=etcd,flavour=full)`,
-      global: true,
-    })
-    .option('server-version', {
-      type: 'string',
-      describe: `shorthand for --server vX.Y.Z (default ${DEFAULT_SERVER_VERSION})`,
-      global: true,
-    })
     .command(commands)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -4,7 +4,7 @@ import { runningServer, serverDown, serverUp, readServerState } from '../control
 import { resolveServerSpec } from '../controlplane/resolve.js';
 import { Interrupts } from './interrupts.js';
 import type { Output } from './output.js';
-import { serverSpecFromArgs, type TargetArgs } from './target.js';
+import { SERVER_OPTIONS, serverSpecFromArgs, type TargetArgs } from './target.js';
 
 type ServerArgs = Pick<TargetArgs, 'server' | 'server-version' | 'apiserver-arg'>;
 
@@ -15,6 +15,7 @@ export function serverCommands(out: Output, _setExit: (code: number) => void): C
     builder: (y) =>
       y
         .positional('action', { choices: ['build', 'up', 'down', 'status'] as const, describe: 'build: compile (cached); up: start in the background; down: stop and delete its data; status: show it' })
+        .options(SERVER_OPTIONS)
         .option('apiserver-arg', { type: 'string', array: true, describe: 'extra kube-apiserver flag for `up`, e.g. --apiserver-arg=--max-requests-inflight=5 (same as arg= in --server)' })
         .example('$0 server build --server source=../kubernetes', 'build a (patched) k8s.io/kubernetes tree')
         .example('$0 server up --server v1.37.2,controllers=none', 'start the bare API server in the background'),

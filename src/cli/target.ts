@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { acquireLocalTarget, type LocalTarget } from '../controlplane/local-target.js';
+import { DEFAULT_SERVER_VERSION } from '../controlplane/paths.js';
 import { KubeClient, RequestError } from '../kube/client.js';
 import { connectionForLocalControlPlane, connectionFromKubeconfig, isLoopback, type Connection, type TargetIdentity } from '../kube/target.js';
 import { resolveServerSpec, type ResolvedServer } from '../controlplane/resolve.js';
@@ -33,7 +34,17 @@ export interface TargetArgs {
   'apiserver-arg'?: string[];
 }
 
+/** The server under test on the local control plane: only the commands that build or start one take these. */
+export const SERVER_OPTIONS = {
+  server: {
+    type: 'string',
+    describe: `the server under test on the local control plane, a spec: v1.37.2 | source=DIR | binary=PATH, then controllers=kcm|none, storage=etcd|kine, flavour=full|crd-only, tenants=N, arg=--flag=value, version=vX.Y.Z (default ${DEFAULT_SERVER_VERSION},controllers=kcm,storage=etcd,flavour=full)`,
+  },
+  'server-version': { type: 'string', describe: `shorthand for --server vX.Y.Z (default ${DEFAULT_SERVER_VERSION})` },
+} as const;
+
 export const TARGET_OPTIONS = {
+  ...SERVER_OPTIONS,
   kubeconfig: { type: 'string', describe: 'kubeconfig of a remote target (default: the embedded local control plane)' },
   context: { type: 'string', describe: 'kubeconfig context to use' },
   yes: { type: 'boolean', default: false, describe: 'allow writes to a non-local target (also: ASA_BENCH_ALLOW_CONTEXTS=ctx1,ctx2)' },
