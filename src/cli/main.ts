@@ -49,8 +49,9 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .fail((message, error) => {
       // yargs wraps what an option's coerce throws (e.g. a bad duration) in a YError: still a usage error.
       if (error && error.name !== 'YError') throw error;
-      if (error) throw new AsaError(error.message, ExitCode.usage, 'see asa-bench <command> --help');
-      throw new AsaError(message ?? 'invalid arguments', ExitCode.usage, 'see asa-bench --help');
+      const hint = `see asa-bench ${commandOf(commands)}--help`;
+      if (error) throw new AsaError(error.message, ExitCode.usage, hint);
+      throw new AsaError(message ?? 'invalid arguments', ExitCode.usage, hint);
     });
   try {
     await parser.parseAsync();
@@ -58,6 +59,12 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     return handleError(err, out);
   }
   return exitCode;
+}
+
+/** `ab ` when the command line named one command (the loader then loads only it), else nothing. */
+function commandOf(commands: readonly { command?: string | readonly string[] }[]): string {
+  const named = commands.filter((c) => typeof c.command === 'string');
+  return named.length === 1 ? `${String(named[0]!.command).split(' ')[0]} ` : '';
 }
 
 function handleError(err: unknown, out: Output): number {

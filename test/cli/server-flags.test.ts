@@ -17,6 +17,8 @@ describe('--server', () => {
     const r = await runCli([...args, '--server', 'v1.36.3']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('asa-bench: Unknown argument: server');
+    // The hint names the command whose help lists what it takes.
+    expect(r.stderr).toContain(`hint: see asa-bench ${args[0]} --help`);
     expect(r.stdout).toBe('');
   });
 
