@@ -49,7 +49,7 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     .fail((message, error) => {
       // yargs wraps what an option's coerce throws (e.g. a bad duration) in a YError: still a usage error.
       if (error && error.name !== 'YError') throw error;
-      const hint = `see asa-bench ${commandOf(commands)}--help`;
+      const hint = `see asa-bench ${commandOf(argv, commands)}--help`;
       if (error) throw new AsaError(error.message, ExitCode.usage, hint);
       throw new AsaError(message ?? 'invalid arguments', ExitCode.usage, hint);
     });
@@ -61,10 +61,10 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
   return exitCode;
 }
 
-/** `ab ` when the command line named one command (the loader then loads only it), else nothing. */
-function commandOf(commands: readonly { command?: string | readonly string[] }[]): string {
-  const named = commands.filter((c) => typeof c.command === 'string');
-  return named.length === 1 ? `${String(named[0]!.command).split(' ')[0]} ` : '';
+/** `ab ` when the command line names a command (its first word), else nothing. */
+function commandOf(argv: readonly string[], commands: readonly { command?: string | readonly string[] }[]): string {
+  const word = argv.find((a) => !a.startsWith('-'));
+  return commands.some((c) => typeof c.command === 'string' && c.command.split(' ')[0] === word) ? `${word} ` : '';
 }
 
 function handleError(err: unknown, out: Output): number {
