@@ -57,6 +57,8 @@ export const COUNTED_HEAD_BYTES = 4096;
 /** Kept of an error body in count mode (a Status is well under this). */
 const ERROR_BODY_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
+/** What a counted read keeps of a body, by status (see Request.read). */
+const countedKeep = (status: number): number => (status >= 200 && status < 300 ? COUNTED_HEAD_BYTES : ERROR_BODY_BYTES);
 
 /** A request that did not produce an HTTP response, or one with a failing status. */
 export class RequestError extends Error {
@@ -246,21 +248,16 @@ export class KubeClient {
   }
 
   /** A counted read through the lean HTTP/1.1 client: the same Response, errors and 401 refresh as `exchange`. */
-  private async sendLean(req: Request, lean: Http1Pool): Promise<Response> {
-    try {
-      const res = await lean.request({
-        method: req.method,
-        path: this.fullPath(req.path),
-        headerLines: this.linesOf(req.headers ?? this.defaultHeaders),
-        body: req.body,
-        keep: (status) => (status >= 200 && status < 300 ? COUNTED_HEAD_BYTES : ERROR_BODY_BYTES),
-        signal: req.signal,
-      });
-      if (res.status === 401) void this.refreshCredentials();
-      return res;
-    } catch (err) {
-      throw new RequestError(`${req.method} ${req.path}: ${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err });
-    }
+  private sendLean(req: Request, lean: Http1Pool): Promise<Response> {
+    return lean.request({ method: req.method, path: this.fullPath(req.path), headerLines: this.linesOf(req.headers ?? this.defaultHeaders), body: req.body, keep: countedKeep, signal: req.signal }).then(
+      (res) => {
+        if (res.status === 401) void this.refreshCredentials();
+        return res;
+      },
+      (err: unknown) => {
+        throw new RequestError(`${req.method} ${req.path}: ${(err as Error).message}`, classifyError(err), undefined, undefined, { cause: err });
+      },
+    );
   }
 
   /** `name: value\r\n` lines of a header object, cached until the credentials change. */

@@ -32,7 +32,8 @@ export interface Http1Options {
 
 export interface Http1Response {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  /** Parsed from the response head when first read (the hot path reads only status and bytes). */
+  readonly headers: Record<string, string | string[] | undefined>;
   /** The body, or its first `keep` bytes. */
   body: Buffer;
   /** Bytes of the whole body. */
@@ -64,6 +65,39 @@ export class Http1Error extends Error {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
+/** Lower-case first letters of the head lines framing needs: content-length, connection, transfer-encoding. */
+const LOWER_C = 0x63;
+const LOWER_T = 0x74;
+
+/** A response whose header object is built only when read (errors read Retry-After; counted reads never do). */
+class LeanResponse implements Http1Response {
+  private parsed: Record<string, string | string[] | undefined> | undefined;
+  constructor(
+    readonly status: number,
+    /** The head after the status line, `name: value\r\n` lines. */
+    private readonly headText: string,
+    readonly body: Buffer,
+    readonly bytes: number,
+  ) {}
+
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.parsed ??= parseHeaders(this.headText));
+  }
+}
+
+/** Header lines into an object: names lower-cased, repeated names as arrays. */
+function parseHeaders(text: string): Record<string, string | string[] | undefined> {
+  const headers: Record<string, string | string[] | undefined> = {};
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const prev = headers[name];
+    headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return headers;
+}
 const CR = 0x0d;
 const LF = 0x0a;
 /** How often busy connections are checked against the timeout (one interval for all, not a timer per request). */
@@ -86,7 +120,7 @@ class Connection {
   // Response state.
   private head: Buffer | undefined;
   private status = 0;
-  private headers: Record<string, string | string[] | undefined> = {};
+  private headText = '';
   private mode: 'head' | 'length' | 'chunked' | 'close' | 'done' = 'head';
   private remaining = 0;
   /** Chunked: bytes of the current chunk left, or -1 while reading a size line / -2 the CRLF after data / -3 trailers. */
@@ -98,6 +132,10 @@ class Connection {
   private keptBytes = 0;
   private closeAfter = false;
   private onAbort: (() => void) | undefined;
+  /** The signal `onAbort` listens to (see listen). */
+  private listening: AbortSignal | undefined;
+  /** The handshake is done: requests are written at once. */
+  private ready = false;
 
   constructor(
     private readonly pool: Http1Pool,
@@ -123,6 +161,7 @@ class Connection {
       }, options.connectTimeoutMs);
       this.socket.once(event, () => {
         clearTimeout(timer);
+        this.ready = true;
         resolve();
       });
       this.socket.once('error', (err) => {
@@ -136,23 +175,30 @@ class Connection {
     this.socket.on('close', () => this.fail(new Http1Error('the server closed the connection', 'ECONNRESET')));
   }
 
-  async send(p: Pending): Promise<void> {
+  /**
+   * Writes the request. Synchronous on a connected socket (no promise, no
+   * microtask between the caller and the write); the first request on a new
+   * connection waits for the handshake.
+   */
+  send(p: Pending): void {
     this.busy = p;
     this.reset();
     this.lastActivity = performance.now();
-    const { req } = p;
-    const signal = req.signal;
+    const signal = p.req.signal;
     if (signal) {
       if (signal.aborted) return this.fail(abortError(signal));
-      this.onAbort = () => this.fail(abortError(signal));
-      signal.addEventListener('abort', this.onAbort, { once: true });
+      if (signal !== this.listening) this.listen(signal);
     }
-    try {
-      await this.connected;
-    } catch (err) {
-      return this.fail(err);
-    }
-    if (this.busy !== p) return; // aborted while connecting
+    if (this.ready) return this.write(p.req);
+    this.connected.then(
+      () => {
+        if (this.busy === p) this.write(p.req); // else aborted while connecting
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private write(req: Http1Request): void {
     const body = req.body;
     const length = body === undefined ? (req.method === 'GET' || req.method === 'DELETE' ? '' : 'content-length: 0\r\n') : `content-length: ${Buffer.byteLength(body)}\r\n`;
     const head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${this.pool.host}\r\n${req.headerLines}${length}\r\n`;
@@ -166,10 +212,32 @@ class Connection {
     }
   }
 
+  /**
+   * One abort listener per connection and signal, kept across requests (a
+   * run's requests share their phase's signal; adding and removing an
+   * EventTarget listener per request cost more than the parse). It fails the
+   * request in flight only if that request carries this signal.
+   */
+  private listen(signal: AbortSignal): void {
+    this.unlisten();
+    const onAbort = () => {
+      if (this.busy && this.busy.req.signal === signal) this.fail(abortError(signal));
+    };
+    signal.addEventListener('abort', onAbort);
+    this.listening = signal;
+    this.onAbort = onAbort;
+  }
+
+  private unlisten(): void {
+    if (this.listening && this.onAbort) this.listening.removeEventListener('abort', this.onAbort);
+    this.listening = undefined;
+    this.onAbort = undefined;
+  }
+
   private reset(): void {
     this.head = undefined;
     this.status = 0;
-    this.headers = {};
+    this.headText = '';
     this.mode = 'head';
     this.remaining = 0;
     this.chunkLeft = -1;
@@ -213,40 +281,56 @@ class Connection {
     }
   }
 
+  /**
+   * The status line and the three headers framing needs (Content-Length,
+   * Transfer-Encoding, Connection); the rest stays text until someone reads
+   * `headers`. Lines are told apart by length and first letter before any
+   * slicing: a response of ten headers costs no header object and no
+   * lower-casing of names that do not matter here.
+   */
   private parseHead(text: string): void {
     // "HTTP/1.1 200 OK"
     if (!text.startsWith('HTTP/1.')) throw new Http1Error(`not an HTTP/1.x response: ${JSON.stringify(text.slice(0, 40))}`, 'UND_ERR_SOCKET');
     this.status = Number(text.slice(9, 12));
-    const headers: Record<string, string | string[] | undefined> = {};
-    let from = text.indexOf('\r\n');
-    while (from >= 0 && from < text.length) {
-      const next = text.indexOf('\r\n', from + 2);
-      const line = text.slice(from + 2, next < 0 ? undefined : next);
-      from = next;
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      const prev = headers[name];
-      headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+    let te: string | undefined;
+    let cl: string | undefined;
+    let conn: string | undefined;
+    const firstEnd = text.indexOf('\r\n');
+    let from = firstEnd < 0 ? text.length : firstEnd + 2;
+    this.headText = text.slice(from);
+    while (from < text.length) {
+      const next = text.indexOf('\r\n', from);
+      const end = next < 0 ? text.length : next;
+      const first = text.charCodeAt(from) | 0x20;
+      if (first === LOWER_C || first === LOWER_T) {
+        const colon = text.indexOf(':', from);
+        if (colon > from && colon < end) {
+          const n = colon - from;
+          if (n === 14 || n === 10 || n === 17) {
+            const name = text.slice(from, colon).toLowerCase();
+            const value = text.slice(colon + 1, end).trim();
+            if (name === 'content-length') cl = cl === undefined ? value : `${cl},${value}`;
+            else if (name === 'connection') conn = value;
+            else if (name === 'transfer-encoding') te = value;
+          }
+        }
+      }
+      from = end + 2;
     }
-    this.headers = headers;
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
-    const conn = headers.connection;
-    this.closeAfter = typeof conn === 'string' && conn.toLowerCase() === 'close';
-    this.keepLimit = this.busy!.req.keep(this.status);
-    const noBody = this.status === 204 || this.status === 304 || this.busy!.req.method === 'HEAD';
+    this.closeAfter = conn !== undefined && conn.toLowerCase() === 'close';
+    const req = this.busy!.req;
+    this.keepLimit = req.keep(this.status);
+    const noBody = this.status === 204 || this.status === 304 || req.method === 'HEAD';
     if (noBody) {
       this.mode = 'length';
       this.remaining = 0;
-    } else if (typeof te === 'string' && te.toLowerCase().includes('chunked')) {
+    } else if (te !== undefined && te.toLowerCase().includes('chunked')) {
       this.mode = 'chunked';
       this.chunkLeft = -1;
     } else if (cl !== undefined) {
       this.mode = 'length';
       this.remaining = Number(cl);
-      if (!Number.isSafeInteger(this.remaining) || this.remaining < 0) throw new Http1Error(`bad content-length ${String(cl)}`, 'UND_ERR_SOCKET');
+      if (!Number.isSafeInteger(this.remaining) || this.remaining < 0) throw new Http1Error(`bad content-length ${cl}`, 'UND_ERR_SOCKET');
     } else {
       this.mode = 'close';
       this.closeAfter = true;
@@ -329,9 +413,8 @@ class Connection {
     if (!p) return;
     this.busy = undefined;
     this.mode = 'done';
-    this.detachSignal(p);
     const body = this.kept.length === 1 ? this.kept[0]! : Buffer.concat(this.kept, this.keptBytes);
-    const res: Http1Response = { status: this.status, headers: this.headers, body, bytes: this.bytes };
+    const res = new LeanResponse(this.status, this.headText, body, this.bytes);
     this.kept = [];
     if (this.closeAfter) {
       this.dead = true;
@@ -355,17 +438,10 @@ class Connection {
     const wasDead = this.dead;
     this.dead = true;
     this.busy = undefined;
+    this.unlisten();
     if (!this.socket.destroyed) this.socket.destroy();
     if (!wasDead) this.pool.release(this);
-    if (p) {
-      this.detachSignal(p);
-      p.reject(err);
-    }
-  }
-
-  private detachSignal(p: Pending): void {
-    if (this.onAbort && p.req.signal) p.req.signal.removeEventListener('abort', this.onAbort);
-    this.onAbort = undefined;
+    if (p) p.reject(err);
   }
 
   /** The timeout sweep: fails a request that saw no bytes for `timeoutMs`. */

@@ -142,6 +142,45 @@ describe('Http1Pool', () => {
     p.close();
   });
 
+  it("a signal's abort cancels only the request carrying it, on a connection that listened to it before", async () => {
+    const p = pool({ connections: 1, timeoutMs: 2_000 });
+    const before = connections;
+    const a = new AbortController();
+    for (let i = 0; i < 3; i++) expect((await p.request(get(`/a${i}`, { signal: a.signal }))).body.toString()).toBe(`/a${i}`);
+    const b = new AbortController();
+    const pending = p.request(get('/silent', { signal: b.signal }));
+    let settled = false;
+    void pending.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    a.abort(); // the connection listened to `a` for earlier requests: the one in flight carries `b`
+    await new Promise((r) => setTimeout(r, 30));
+    expect(settled).toBe(false);
+    b.abort();
+    expect(classifyError(await pending.catch((e: unknown) => e))).toBe('cancelled');
+    expect(connections - before).toBe(1);
+    // An abort while the connection is idle leaves it usable.
+    const c = new AbortController();
+    expect((await p.request(get('/c1', { signal: c.signal }))).body.toString()).toBe('/c1');
+    const n = connections;
+    c.abort();
+    expect((await p.request(get('/c2'))).body.toString()).toBe('/c2');
+    expect(connections).toBe(n);
+    p.close();
+  });
+
+  it('frames by Content-Length, Transfer-Encoding and Connection whatever their case, among other c- and t- headers', async () => {
+    ROUTES['/cases'] = { pieces: ['HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\ncontent-TYPE: text/plain\r\nTrailer: x\r\nCONTENT-LENGTH: 3\r\nconnection: CLOSE\r\n\r\nabc'] };
+    const p = pool({ connections: 1 });
+    const before = connections;
+    const r = await p.request(get('/cases'));
+    expect([r.status, r.body.toString(), r.bytes, r.headers['content-type'], r.headers['cache-control']]).toEqual([200, 'abc', 3, 'text/plain', 'no-cache']);
+    expect((await p.request(get('/next'))).body.toString()).toBe('/next');
+    expect(connections - before).toBe(2); // Connection: close was honoured
+    p.close();
+  });
+
   it('classifies a refused connection', async () => {
     const free = net.createServer();
     await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
