@@ -15,6 +15,9 @@
  *   BENCH_MEMORY_SCENARIOS [every scenarios/*.yaml but crds-5000]  comma-separated names
  *   BENCH_MEMORY_ROUNDS [1]       rounds (before/after order alternates)
  *   BENCH_MEMORY_TARGET_MB [256]  target peak RSS per scenario
+ *   BENCH_MEMORY_MODES [default,auto]  which --heap modes to run
+ *   BENCH_MEMORY_PROBE [-]        a folder: each run gets `--import bench/memory-probe.mjs`
+ *                                 (peak RSS, heap, external, arrayBuffers per phase; probe-<pid>.json there)
  * Exit: 0 targets met (after), 2 measured and not met, 1 failed.
  */
 import { spawn } from 'node:child_process';
@@ -37,7 +40,8 @@ const SCENARIOS = (env.BENCH_MEMORY_SCENARIOS ?? readdirSync(path.join(root, 'sc
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
-const MODES = ['default', 'auto'];
+const MODES = (env.BENCH_MEMORY_MODES ?? 'default,auto').split(',').map((s) => s.trim()).filter(Boolean);
+const PROBE = env.BENCH_MEMORY_PROBE ? path.resolve(env.BENCH_MEMORY_PROBE) : undefined;
 const print = (text) => process.stdout.write(`${text}\n`);
 const mb = (kb) => kb / 1024;
 
@@ -56,7 +60,8 @@ function procStatus(pid) {
 function runCli(args) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const probe = PROBE && args[0] === 'run' ? ['--import', path.join(here, 'memory-probe.mjs')] : [];
+    const child = spawn(process.execPath, [...probe, cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: PROBE ? { ...env, BENCH_PROBE_DIR: PROBE } : env });
     const untrack = trackPid(child.pid);
     const stop = onCleanup('asa-bench run', () => stopPid(child.pid, 30_000));
     let last;
@@ -103,12 +108,13 @@ async function main() {
   }
   const rows = [];
   let met = true;
-  const maxOf = (rs, k) => Math.max(...rs.map((r) => r[k]));
-  const sumOf = (rs, k) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
+  // A mode left out (BENCH_MEMORY_MODES) reads NaN, printed as '-'.
+  const maxOf = (rs, k) => (rs ? Math.max(...rs.map((r) => r[k])) : NaN);
+  const sumOf = (rs, k) => (rs ? rs.reduce((a, r) => a + r[k], 0) / rs.length : NaN);
   for (const name of SCENARIOS) {
     const before = results.get(`${name}|default`);
     const after = results.get(`${name}|auto`);
-    const ok = mb(maxOf(after, 'hwmKb')) <= TARGET_MB;
+    const ok = mb(maxOf(after ?? before, 'hwmKb')) <= TARGET_MB;
     met &&= ok;
     rows.push([
       name,
@@ -116,9 +122,9 @@ async function main() {
       fmtFix(mb(maxOf(after, 'hwmKb')), 1),
       fmtFix(sumOf(before, 'cpuS'), 1),
       fmtFix(sumOf(after, 'cpuS'), 1),
-      `${((sumOf(after, 'cpuS') / sumOf(before, 'cpuS') - 1) * 100).toFixed(0)}%`,
+      before && after ? `${((sumOf(after, 'cpuS') / sumOf(before, 'cpuS') - 1) * 100).toFixed(0)}%` : '-',
       `${fmtFix(sumOf(before, 'wallS'), 0)} / ${fmtFix(sumOf(after, 'wallS'), 0)}`,
-      after[0].heap ?? '-',
+      after?.[0].heap ?? '-',
       pass(ok),
     ]);
   }

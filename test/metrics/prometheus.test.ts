@@ -297,6 +297,26 @@ describe('histogramFromFamily', () => {
   });
 });
 
+describe('fold (histograms summed while parsing)', () => {
+  it('gives what histogramFromFamily gives, keeping none of the samples', () => {
+    const fold = new Map([['http_request_duration_seconds', { groupBy: ['verb'] }]]);
+    const folded = parsePrometheusText(HISTOGRAM, { fold });
+    const plain = parsePrometheusText(HISTOGRAM);
+    expect(folded.histograms.get('http_request_duration_seconds')?.groups()).toEqual(histogramFromFamily(plain.families, 'http_request_duration_seconds', undefined, ['verb']));
+    expect(folded.families.get('http_request_duration_seconds')?.samples ?? []).toEqual([]);
+    expect([...(folded.histograms.get('http_request_duration_seconds')?.seen ?? [])].sort()).toEqual(['http_request_duration_seconds_bucket', 'http_request_duration_seconds_count', 'http_request_duration_seconds_sum']);
+    expect(folded.malformed).toBe(plain.malformed);
+  });
+
+  it('applies the filter, records filtered-out names as seen, and leaves other families as samples', () => {
+    const text = '# TYPE h histogram\nh_bucket{x="a",le="1"} 2\nh_bucket{x="a",le="+Inf"} 3\nh_count{x="a"} 3\nh_bucket{x="b",le="+Inf"} 7\nother 4\n';
+    const { families, histograms } = parsePrometheusText(text, { fold: new Map([['h', { filter: { x: 'a' } }]]) });
+    expect(histograms.get('h')?.groups()).toEqual([{ labels: {}, buckets: [{ le: 1, count: 2 }, { le: INF, count: 3 }], sum: 0, count: 3 }]);
+    expect(parsePrometheusText(text, { fold: new Map([['h', { filter: { x: 'c' } }]]) }).histograms.get('h')?.seen.has('h_bucket')).toBe(true);
+    expect(families.get('other')?.samples).toHaveLength(1);
+  });
+});
+
 describe('diffHistograms', () => {
   const a = { buckets: [{ le: 0.1, count: 10 }, { le: 1, count: 15 }, { le: INF, count: 16 }], sum: 4, count: 16 };
   const b = { buckets: [{ le: 0.1, count: 12 }, { le: 1, count: 25 }, { le: INF, count: 30 }], sum: 20, count: 30 };

@@ -17,6 +17,7 @@ import {
   snapshotFromMetrics,
   snapshotFromParsed,
   SNAPSHOT_FAMILIES,
+  SNAPSHOT_PARSE,
   toSnapshotHistogram,
   type ServerSnapshot,
   type SnapshotHistogram,
@@ -291,6 +292,16 @@ describe('SNAPSHOT_FAMILIES', () => {
     const all = parsePrometheusText(text).families;
     const samples = (m: typeof all) => [...m.values()].reduce((n, f) => n + f.samples.length, 0);
     expect(samples(kept)).toBeLessThan(samples(all) / 2);
+  });
+
+  it('with its histograms summed while parsing (SNAPSHOT_PARSE), gives the same snapshot and keeps no bucket sample', () => {
+    const text = readFileSync(FIXTURE, 'utf8');
+    const at = new Date('2026-01-01T00:00:00Z');
+    const parsed = parsePrometheusText(text, SNAPSHOT_PARSE);
+    expect(snapshotFromParsed(parsed, at)).toEqual(snapshotFromParsed(parsePrometheusText(text, { families: SNAPSHOT_FAMILIES }), at));
+    const buckets = [...parsed.families.values()].flatMap((f) => f.samples).filter((s) => s.name.endsWith('_bucket'));
+    expect(buckets).toEqual([]);
+    expect([...parsed.histograms.keys()].sort()).toEqual(['apiserver_flowcontrol_request_wait_duration_seconds', 'apiserver_request_duration_seconds', 'etcd_request_duration_seconds']);
   });
 });
 
