@@ -16,6 +16,10 @@
  *   BENCH_MEMORY_ROUNDS [1]       rounds (before/after order alternates)
  *   BENCH_MEMORY_TARGET_MB [256]  target peak RSS per scenario
  *   BENCH_MEMORY_MODES [default,auto]  which --heap modes to run
+ *   BENCH_MEMORY_BASELINE [-]     another checkout of asa-bench (built): "before" is its
+ *                                 `run --heap auto`, "after" this checkout's, interleaved on
+ *                                 the same control plane (the baseline is given this
+ *                                 checkout's .asa folder through ASA_BENCH_HOME)
  *   BENCH_MEMORY_PROBE [-]        a folder: each run gets `--import bench/memory-probe.mjs`
  *                                 (peak RSS, heap, external, arrayBuffers per phase; probe-<pid>.json there)
  * Exit: 0 targets met (after), 2 measured and not met, 1 failed.
@@ -41,6 +45,17 @@ const SCENARIOS = (env.BENCH_MEMORY_SCENARIOS ?? readdirSync(path.join(root, 'sc
   .map((s) => s.trim())
   .filter(Boolean);
 const MODES = (env.BENCH_MEMORY_MODES ?? 'default,auto').split(',').map((s) => s.trim()).filter(Boolean);
+const BASELINE = env.BENCH_MEMORY_BASELINE ? path.resolve(env.BENCH_MEMORY_BASELINE) : undefined;
+/** What is compared: `before` and `after`, each a CLI and a --heap mode (either may be left out by BENCH_MEMORY_MODES). */
+const VARIANTS = BASELINE
+  ? [
+      { key: 'before', label: `baseline ${BASELINE}, --heap auto`, cli: path.join(BASELINE, 'bin', 'asa-bench.js'), heap: 'auto' },
+      { key: 'after', label: 'this checkout, --heap auto', cli, heap: 'auto' },
+    ]
+  : [
+      { key: 'before', label: '--heap default', cli, heap: 'default' },
+      { key: 'after', label: '--heap auto', cli, heap: 'auto' },
+    ].filter((v) => MODES.includes(v.heap));
 const PROBE = env.BENCH_MEMORY_PROBE ? path.resolve(env.BENCH_MEMORY_PROBE) : undefined;
 const print = (text) => process.stdout.write(`${text}\n`);
 const mb = (kb) => kb / 1024;
@@ -57,11 +72,13 @@ function procStatus(pid) {
 }
 
 /** Runs the CLI to its end; peak RSS (kB), CPU (s), wall (s), the heap flags it chose, exit code. */
-function runCli(args) {
+function runCli(args, bin = cli) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const probe = PROBE && args[0] === 'run' ? ['--import', path.join(here, 'memory-probe.mjs')] : [];
-    const child = spawn(process.execPath, [...probe, cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: PROBE ? { ...env, BENCH_PROBE_DIR: PROBE } : env });
+    // A baseline checkout finds this checkout's `server up` (and built binaries) through ASA_BENCH_HOME.
+    const childEnv = { ...env, ...(PROBE ? { BENCH_PROBE_DIR: PROBE } : {}), ...(bin !== cli ? { ASA_BENCH_HOME: env.ASA_BENCH_HOME ?? path.join(root, '.asa') } : {}) };
+    const child = spawn(process.execPath, [...probe, bin, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: childEnv });
     const untrack = trackPid(child.pid);
     const stop = onCleanup('asa-bench run', () => stopPid(child.pid, 30_000));
     let last;
@@ -84,7 +101,7 @@ function runCli(args) {
 }
 
 async function main() {
-  progress(`node ${process.version}; scenarios ${SCENARIOS.join(', ')}; ${ROUNDS} round(s); --heap ${MODES.join(' vs ')}`);
+  progress(`node ${process.version}; scenarios ${SCENARIOS.join(', ')}; ${ROUNDS} round(s); ${VARIANTS.map((v) => `${v.key}: ${v.label}`).join(' vs ')}`);
   progress('starting the local control plane (asa-bench server up)');
   const up = await runCli(['server', 'up']);
   if (up.code !== 0) throw new Error(`asa-bench server up failed (exit ${up.code}): ${up.errTail}`);
@@ -95,13 +112,13 @@ async function main() {
   let n = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of SCENARIOS) {
-      const order = n++ % 2 === 0 ? MODES : [...MODES].reverse();
-      for (const mode of order) {
-        progress(`round ${round + 1}/${ROUNDS}: ${name}, --heap ${mode}`);
-        const r = await runCli(['run', path.join('scenarios', `${name}.yaml`), '--heap', mode, '--out', path.join(tmp, `${name}-${mode}-${round}`)]);
+      const order = n++ % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      for (const v of order) {
+        progress(`round ${round + 1}/${ROUNDS}: ${name}, ${v.key} (${v.label})`);
+        const r = await runCli(['run', path.join('scenarios', `${name}.yaml`), '--heap', v.heap, '--out', path.join(tmp, `${name}-${v.key}-${round}`)], v.cli);
         progress(`  exit ${r.code}; peak RSS ${fmtFix(mb(r.hwmKb), 1)} MB; CPU ${fmtFix(r.cpuS, 1)} s; ${fmtFix(r.wallS, 1)} s${r.heap ? `; heap: ${r.heap}` : ''}`);
-        if (r.code !== 0) throw new Error(`${name} --heap ${mode}: exit ${r.code}: ${r.errTail}`);
-        const key = `${name}|${mode}`;
+        if (r.code !== 0) throw new Error(`${name} ${v.key}: exit ${r.code}: ${r.errTail}`);
+        const key = `${name}|${v.key}`;
         (results.get(key) ?? results.set(key, []).get(key)).push(r);
       }
     }
@@ -112,8 +129,8 @@ async function main() {
   const maxOf = (rs, k) => (rs ? Math.max(...rs.map((r) => r[k])) : NaN);
   const sumOf = (rs, k) => (rs ? rs.reduce((a, r) => a + r[k], 0) / rs.length : NaN);
   for (const name of SCENARIOS) {
-    const before = results.get(`${name}|default`);
-    const after = results.get(`${name}|auto`);
+    const before = results.get(`${name}|before`);
+    const after = results.get(`${name}|after`);
     const ok = mb(maxOf(after ?? before, 'hwmKb')) <= TARGET_MB;
     met &&= ok;
     rows.push([
@@ -130,7 +147,7 @@ async function main() {
   }
   print(
     table(
-      `Harness memory: peak RSS of \`asa-bench run\` per shipped scenario, --heap default (before) vs auto (after)`,
+      `Harness memory: peak RSS of \`asa-bench run\` per shipped scenario, ${VARIANTS.map((v) => `${v.label} (${v.key})`).join(' vs ')}`,
       ['scenario', 'RSS before MB', 'RSS after MB', 'CPU before s', 'CPU after s', 'CPU Δ', 'wall s b/a', 'heap flags (auto)', `≤ ${TARGET_MB} MB`],
       rows,
       [
