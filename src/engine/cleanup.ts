@@ -90,9 +90,10 @@ export async function listLabelled(client: KubeClient, path: string, runId: stri
   const headers = client.headers({ accept: METADATA_LIST_ACCEPT });
   const list = await retrying(async () => {
     const res = await client.expectOk({ method: 'GET', path: withQuery(path, { labelSelector: runSelector(runId) }), headers, signal });
-    return JSON.parse(res.body.toString('utf8')) as { items: Named[] };
+    return JSON.parse(res.body.toString('utf8')) as { items: Named[] | null };
   }, signal);
-  return list.items;
+  // An empty PartialObjectMetadataList has `"items": null`.
+  return list.items ?? [];
 }
 
 /** A DELETE or PUT that fails on a non-2xx status other than the ones listed as fine. */
