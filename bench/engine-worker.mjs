@@ -51,7 +51,7 @@ function getIteration(client) {
   return async () => {
     try {
       const res = await client.send(req);
-      return res.status === 200 ? { bytes: res.bytes } : { error: `http-${res.status}` };
+      return res.status === 200 ? { bytes: res.bytes, endedAt: res.receivedAt } : { error: `http-${res.status}` };
     } catch (err) {
       return { error: err instanceof RequestError ? err.errorClass : 'connection', message: err.message };
     }
@@ -310,7 +310,7 @@ async function kubeOp() {
   const iteration = async () => {
     try {
       const res = await client.send(req);
-      return res.status === 200 ? { bytes: res.bytes ?? res.body.length } : { error: `http-${res.status}`, message: res.body.toString('utf8').slice(0, 300) };
+      return res.status === 200 ? { bytes: res.bytes ?? res.body.length, endedAt: res.receivedAt } : { error: `http-${res.status}`, message: res.body.toString('utf8').slice(0, 300) };
     } catch (err) {
       return { error: err instanceof RequestError ? err.errorClass : 'connection', message: err.message };
     }
@@ -379,8 +379,8 @@ async function kubeOpen() {
     const t = performance.now();
     try {
       const res = await client.expectOk({ ...req, signal: sig });
-      sent?.recordValue(Math.max(1, Math.round((performance.now() - t) * 1000)));
-      return { bytes: res.bytes };
+      sent?.recordValue(Math.max(1, Math.round(((res.receivedAt ?? performance.now()) - t) * 1000)));
+      return { bytes: res.bytes, endedAt: res.receivedAt };
     } catch (err) {
       return { error: err instanceof RequestError ? err.errorClass : 'connection', message: err.message };
     }

@@ -31,10 +31,11 @@ const MAX_RETRY_AFTER_S = 10;
  * or transport failures. With `honorRetryAfter`, a 429 waits as the server says
  * and tries again (counted as `throttled.retried`); the latency then includes the wait.
  */
-async function attemptWith(ctx: OpContext, fn: () => Promise<number>): Promise<IterationOutcome> {
+async function attemptWith(ctx: OpContext, fn: () => Promise<number | Received>): Promise<IterationOutcome> {
   for (let tries = 0; ; tries++) {
     try {
-      return { bytes: await fn() };
+      const got = await fn();
+      return typeof got === 'number' ? { bytes: got } : got;
     } catch (err) {
       if (err instanceof RequestError) {
         if (err.status === 429 && ctx.honorRetryAfter && tries < MAX_THROTTLE_RETRIES) {
@@ -48,6 +49,12 @@ async function attemptWith(ctx: OpContext, fn: () => Promise<number>): Promise<I
       throw err;
     }
   }
+}
+
+/** Bytes an iteration received and when its last response was complete (IterationOutcome.endedAt). */
+interface Received {
+  bytes: number;
+  endedAt: number | undefined;
 }
 
 /** Records one sub-request (e.g. a page or a group-version) under its own key. */
@@ -102,7 +109,7 @@ function patchObjects(ctx: OpContext): Operation {
         const ref = baseObjectAt(ctx, i)!;
         const body = JSON.stringify({ metadata: { annotations: { [ANNOTATION_SENT_AT]: String(epochMicros()) } }, spec: { replicas: i % 1000 } });
         const res = await client.expectOk({ method: 'PATCH', path: objectPath(gv(ref.crd), ref.namespace, ref.name), headers, body, signal, read: 'count' });
-        return res.bytes;
+        return { bytes: res.bytes, endedAt: res.receivedAt };
       }),
   };
 }
@@ -117,7 +124,7 @@ function getObjects(ctx: OpContext, doc: DocOf<'get'>): Operation {
       attemptWith(ctx, async () => {
         const ref = baseObjectAt(ctx, i)!;
         const res = await client.expectOk({ method: 'GET', path: withQuery(objectPath(gv(ref.crd), ref.namespace, ref.name), query), headers, signal, read: 'count' });
-        return res.bytes;
+        return { bytes: res.bytes, endedAt: res.receivedAt };
       }),
   };
 }
@@ -136,6 +143,7 @@ function listObjects(ctx: OpContext, doc: DocOf<'list'>): Operation {
         const base = collectionPath(gv(crd), namespace);
         const selector = doc.labelSelector ? `${LABEL_RUN}=${ctx.runId},${LABEL_SHARD}=s${i % labelValues}` : undefined;
         let bytes = 0;
+        let endedAt: number | undefined;
         let continueToken: string | undefined;
         let pages = 0;
         do {
@@ -150,11 +158,12 @@ function listObjects(ctx: OpContext, doc: DocOf<'list'>): Operation {
           // Counted, not held: only the head (metadata.continue) is kept.
           const res = await client.expectOk({ method: 'GET', path, headers, signal, read: 'count' });
           bytes += res.bytes;
+          endedAt = res.receivedAt;
           pages++;
           continueToken = doc.pageSize ? readContinue(res.body) : undefined;
         } while (continueToken);
         if (doc.pageSize) ctx.recorder.count('list.pages', pages);
-        return bytes;
+        return { bytes, endedAt };
       }),
   };
 }
@@ -170,7 +179,7 @@ function aggregatedDiscovery(ctx: OpContext): Operation {
         // (one without a core API: RunInfo.skipped says so).
         const core = ctx.coreApi ? (await client.expectOk({ method: 'GET', path: '/api', headers, signal, read: 'count' })).bytes : 0;
         const groups = await client.expectOk({ method: 'GET', path: '/apis', headers, signal, read: 'count' });
-        return core + groups.bytes;
+        return { bytes: core + groups.bytes, endedAt: groups.receivedAt };
       }),
   };
 }

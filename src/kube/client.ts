@@ -50,6 +50,8 @@ export interface Response {
   body: Buffer;
   /** Bytes received in the body (always the whole body's length). */
   bytes: number;
+  /** performance.now() when the last byte of the response was read (IterationOutcome.endedAt). */
+  receivedAt?: number;
 }
 
 /** Head of a counted body that is kept: a list's metadata comes before its items. */
@@ -243,7 +245,7 @@ export class KubeClient {
         chunks.push(part);
         kept += part.length;
       },
-      end: (status, headers, bytes) => ({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept), bytes }),
+      end: (status, headers, bytes) => ({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept), bytes, receivedAt: performance.now() }),
     });
   }
 

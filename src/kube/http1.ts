@@ -38,6 +38,8 @@ export interface Http1Response {
   body: Buffer;
   /** Bytes of the whole body. */
   bytes: number;
+  /** performance.now() when the response was complete (its last byte parsed). */
+  receivedAt: number;
 }
 
 export interface Http1Request {
@@ -78,6 +80,7 @@ class LeanResponse implements Http1Response {
     private readonly headText: string,
     readonly body: Buffer,
     readonly bytes: number,
+    readonly receivedAt: number,
   ) {}
 
   get headers(): Record<string, string | string[] | undefined> {
@@ -414,7 +417,7 @@ class Connection {
     this.busy = undefined;
     this.mode = 'done';
     const body = this.kept.length === 1 ? this.kept[0]! : Buffer.concat(this.kept, this.keptBytes);
-    const res = new LeanResponse(this.status, this.headText, body, this.bytes);
+    const res = new LeanResponse(this.status, this.headText, body, this.bytes, performance.now());
     this.kept = [];
     if (this.closeAfter) {
       this.dead = true;

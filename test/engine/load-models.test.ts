@@ -185,3 +185,38 @@ describe('runClosed', () => {
     expect(peak).toBe(4);
   });
 });
+
+describe('IterationOutcome.endedAt', () => {
+  /** An iteration whose response is complete after ~5 ms, then 20 ms of its own work before it settles. */
+  const slowUnwind: Iteration = async () => {
+    await new Promise((r) => setTimeout(r, 5));
+    const endedAt = performance.now();
+    await new Promise((r) => setTimeout(r, 20));
+    return { endedAt };
+  };
+
+  it('ends the latency where the last response was complete, not where the iteration settled (closed and open)', async () => {
+    const closed: number[] = [];
+    await runClosed(1, { total: 3, signal: never }, slowUnwind, (us) => closed.push(us / 1000));
+    const open: number[] = [];
+    await runOpen({ ratePerSecond: 100, maxInFlight: 10 }, { durationMs: 30, signal: never }, slowUnwind, (us) => open.push(us / 1000), { pacer: new TimerPacer() });
+    for (const ms of [...closed, ...open]) {
+      expect(ms).toBeGreaterThanOrEqual(4);
+      expect(ms).toBeLessThan(20); // the 20 ms after endedAt are the iteration's own, not the server's
+    }
+  });
+
+  it('an endedAt outside [start, settled] is ignored: the latency ends when the iteration settles', async () => {
+    const latencies: number[] = [];
+    const bogus: Iteration = async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      return { endedAt: performance.now() - 60_000 };
+    };
+    await runClosed(1, { total: 2, signal: never }, bogus, (us) => latencies.push(us / 1000));
+    await runClosed(1, { total: 2, signal: never }, async () => ({ endedAt: performance.now() + 60_000 }), (us) => latencies.push(us / 1000));
+    expect(latencies[0]).toBeGreaterThanOrEqual(9);
+    expect(latencies[1]).toBeGreaterThanOrEqual(9);
+    expect(latencies[2]).toBeLessThan(1000);
+    expect(latencies[3]).toBeLessThan(1000);
+  });
+});

@@ -68,7 +68,11 @@ const pool = (options: { connections?: number; timeoutMs?: number } = {}) => new
 describe('Http1Pool', () => {
   it('reads Content-Length bodies and chunked bodies split anywhere, counting every byte', async () => {
     const p = pool();
+    const sent = performance.now();
     const a = await p.request(get('/length'));
+    // Stamped when the last byte was parsed (the load models end the latency there).
+    expect(a.receivedAt).toBeGreaterThan(sent);
+    expect(a.receivedAt).toBeLessThanOrEqual(performance.now());
     expect([a.status, a.body.toString(), a.bytes, a.headers['content-type']]).toEqual([200, '{"a":12345}', 11, 'application/json']);
     const b = await p.request(get('/chunked'));
     expect([b.status, b.body.toString(), b.bytes]).toEqual([200, 'hello world', 11]);
