@@ -363,6 +363,9 @@ function latencyDeltas(before: Record<string, SnapshotHistogram>, after: Record<
   const out: Record<string, LatencyDelta> = {};
   for (const [key, h] of Object.entries(after)) {
     const prev = before[key];
+    // Unchanged (no observations in between): the diff would count 0. Most series with
+    // thousands of CRDs, and diffing them all every 5 s was much of the sampler's garbage.
+    if (prev && prev.count === h.count) continue;
     const d = diffHistograms(prev && fromSnapshotHistogram(prev), fromSnapshotHistogram(h));
     if (d.count > 0) out[key] = latencyDelta(d);
   }
