@@ -378,12 +378,13 @@ export class PrometheusTextParser {
     }
     if (this.options.families && !this.wanted(line)) return;
     const sample = parseSample(line);
-    if (!sample) this.malformed++;
-    else if (this.options.fold) {
-      const folder = this.folder(sample.name);
-      if (folder) folder.add(sample);
-      else this.ownerOf(sample.name).samples.push(sample);
-    } else this.ownerOf(sample.name).samples.push(sample);
+    if (!sample) {
+      this.malformed++;
+      return;
+    }
+    const folder = this.options.fold ? this.folder(sample.name) : undefined;
+    if (folder) folder.add(sample);
+    else this.ownerOf(sample.name).samples.push(sample);
   }
 
   /** Whether a sample line's metric (name up to `{` or a blank) is one of `options.families`. */
